@@ -1,0 +1,9 @@
+# Sourced by scripts/*: environment shared by set-up, tests and the demo.
+# Kept in one place so `cargo test` run by hand can do the same by sourcing it.
+_atrium_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
+# ort's load-dynamic feature finds ONNX Runtime through this variable.
+export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-$_atrium_root/.cache/onnxruntime/libonnxruntime.so.1.32.0}"
+# Debian's interpreter has python3-gi (the GStreamer RTSP test server needs it).
+export ATRIUM_PYTHON="${ATRIUM_PYTHON:-/usr/bin/python3}"
+unset _atrium_root
