@@ -27,3 +27,11 @@ pub fn fixture(name: &str) -> Result<PathBuf, HarnessError> {
         })
     }
 }
+
+/// The ONNX Runtime library: `ORT_DYLIB_PATH`, else where scripts/setup
+/// puts it.
+pub fn onnxruntime_library() -> PathBuf {
+    std::env::var_os("ORT_DYLIB_PATH")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".cache/onnxruntime/libonnxruntime.so.1.32.0"))
+}

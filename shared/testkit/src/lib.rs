@@ -15,8 +15,9 @@ pub mod mqtt_client;
 pub mod postgres;
 mod process;
 pub mod rtsp;
+pub mod video;
 
-pub use fixtures::{fixture, workspace_root};
+pub use fixtures::{fixture, onnxruntime_library, workspace_root};
 pub use mosquitto::Mosquitto;
 pub use mqtt_client::TestClient;
 pub use postgres::Postgres;
