@@ -12,6 +12,8 @@ use ffmpeg::format::Pixel;
 use ffmpeg::software::scaling::{self, flag::Flags};
 use ffmpeg_next as ffmpeg;
 
+use atrium_vision::RgbImage;
+
 use crate::source::{EncodedFrame, VideoCodec};
 
 /// Why decoding failed.
@@ -32,6 +34,8 @@ pub enum DecodeError {
         #[source]
         source: ffmpeg::Error,
     },
+    #[error("building an image: {0}")]
+    Image(String),
     #[error("converting a {w}x{h} {format:?} frame to RGB: {source}")]
     Scale {
         w: u32,
@@ -100,6 +104,13 @@ impl Decoder {
         })
     }
 
+    /// Forgets decoding state up to the next key frame (after packets were
+    /// dropped upstream, decoding on would show corrupted pictures).
+    pub fn resync(&mut self) {
+        self.seen_key = false;
+        self.inner.flush();
+    }
+
     /// Packets skipped while waiting for the first key frame.
     pub fn skipped(&self) -> u64 {
         self.skipped
@@ -139,15 +150,6 @@ impl Decoder {
         }
         Ok(n)
     }
-}
-
-/// A tightly packed 8-bit RGB image.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RgbImage {
-    pub width: u32,
-    pub height: u32,
-    /// `width * height * 3` bytes, rows top to bottom, no padding.
-    pub data: Vec<u8>,
 }
 
 /// Converts decoded frames to RGB at a chosen size with swscale, rebuilding
@@ -208,10 +210,79 @@ impl RgbConverter {
         for y in 0..oh as usize {
             data.extend_from_slice(&plane[y * stride..y * stride + row]);
         }
-        Ok(RgbImage {
-            width: ow,
-            height: oh,
-            data,
+        RgbImage::from_raw(ow, oh, data).map_err(|e| DecodeError::Image(e.to_string()))
+    }
+}
+
+/// Turns decoded pictures into [`crate::frames::Frame`]s: always the
+/// detector-sized image (swscale straight from YUV to the letterbox's inner
+/// size), and the full-resolution image when face work asks for it.
+pub struct FrameMaker {
+    detector_input: (u32, u32),
+    scaled: RgbConverter,
+    scaled_size: Option<(u32, u32)>,
+    full: RgbConverter,
+    started: std::time::Instant,
+    seq: u64,
+}
+
+impl std::fmt::Debug for FrameMaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrameMaker")
+            .field("detector_input", &self.detector_input)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FrameMaker {
+    /// `detector_input` is the model's input size; `started` the agent's
+    /// start, the zero of `Frame::t`.
+    pub fn new(detector_input: (u32, u32), started: std::time::Instant) -> Self {
+        Self {
+            detector_input,
+            scaled: RgbConverter::new(None),
+            scaled_size: None,
+            full: RgbConverter::new(None),
+            started,
+            seq: 0,
+        }
+    }
+
+    /// Builds a frame from a decoded picture.
+    pub fn make(
+        &mut self,
+        picture: &ffmpeg::frame::Video,
+        stream_ms: Option<i64>,
+        want_full: bool,
+    ) -> Result<crate::frames::Frame, DecodeError> {
+        let (w, h) = (picture.width(), picture.height());
+        let lb = atrium_vision::letterbox::Letterbox::full(
+            w,
+            h,
+            self.detector_input.0,
+            self.detector_input.1,
+        );
+        let size = (lb.inner_w, lb.inner_h);
+        if self.scaled_size != Some(size) {
+            self.scaled = RgbConverter::new(Some(size));
+            self.scaled_size = Some(size);
+        }
+        let scaled = self.scaled.convert(picture)?;
+        let full = if want_full {
+            Some(std::sync::Arc::new(self.full.convert(picture)?))
+        } else {
+            None
+        };
+        self.seq += 1;
+        Ok(crate::frames::Frame {
+            seq: self.seq,
+            captured: chrono::Utc::now(),
+            t: self.started.elapsed().as_secs_f64(),
+            stream_ms,
+            width: w,
+            height: h,
+            scaled,
+            full,
         })
     }
 }

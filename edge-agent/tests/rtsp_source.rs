@@ -47,8 +47,8 @@ async fn retina_connects_and_ffmpeg_decodes_more_than_25_frames() {
             .decode(&frame, |f| images.push(rgb.convert(f).unwrap()))
             .unwrap();
         for img in images {
-            assert_eq!((img.width, img.height), (768, 576));
-            assert_eq!(img.data.len(), 768 * 576 * 3);
+            assert_eq!((img.width(), img.height()), (768, 576));
+            assert_eq!(img.as_bytes().len(), 768 * 576 * 3);
             decoded += 1;
         }
     }
@@ -134,4 +134,27 @@ async fn missing_stream_and_wrong_port_give_clear_errors() {
         !err.contains("secret"),
         "credentials leaked into the error: {err}"
     );
+}
+
+#[tokio::test]
+async fn h265_cameras_are_decoded_too() {
+    let clip = fixture("vtest-h265.mp4").unwrap();
+    let cam = RtspCamera::start(&[("hevc", clip.as_path())])
+        .await
+        .unwrap();
+    let mut o = RtspOptions::new(cam.url("hevc").parse().unwrap());
+    o.stall_timeout = Duration::from_secs(10);
+    let mut stream = rtsp::connect(&o).await.unwrap();
+    assert_eq!(stream.info().codec, VideoCodec::H265);
+    let mut decoder = Decoder::new(VideoCodec::H265, 1).unwrap();
+    let mut decoded = 0;
+    while decoded <= 25 {
+        let frame = stream.next_frame().await.unwrap();
+        decoder
+            .decode(&frame, |f| {
+                assert_eq!((f.width(), f.height()), (768, 576));
+                decoded += 1;
+            })
+            .unwrap();
+    }
 }

@@ -4,7 +4,9 @@
 //! in front of every key frame, so the decoder never needs out-of-band
 //! configuration and a decoder can be (re)started at any key frame.
 
+pub mod file;
 pub mod rtsp;
+pub mod supervisor;
 
 use std::fmt;
 

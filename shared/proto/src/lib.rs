@@ -2,9 +2,17 @@
 //!
 //! Everything that crosses a process boundary is defined here once, so the
 //! edge and central cannot drift apart: identifiers (validated, because they
-//! become MQTT topic levels and certificate names) and topic names.
+//! become MQTT topic levels and certificate names), topic names, event
+//! payloads, the retained status and the camera configuration central
+//! pushes to the edge. Reference: docs/ref/mqtt.md.
 
+pub mod config;
+pub mod event;
 pub mod ids;
+pub mod status;
 pub mod topic;
 
+pub use config::{CameraConfig, LineConfig, Side, ZoneConfig};
+pub use event::{CameraState, Direction, Event, EventBody, SCHEMA_VERSION, WireEmbedding};
 pub use ids::{CameraId, DeviceId, IdError, SiteId};
+pub use status::Status;

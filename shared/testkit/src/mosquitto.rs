@@ -78,7 +78,9 @@ impl Mosquitto {
         let conf = format!(
             "per_listener_settings false\n\
              allow_anonymous false\n\
-             persistence false\n\
+             persistence true\n\
+             persistence_location {dir}/\n\
+             autosave_interval 1\n\
              max_queued_messages 1000000\n\
              max_inflight_messages 0\n\
              {user}\
@@ -95,6 +97,7 @@ impl Mosquitto {
             // As root Mosquitto would switch to the `mosquitto` user, which
             // cannot read our private temporary directory.
             user = if is_root() { "user root\n" } else { "" },
+            dir = self.dir.path().display(),
             log = self.path("mosquitto.log").display(),
             acl = self.path("acl").display(),
             port = self.port,
@@ -216,9 +219,28 @@ impl Mosquitto {
         Ok(o)
     }
 
-    /// Kills the broker (as a crash or power loss would); `restart` brings
-    /// it back on the same port with the same certificates.
+    /// Stops the broker (SIGTERM: it saves sessions and queued messages, as
+    /// a restarted production broker would have them); `restart` brings it
+    /// back on the same port with the same certificates.
     pub async fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            if let Some(pid) = c.id().and_then(|p| i32::try_from(p).ok()) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGTERM,
+                );
+            }
+            if tokio::time::timeout(Duration::from_secs(10), c.wait())
+                .await
+                .is_err()
+            {
+                let _ = c.kill().await;
+            }
+        }
+    }
+
+    /// Kills the broker outright (a crash: unsaved state is lost).
+    pub async fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill().await;
         }

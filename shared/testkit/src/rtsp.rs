@@ -23,6 +23,7 @@ use crate::{HarnessError, io_err};
 pub struct RtspCamera {
     port: u16,
     mounts: Vec<(String, PathBuf)>,
+    extra: Vec<String>,
     child: Option<Child>,
     log: PathBuf,
     _dir: tempfile::TempDir,
@@ -37,6 +38,26 @@ fn python() -> PathBuf {
 impl RtspCamera {
     /// Serves each `(name, file)` at `rtsp://127.0.0.1:PORT/name`, looping.
     pub async fn start(mounts: &[(&str, &Path)]) -> Result<Self, HarnessError> {
+        Self::start_with(mounts, Vec::new()).await
+    }
+
+    /// Like `start`, but every mount requires HTTP basic `user:password`.
+    pub async fn start_with_auth(
+        mounts: &[(&str, &Path)],
+        user_password: &str,
+    ) -> Result<Self, HarnessError> {
+        Self::start_with(mounts, vec!["--auth".into(), user_password.into()]).await
+    }
+
+    /// A camera sending Motion JPEG (a codec the edge refuses) at `/name`.
+    pub async fn start_mjpeg(name: &str) -> Result<Self, HarnessError> {
+        Self::start_with(&[(name, Path::new("mjpeg:"))], Vec::new()).await
+    }
+
+    async fn start_with(
+        mounts: &[(&str, &Path)],
+        extra: Vec<String>,
+    ) -> Result<Self, HarnessError> {
         let dir = tempfile::Builder::new()
             .prefix("atrium-rtsp-")
             .tempdir()
@@ -47,6 +68,7 @@ impl RtspCamera {
                 .iter()
                 .map(|(n, p)| ((*n).to_owned(), p.to_path_buf()))
                 .collect(),
+            extra,
             child: None,
             log: dir.path().join("rtsp-camera.log"),
             _dir: dir,
@@ -61,6 +83,7 @@ impl RtspCamera {
         let mut cmd = Command::new(python());
         cmd.arg(&script)
             .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(&self.extra)
             .args(
                 self.mounts
                     .iter()

@@ -124,8 +124,15 @@ pub fn load_session(
         .with_inter_threads(1)
         .map_err(|e| load_err(e.into()))?;
     let cuda = ort::ep::CUDA::default();
+    // `auto` asks for CUDA only when the loaded library has it, so a CPU
+    // build does not log a registration error for every session.
+    let cuda_built = {
+        use ort::ep::ExecutionProvider;
+        ort::ep::CUDA::is_available().unwrap_or(false)
+    };
     builder = match opts.provider {
         Provider::Cpu => builder,
+        Provider::Auto if !cuda_built => builder,
         Provider::Auto => builder
             .with_execution_providers([cuda.build(), ort::ep::CPU::default().build()])
             .map_err(|e| load_err(e.into()))?,

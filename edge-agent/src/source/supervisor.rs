@@ -1,0 +1,329 @@
+//! Keeps a camera connected: connect, stream, notice the loss, back off,
+//! reconnect, forever. Reports `online`/`offline` as it goes.
+//!
+//! The RTSP side runs on tokio; decoding runs on its own thread behind a
+//! bounded queue. When that queue is full (decoding cannot keep up),
+//! packets are dropped and the decoder is told to resynchronise at the next
+//! key frame, so it never decodes a picture whose references are missing.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{SyncSender, TrySendError};
+use std::time::{Duration, Instant};
+
+use atrium_proto::CameraState;
+use atrium_proto::event::EventBody;
+use tokio::sync::watch;
+
+use super::file::{FileOptions, play};
+use super::rtsp::{self, RtspOptions};
+use super::{EncodedFrame, VideoCodec};
+use crate::decode::{Decoder, FrameMaker};
+use crate::events::EventSink;
+use crate::frames::Handoff;
+use crate::metrics::Kind;
+use crate::state::Shared;
+
+/// Reconnect delays: `initial`, then ×1.5 each failure, capped at `max`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Backoff {
+    initial: Duration,
+    max: Duration,
+    next: Duration,
+}
+
+impl Backoff {
+    pub fn new(initial: Duration, max: Duration) -> Self {
+        Self {
+            initial,
+            max,
+            next: initial,
+        }
+    }
+
+    /// The delay before the next attempt.
+    pub fn next_delay(&mut self) -> Duration {
+        let d = self.next;
+        self.next = self.next.mul_f64(1.5).min(self.max);
+        d
+    }
+
+    /// After a success: start from `initial` again.
+    pub fn reset(&mut self) {
+        self.next = self.initial;
+    }
+}
+
+/// Everything a source needs to deliver frames and report state.
+#[derive(Debug, Clone)]
+pub struct SourceContext {
+    pub shared: Arc<Shared>,
+    pub sink: EventSink,
+    pub handoff: Arc<Handoff>,
+    pub detector_input: (u32, u32),
+    pub started: Instant,
+    /// Attach a full-resolution frame at most this often (face work);
+    /// `None` when faces are disabled.
+    pub full_every: Option<Duration>,
+    pub decode_threads: usize,
+    /// Woken when the camera state changes (the status publisher listens).
+    pub status_changed: Arc<tokio::sync::Notify>,
+}
+
+impl SourceContext {
+    /// Records a camera state change: metrics, a `camera_status` event and
+    /// a prompt status update.
+    pub fn report(&self, state: CameraState, reason: Option<String>) {
+        if self.shared.set_camera(state, reason.clone()) {
+            match state {
+                CameraState::Offline => {
+                    tracing::warn!(reason = reason.as_deref().unwrap_or(""), "camera offline")
+                }
+                _ => tracing::info!("camera {state:?}"),
+            }
+            self.sink.emit(
+                chrono::Utc::now(),
+                None,
+                EventBody::CameraStatus { state, reason },
+            );
+            self.status_changed.notify_one();
+        }
+    }
+}
+
+/// Decides when a frame carries its full-resolution copy.
+#[derive(Debug)]
+struct FullFramePolicy {
+    every: Option<Duration>,
+    last: Option<Instant>,
+}
+
+impl FullFramePolicy {
+    fn want(&mut self, shared: &Shared) -> bool {
+        let Some(every) = self.every else {
+            return false;
+        };
+        let slowdown = shared.face_slowdown.load(Ordering::Relaxed);
+        if slowdown == 0 {
+            return false;
+        }
+        let now = Instant::now();
+        if self.last.is_some_and(|l| now - l < every * slowdown) {
+            return false;
+        }
+        self.last = Some(now);
+        true
+    }
+}
+
+enum DecodeMsg {
+    Session(VideoCodec),
+    Packet(EncodedFrame),
+    Resync,
+}
+
+fn decode_thread(ctx: SourceContext, rx: std::sync::mpsc::Receiver<DecodeMsg>) {
+    let mut maker = FrameMaker::new(ctx.detector_input, ctx.started);
+    let mut full = FullFramePolicy {
+        every: ctx.full_every,
+        last: None,
+    };
+    let mut decoder: Option<Decoder> = None;
+    let m = &ctx.shared.metrics;
+    while let Ok(msg) = rx.recv() {
+        match msg {
+            DecodeMsg::Session(codec) => match Decoder::new(codec, ctx.decode_threads) {
+                Ok(d) => decoder = Some(d),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot decode the camera's stream");
+                    decoder = None;
+                }
+            },
+            DecodeMsg::Resync => {
+                if let Some(d) = decoder.as_mut() {
+                    d.resync();
+                }
+            }
+            DecodeMsg::Packet(packet) => {
+                let Some(d) = decoder.as_mut() else { continue };
+                let stream_ms = packet.pts / 90;
+                let result = d.decode(&packet, |picture| {
+                    m.frames_in.inc();
+                    let want = full.want(&ctx.shared);
+                    match maker.make(picture, Some(stream_ms), want) {
+                        Ok(frame) => {
+                            if ctx.handoff.put(frame) {
+                                m.frames_dropped.get_or_create(&Kind::of("handoff")).inc();
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "frame conversion failed"),
+                    }
+                });
+                if let Err(e) = result {
+                    m.decode_errors.inc();
+                    tracing::debug!(error = %e, "packet not decoded");
+                }
+            }
+        }
+    }
+    ctx.handoff.close();
+}
+
+/// Streams an RTSP camera until `stop` turns true.
+pub async fn run_rtsp(
+    ctx: SourceContext,
+    opts: RtspOptions,
+    backoff: Backoff,
+    mut stop: watch::Receiver<bool>,
+) {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<DecodeMsg>(64);
+    let dctx = ctx.clone();
+    let decode = std::thread::Builder::new()
+        .name("decode".into())
+        .spawn(move || decode_thread(dctx, rx));
+    if let Err(e) = &decode {
+        tracing::error!(error = %e, "cannot start the decode thread");
+        return;
+    }
+    let mut backoff = backoff;
+    let mut first = true;
+    while !*stop.borrow() {
+        if !first {
+            ctx.shared
+                .metrics
+                .reconnects
+                .get_or_create(&Kind::of("camera"))
+                .inc();
+        }
+        first = false;
+        let reason = tokio::select! {
+            r = stream_session(&ctx, &opts, &tx, &mut backoff) => r,
+            _ = stop.changed() => break,
+        };
+        ctx.report(CameraState::Offline, Some(reason));
+        let delay = backoff.next_delay();
+        tracing::info!(
+            retry_in_s = delay.as_secs_f64(),
+            "reconnecting to the camera"
+        );
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stop.changed() => break,
+        }
+    }
+    drop(tx);
+    if let Ok(handle) = decode {
+        let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+    }
+}
+
+/// One connection; returns why it ended.
+async fn stream_session(
+    ctx: &SourceContext,
+    opts: &RtspOptions,
+    tx: &SyncSender<DecodeMsg>,
+    backoff: &mut Backoff,
+) -> String {
+    let mut stream = match rtsp::connect(opts).await {
+        Ok(s) => s,
+        Err(e) => return e.to_string(),
+    };
+    let info = stream.info().clone();
+    tracing::info!(codec = %info.codec, size = ?info.size, fps = ?info.fps, "camera connected");
+    if tx.send(DecodeMsg::Session(info.codec)).is_err() {
+        return "decoder stopped".into();
+    }
+    let mut need_resync = false;
+    loop {
+        let frame = match stream.next_frame().await {
+            Ok(f) => f,
+            Err(e) => return e.to_string(),
+        };
+        if ctx.shared.camera().0 == CameraState::Offline {
+            backoff.reset();
+            ctx.report(CameraState::Online, None);
+        }
+        if need_resync {
+            match tx.try_send(DecodeMsg::Resync) {
+                Ok(()) => need_resync = false,
+                Err(TrySendError::Full(_)) => {
+                    ctx.shared
+                        .metrics
+                        .frames_dropped
+                        .get_or_create(&Kind::of("decode_queue"))
+                        .inc();
+                    continue;
+                }
+                Err(TrySendError::Disconnected(_)) => return "decoder stopped".into(),
+            }
+        }
+        match tx.try_send(DecodeMsg::Packet(frame)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                ctx.shared
+                    .metrics
+                    .frames_dropped
+                    .get_or_create(&Kind::of("decode_queue"))
+                    .inc();
+                need_resync = true;
+            }
+            Err(TrySendError::Disconnected(_)) => return "decoder stopped".into(),
+        }
+    }
+}
+
+/// Plays a video file (on a thread) until its end or `stop`.
+pub fn run_file(
+    ctx: SourceContext,
+    opts: FileOptions,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new().name("file-source".into()).spawn(move || {
+        let mut maker = FrameMaker::new(ctx.detector_input, ctx.started);
+        let mut full = FullFramePolicy {
+            every: ctx.full_every,
+            last: None,
+        };
+        let m = &ctx.shared.metrics;
+        let result = play(
+            &opts,
+            &stop,
+            |info| {
+                tracing::info!(codec = %info.codec, size = ?info.size, fps = ?info.fps, "video file opened");
+                ctx.report(CameraState::Online, None);
+            },
+            |picture, ms| {
+                m.frames_in.inc();
+                let want = full.want(&ctx.shared);
+                match maker.make(picture, Some(ms), want) {
+                    Ok(frame) => {
+                        if ctx.handoff.put(frame) {
+                            m.frames_dropped.get_or_create(&Kind::of("handoff")).inc();
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "frame conversion failed"),
+                }
+            },
+        );
+        let reason = match result {
+            Ok(n) => format!("end of file after {n} frames"),
+            Err(e) => e.to_string(),
+        };
+        ctx.report(CameraState::Offline, Some(reason));
+        ctx.handoff.close();
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_by_half_and_caps_then_resets() {
+        let mut b = Backoff::new(Duration::from_secs(2), Duration::from_secs(10));
+        let d: Vec<f64> = (0..6).map(|_| b.next_delay().as_secs_f64()).collect();
+        assert_eq!(d, vec![2.0, 3.0, 4.5, 6.75, 10.0, 10.0]);
+        b.reset();
+        assert_eq!(b.next_delay(), Duration::from_secs(2));
+    }
+}

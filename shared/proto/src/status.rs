@@ -1,0 +1,64 @@
+//! The retained status an edge agent publishes on `…/cam/{camera}/status`
+//! every few seconds, and as its last will (`offline`).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::event::CameraState;
+use crate::ids::{CameraId, SiteId};
+
+/// Heartbeat and health of one edge agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Status {
+    pub schema: u32,
+    pub ts: DateTime<Utc>,
+    pub site: SiteId,
+    pub camera: CameraId,
+    pub state: CameraState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Agent version.
+    #[serde(default)]
+    pub version: String,
+    /// Frames per second received from the camera (last interval).
+    #[serde(default)]
+    pub fps_in: f32,
+    /// Frames per second run through detection.
+    #[serde(default)]
+    pub fps_processed: f32,
+    /// Frames dropped since start (decode queue and hand-off).
+    #[serde(default)]
+    pub dropped_frames: u64,
+    /// Median detection latency in ms (last interval).
+    #[serde(default)]
+    pub inference_ms: f32,
+    /// Events waiting in the spool for a broker acknowledgement.
+    #[serde(default)]
+    pub spool_depth: u64,
+    /// Spool fill, 0..1 of its quota.
+    #[serde(default)]
+    pub spool_fill: f32,
+    #[serde(default)]
+    pub cpu_percent: f32,
+    #[serde(default)]
+    pub rss_bytes: u64,
+    /// Adaptive load level (0 = full processing).
+    #[serde(default)]
+    pub load_level: u8,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_will_shape_parses_with_defaults() {
+        let s: Status = serde_json::from_str(
+            r#"{"schema":1,"ts":"2026-11-25T10:00:00Z","site":"hq","camera":"c","state":"offline","reason":"connection lost"}"#,
+        )
+        .unwrap();
+        assert_eq!(s.state, CameraState::Offline);
+        assert_eq!(s.spool_depth, 0);
+    }
+}
