@@ -14,8 +14,8 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
 use crate::metrics::Kind;
-use crate::spool::{Spool, SpoolError};
 use crate::state::Shared;
+use atrium_spool::{Spool, SpoolError};
 
 /// Where stages send events.
 #[derive(Debug, Clone)]

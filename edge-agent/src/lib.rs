@@ -14,7 +14,6 @@ pub mod metrics;
 pub mod pipeline;
 pub mod publish;
 pub mod source;
-pub mod spool;
 pub mod state;
 pub mod sysload;
 pub mod track;

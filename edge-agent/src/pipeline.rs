@@ -33,10 +33,10 @@ use crate::publish::{PublisherConfig, StatusSource};
 use crate::source::file::FileOptions;
 use crate::source::rtsp::RtspOptions;
 use crate::source::supervisor::{Backoff, SourceContext, run_file, run_rtsp};
-use crate::spool::{Spool, SpoolConfig};
 use crate::state::Shared;
 use crate::sysload::SysLoad;
 use crate::track::{Observation, Tracker};
+use atrium_spool::{Spool, SpoolConfig};
 
 /// Why the agent could not start.
 #[derive(Debug, thiserror::Error)]
@@ -46,7 +46,7 @@ pub enum StartError {
     #[error("models: {0}")]
     Vision(#[from] atrium_vision::VisionError),
     #[error("spool: {0}")]
-    Spool(#[from] crate::spool::SpoolError),
+    Spool(#[from] atrium_spool::SpoolError),
     #[error("{what}: {source}")]
     Io {
         what: String,

@@ -30,8 +30,8 @@ use rumqttc::v5::{AsyncClient, Event, MqttOptions};
 use tokio::sync::{Notify, watch};
 
 use crate::metrics::Kind;
-use crate::spool::Spool;
 use crate::state::Shared;
+use atrium_spool::Spool;
 
 /// Broker connection settings.
 #[derive(Clone)]

@@ -14,13 +14,23 @@ use atrium_proto::Event;
 /// running test, in `target/<profile>/`.
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_default();
-    // target/<profile>/deps/<test>-<hash> → target/<profile>/<name>
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .map(PathBuf::from)
-        .unwrap_or_default();
+    // Tests: target/<profile>/deps/<test>-<hash>; binaries (the demo):
+    // target/<profile>/<bin>. Either way, target/<profile>/<name>.
+    let mut dir = exe.parent().map(PathBuf::from).unwrap_or_default();
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir.pop();
+    }
     dir.join(name)
+}
+
+/// A command for one of our binaries, in its own process group when the
+/// caller asked for detached servers (the demo).
+fn our_command(name: &str) -> Command {
+    let mut c = Command::new(binary(name));
+    if let Some(g) = atrium_testkit::process::process_group() {
+        std::os::unix::process::CommandExt::process_group(&mut c, g);
+    }
+    c
 }
 
 /// What an edge agent's configuration needs from a test.
@@ -169,7 +179,7 @@ impl EdgeAgent {
             .append(true)
             .open(&self.log)
             .unwrap();
-        let child = Command::new(binary("edge-agent"))
+        let child = our_command("edge-agent")
             .args(["--log-format", "json", "run", "--config"])
             .arg(&self.config)
             .args(extra)
@@ -378,5 +388,153 @@ impl Observer {
 impl Drop for Observer {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// Runs `central ARGS…` to completion; returns stdout, panics with stderr
+/// on failure.
+pub fn central_cli(args: &[&str]) -> String {
+    let out = Command::new(binary("central"))
+        .args(args)
+        .output()
+        .expect("central binary (cargo builds it for the atrium-tests crate)");
+    assert!(
+        out.status.success(),
+        "central {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// What a `central serve` needs from a test or the demo.
+#[derive(Debug, Clone)]
+pub struct CentralSetup {
+    pub database_url: String,
+    pub broker_port: u16,
+    pub tls: TlsFiles,
+    /// `127.0.0.1:0` picks a free port.
+    pub listen: String,
+    pub secure_cookies: bool,
+}
+
+impl CentralSetup {
+    /// Writes `central.toml` into `dir`.
+    pub fn write(&self, dir: &Path) -> PathBuf {
+        let text = format!(
+            r#"[database]
+url = "{db}"
+
+[broker]
+host = "127.0.0.1"
+port = {port}
+ca_file = "{ca}"
+cert_file = "{cert}"
+key_file = "{key}"
+client_id = "central-{pid}"
+
+[http]
+listen = "{listen}"
+secure_cookies = {secure}
+
+[auth]
+jwt_key_file = "{dir}/jwt.pem"
+
+[ingest]
+spool_dir = "{dir}/ingest-spool"
+"#,
+            db = self.database_url,
+            port = self.broker_port,
+            ca = self.tls.ca.display(),
+            cert = self.tls.cert.display(),
+            key = self.tls.key.display(),
+            pid = std::process::id(),
+            listen = self.listen,
+            secure = self.secure_cookies,
+            dir = dir.display(),
+        );
+        let path = dir.join("central.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+/// A running `central serve`; stopped (SIGTERM) on drop.
+#[derive(Debug)]
+pub struct CentralServer {
+    /// `http://host:port`.
+    pub base: String,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl CentralServer {
+    /// Starts it and waits for its "listening" line (up to 60 s: the first
+    /// start creates the JWT key).
+    pub fn start(dir: &Path, config: &Path) -> Self {
+        use std::io::BufRead;
+        let log = dir.join("central.log");
+        let err = std::fs::File::create(&log).unwrap();
+        let mut child = our_command("central")
+            .args(["--log-format", "json", "serve", "--config"])
+            .arg(config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(err)
+            .spawn()
+            .expect("central binary (cargo builds it for the atrium-tests crate)");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Some(url) = line.strip_prefix("central listening on ") {
+                    let _ = tx.send(url.trim().to_owned());
+                }
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(base) => Self {
+                base,
+                child: Some(child),
+                log,
+            },
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "central did not start; its log:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
+        let mut c = self.child.take()?;
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(c.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(s)) = c.try_wait() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = c.kill();
+        c.wait().ok()
+    }
+}
+
+impl Drop for CentralServer {
+    fn drop(&mut self) {
+        self.stop();
     }
 }

@@ -2,17 +2,25 @@
 
 use std::process::ExitCode;
 
+pub mod admin;
 pub mod migrate;
+pub mod serve;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Apply pending database migrations (safe to run again).
     Migrate(migrate::Args),
+    /// Run ingest, the API, WebSockets and the web UI.
+    Serve(serve::Args),
+    /// Administration: users, sites, cameras, certificates.
+    Admin(admin::Args),
 }
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Runtime::new()?;
     match command {
         Command::Migrate(args) => rt.block_on(migrate::run(args)),
+        Command::Serve(args) => rt.block_on(serve::run(args)),
+        Command::Admin(args) => rt.block_on(admin::run(args)),
     }
 }

@@ -34,6 +34,7 @@ pub struct Issued {
 pub struct SiteCa {
     issuer: Issuer<'static, KeyPair>,
     cert_pem: String,
+    key_pem: String,
 }
 
 impl SiteCa {
@@ -47,8 +48,25 @@ impl SiteCa {
         let cert = params.self_signed(&key)?;
         Ok(Self {
             cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
             issuer: Issuer::new(params, key),
         })
+    }
+
+    /// A CA saved earlier with [`SiteCa::cert_pem`] and [`SiteCa::key_pem`].
+    pub fn load(cert_pem: &str, key_pem: &str) -> Result<Self, PkiError> {
+        let key = KeyPair::from_pem(key_pem)?;
+        let issuer = Issuer::from_ca_cert_pem(cert_pem, key)?;
+        Ok(Self {
+            issuer,
+            cert_pem: cert_pem.to_owned(),
+            key_pem: key_pem.to_owned(),
+        })
+    }
+
+    /// The CA's private key (PEM): keep it secret, off the edge boxes.
+    pub fn key_pem(&self) -> &str {
+        &self.key_pem
     }
 
     /// The CA certificate (PEM), to install on every client and the broker.
@@ -101,4 +119,19 @@ fn san(name: &str) -> Result<SanType, PkiError> {
         .try_into()
         .map(SanType::DnsName)
         .map_err(|_| PkiError::BadSan(name.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_saved_ca_loads_and_keeps_issuing() {
+        let ca = SiteCa::generate("hq").unwrap();
+        let again = SiteCa::load(ca.cert_pem(), ca.key_pem()).unwrap();
+        assert_eq!(again.cert_pem(), ca.cert_pem());
+        let issued = again.issue_client("cam-1").unwrap();
+        assert!(issued.cert_pem.starts_with("-----BEGIN CERTIFICATE-----"));
+        assert!(SiteCa::load(ca.cert_pem(), "not a key").is_err());
+    }
 }

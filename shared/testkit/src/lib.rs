@@ -9,14 +9,16 @@
 //! Readiness is always awaited on a real signal (a TCP accept, a line the
 //! server prints, `pg_ctl -w`), never on a fixed sleep.
 
+pub mod browser;
 pub mod fixtures;
 pub mod mosquitto;
 pub mod mqtt_client;
 pub mod postgres;
-mod process;
+pub mod process;
 pub mod rtsp;
 pub mod video;
 
+pub use browser::Chromedriver;
 pub use fixtures::{fixture, onnxruntime_library, workspace_root};
 pub use mosquitto::Mosquitto;
 pub use mqtt_client::TestClient;

@@ -106,7 +106,11 @@ impl Mosquitto {
             key = self.path("server.key").display(),
         );
         self.write("mosquitto.conf", &conf)?;
-        let child = Command::new("mosquitto")
+        let mut cmd = Command::new("mosquitto");
+        if let Some(g) = crate::process::process_group() {
+            cmd.process_group(g);
+        }
+        let child = cmd
             .arg("-c")
             .arg(self.path("mosquitto.conf"))
             .stdin(Stdio::null())

@@ -120,13 +120,17 @@ impl Postgres {
 
     fn command(&self, program: &str) -> Command {
         let exe = self.bin.join(program);
-        if self.run_as_postgres {
+        let mut c = if self.run_as_postgres {
             let mut c = Command::new("runuser");
             c.args(["-u", "postgres", "--"]).arg(exe);
             c
         } else {
             Command::new(exe)
+        };
+        if let Some(g) = crate::process::process_group() {
+            std::os::unix::process::CommandExt::process_group(&mut c, g);
         }
+        c
     }
 
     /// Starts the server; on a fresh cluster picks a free port, retrying if

@@ -7,6 +7,23 @@ use std::time::Duration;
 
 use crate::{HarnessError, io_err};
 
+static DETACHED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Starts servers from now on in their own process groups, so a Ctrl-C
+/// meant for the program that started them (the demo) reaches only that
+/// program, which then stops them in order. Tests leave this off: an
+/// interrupted test run takes its servers down with it.
+pub fn detach_servers() {
+    DETACHED.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The process group for a new server: its own (0) when detached.
+pub fn process_group() -> Option<i32> {
+    DETACHED
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .then_some(0)
+}
+
 /// Whether this process runs as root (servers then need care: PostgreSQL
 /// refuses to run as root, Mosquitto drops privileges).
 pub(crate) fn is_root() -> bool {

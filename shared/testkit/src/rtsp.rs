@@ -81,6 +81,9 @@ impl RtspCamera {
         let script = workspace_root().join("scripts").join("rtsp-camera");
         let log = std::fs::File::create(&self.log).map_err(io_err("create the RTSP server log"))?;
         let mut cmd = Command::new(python());
+        if let Some(g) = crate::process::process_group() {
+            cmd.process_group(g);
+        }
         cmd.arg(&script)
             .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
             .args(&self.extra)

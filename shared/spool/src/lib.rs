@@ -1,5 +1,8 @@
-//! The on-disk spool: every event is written here before it is published,
-//! and removed only after the broker acknowledged it.
+//! The on-disk spool: records are written here before they are handed on,
+//! and removed only after the next stage acknowledged them. The edge agent
+//! spools every event before publishing it (removed on the broker's
+//! PUBACK); central spools messages it cannot commit while the database is
+//! down (removed once committed).
 //!
 //! # Invariants
 //! * Every event gets a sequence number, strictly increasing across

@@ -1,0 +1,293 @@
+//! Ingest benchmark: N events published at full speed through a real
+//! Mosquitto (TLS) into central and TimescaleDB, beside a raw binary COPY
+//! of the same rows into the same database, in the same run.
+//!
+//! `cargo bench -p central --bench ingest [-- N]` (default 50 000). Prints
+//! a table: sustained events/s (first publish to last commit),
+//! publish-to-commit latency p50/p99 (capture timestamp set at publish,
+//! commit observed on the live feed, which central fills after commit),
+//! the COPY rate and the ratio.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use atrium_proto::event::{Direction, EventBody};
+use atrium_proto::{CameraId, Event, SiteId};
+use atrium_testkit::{Mosquitto, Postgres};
+use rumqttc::{AsyncClient, QoS};
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::Type;
+
+const CAMERAS: usize = 4;
+
+fn main() {
+    let n: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(50_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(bench(n));
+}
+
+async fn bench(n: usize) {
+    let (pg, broker) = tokio::join!(Postgres::start(), Mosquitto::start());
+    let (pg, broker) = (pg.unwrap(), broker.unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let db = pg.connect().await.unwrap();
+    db.execute("INSERT INTO sites (id, name) VALUES ('hq', 'HQ')", &[])
+        .await
+        .unwrap();
+    for c in 0..CAMERAS {
+        db.execute(
+            "INSERT INTO cameras (id, site_id, name) VALUES ($1, 'hq', $1)",
+            &[&format!("cam-{c}")],
+        )
+        .await
+        .unwrap();
+    }
+    let tls = broker.identity("central").unwrap();
+    let config_text = format!(
+        "[database]\nurl = \"{}\"\n[broker]\nhost = \"127.0.0.1\"\nport = {}\nca_file = \"{}\"\ncert_file = \"{}\"\nkey_file = \"{}\"\nclient_id = \"bench\"\n[http]\nlisten = \"127.0.0.1:0\"\n[auth]\njwt_key_file = \"{d}/jwt.pem\"\n[ingest]\nspool_dir = \"{d}/spool\"\n",
+        pg.url(),
+        broker.port(),
+        tls.ca.display(),
+        tls.cert.display(),
+        tls.key.display(),
+        d = dir.path().display()
+    );
+    let path = dir.path().join("central.toml");
+    std::fs::write(&path, config_text).unwrap();
+    let central = central::server::start(central::config::Config::load(&path).unwrap())
+        .await
+        .unwrap();
+    while !central
+        .state
+        .ingest
+        .broker_connected
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut live = central.state.live.subscribe();
+
+    // Publishers: one connection per camera, 500 messages in flight each.
+    let per = n / CAMERAS;
+    let total = per * CAMERAS;
+    let mut clients = Vec::new();
+    for c in 0..CAMERAS {
+        let id = format!("cam-{c}");
+        let mut o = broker
+            .options(&format!("{id}-bench"), &broker.identity(&id).unwrap())
+            .unwrap();
+        o.set_inflight(500);
+        let (client, mut el) = AsyncClient::new(o, 1000);
+        tokio::spawn(async move { while el.poll().await.is_ok() {} });
+        clients.push((id, client));
+    }
+    // Latency collector.
+    let collector = tokio::spawn(async move {
+        let mut lat = Vec::with_capacity(total);
+        while lat.len() < total {
+            match live.recv().await {
+                Ok(e) => lat.push(
+                    (chrono::Utc::now() - e.ts).num_microseconds().unwrap_or(0) as f64 / 1000.0,
+                ),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(k)) => {
+                    panic!("collector lagged by {k}")
+                }
+                Err(_) => break,
+            }
+        }
+        (lat, Instant::now())
+    });
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for (id, client) in clients {
+        tasks.push(tokio::spawn(async move {
+            let topic = format!("atrium/v1/hq/cam/{id}/event");
+            let (site, cam) = (SiteId::new("hq").unwrap(), CameraId::new(id).unwrap());
+            for i in 0..per {
+                let dir = if i % 2 == 0 {
+                    Direction::In
+                } else {
+                    Direction::Out
+                };
+                let e = Event::new(
+                    site.clone(),
+                    cam.clone(),
+                    chrono::Utc::now(),
+                    EventBody::LineCrossed {
+                        line: "door".into(),
+                        direction: dir,
+                        track: i as u64,
+                    },
+                );
+                client
+                    .publish(
+                        &topic,
+                        QoS::AtLeastOnce,
+                        false,
+                        serde_json::to_vec(&e).unwrap(),
+                    )
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let published = started.elapsed();
+    let (mut lat, last_commit) = tokio::time::timeout(Duration::from_secs(600), collector)
+        .await
+        .unwrap()
+        .unwrap();
+    let ingest_s = (last_commit - started).as_secs_f64();
+    lat.sort_by(f64::total_cmp);
+    let pct = |p: f64| lat[((lat.len() as f64 - 1.0) * p).round() as usize];
+    let stored: i64 = db
+        .query_one("SELECT count(*) FROM events", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(stored as usize, total, "every event stored once");
+    let batches = central.state.metrics.batch_size.clone();
+    let _ = batches; // (mean batch size is in /metrics; not needed here)
+    central.shutdown().await;
+
+    // Raw binary COPY of the same rows into copies of the same tables.
+    db.batch_execute(
+        "CREATE TABLE events_copy (LIKE events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);
+         SELECT create_hypertable('events_copy', by_range('ts', INTERVAL '1 day'));
+         CREATE TABLE line_crossings_copy (LIKE line_crossings INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);
+         SELECT create_hypertable('line_crossings_copy', by_range('ts', INTERVAL '1 day'));",
+    )
+    .await
+    .unwrap();
+    let events = db
+        .query(
+            "SELECT ts, id, site_id, camera_id, type, payload FROM events",
+            &[],
+        )
+        .await
+        .unwrap();
+    let crossings = db
+        .query(
+            "SELECT ts, event_id, camera_id, line_id, direction, track FROM line_crossings",
+            &[],
+        )
+        .await
+        .unwrap();
+    let copy_started = Instant::now();
+    let sink = db
+        .copy_in("COPY events_copy (ts, id, site_id, camera_id, type, payload) FROM STDIN BINARY")
+        .await
+        .unwrap();
+    let w = BinaryCopyInWriter::new(
+        sink,
+        &[
+            Type::TIMESTAMPTZ,
+            Type::UUID,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::JSONB,
+        ],
+    );
+    futures::pin_mut!(w);
+    for r in &events {
+        let row: (
+            chrono::DateTime<chrono::Utc>,
+            uuid::Uuid,
+            String,
+            String,
+            String,
+            serde_json::Value,
+        ) = (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5));
+        w.as_mut()
+            .write(&[&row.0, &row.1, &row.2, &row.3, &row.4, &row.5])
+            .await
+            .unwrap();
+    }
+    w.finish().await.unwrap();
+    let sink = db
+        .copy_in("COPY line_crossings_copy (ts, event_id, camera_id, line_id, direction, track) FROM STDIN BINARY")
+        .await
+        .unwrap();
+    let w = BinaryCopyInWriter::new(
+        sink,
+        &[
+            Type::TIMESTAMPTZ,
+            Type::UUID,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::INT8,
+        ],
+    );
+    futures::pin_mut!(w);
+    for r in &crossings {
+        let row: (
+            chrono::DateTime<chrono::Utc>,
+            uuid::Uuid,
+            String,
+            String,
+            String,
+            i64,
+        ) = (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5));
+        w.as_mut()
+            .write(&[&row.0, &row.1, &row.2, &row.3, &row.4, &row.5])
+            .await
+            .unwrap();
+    }
+    w.finish().await.unwrap();
+    let copy_s = copy_started.elapsed().as_secs_f64();
+
+    let ingest_rate = total as f64 / ingest_s;
+    let copy_rate = total as f64 / copy_s;
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_default();
+    println!(
+        "\nIngest benchmark: {total} line_crossed events from {CAMERAS} cameras, QoS 1 over TLS"
+    );
+    println!(
+        "machine: {} cores, {cpu}\n",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0)
+    );
+    println!("| measure | value |");
+    println!("|---|---|");
+    println!(
+        "| publishing took | {:.2} s ({:.0} msg/s offered) |",
+        published.as_secs_f64(),
+        total as f64 / published.as_secs_f64()
+    );
+    println!("| ingest, first publish to last commit | {ingest_s:.2} s |");
+    println!(
+        "| **ingest sustained** (events + crossings + rollups, idempotent) | **{ingest_rate:.0} events/s** |"
+    );
+    println!(
+        "| publish-to-commit latency p50 / p99 / max | {:.1} / {:.1} / {:.1} ms |",
+        pct(0.5),
+        pct(0.99),
+        pct(1.0)
+    );
+    println!(
+        "| raw binary COPY of the same rows (events + line_crossings) | {copy_s:.2} s, **{copy_rate:.0} events/s** |"
+    );
+    println!(
+        "| **ratio ingest / COPY** | **{:.2}** |",
+        ingest_rate / copy_rate
+    );
+}

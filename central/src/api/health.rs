@@ -1,0 +1,213 @@
+//! `/health` for people and load balancers, `/metrics` for Prometheus.
+//!
+//! Both are unauthenticated (monitoring systems scrape them without a
+//! user); they reveal camera ids and states, no personal data. `/health`
+//! answers 503 when the database is unreachable, 200 otherwise, with
+//! `status` `ok` or `degraded` (broker down, or a camera offline).
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::AppState;
+use super::counting::effective_state;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DatabaseHealth {
+    pub up: bool,
+    /// Round trip of `SELECT 1`, when up.
+    pub latency_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BrokerHealth {
+    pub connected: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IngestHealth {
+    /// Messages waiting in the local spool for the database.
+    pub spool_depth: i64,
+    /// Commit time minus capture time of the last batch's oldest event.
+    pub lag_seconds: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CameraHealth {
+    pub camera_id: String,
+    pub site_id: String,
+    /// `online`, `degraded`, `offline` or `unknown`.
+    pub state: String,
+    pub reason: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub last_seen: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SystemHealth {
+    pub cpu_percent: f32,
+    pub memory_used_bytes: u64,
+    pub memory_total_bytes: u64,
+    /// Free and total space of the file system holding the ingest spool.
+    pub disk_free_bytes: u64,
+    pub disk_total_bytes: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`, `degraded` or `down`.
+    pub status: &'static str,
+    pub version: &'static str,
+    pub uptime_s: u64,
+    pub database: DatabaseHealth,
+    pub broker: BrokerHealth,
+    pub ingest: IngestHealth,
+    pub cameras: Vec<CameraHealth>,
+    pub system: SystemHealth,
+}
+
+fn system(disk_path: &std::path::Path) -> SystemHealth {
+    use sysinfo::{CpuRefreshKind, Disks, MemoryRefreshKind, RefreshKind, System};
+    let mut sys = System::new_with_specifics(
+        RefreshKind::nothing()
+            .with_cpu(CpuRefreshKind::nothing().with_cpu_usage())
+            .with_memory(MemoryRefreshKind::nothing().with_ram()),
+    );
+    std::thread::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL);
+    sys.refresh_cpu_usage();
+    let disks = Disks::new_with_refreshed_list();
+    let canonical = std::fs::canonicalize(disk_path).unwrap_or_else(|_| disk_path.to_owned());
+    let disk = disks
+        .list()
+        .iter()
+        .filter(|d| canonical.starts_with(d.mount_point()))
+        .max_by_key(|d| d.mount_point().as_os_str().len());
+    SystemHealth {
+        cpu_percent: sys.global_cpu_usage(),
+        memory_used_bytes: sys.used_memory(),
+        memory_total_bytes: sys.total_memory(),
+        disk_free_bytes: disk.map(|d| d.available_space()).unwrap_or(0),
+        disk_total_bytes: disk.map(|d| d.total_space()).unwrap_or(0),
+    }
+}
+
+/// Database, broker, cameras and the machine.
+#[utoipa::path(get, path = "/health", tag = "ops",
+    responses(
+        (status = 200, description = "Up (status ok or degraded)", body = Health),
+        (status = 503, description = "The database is unreachable", body = Health),
+    ))]
+pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
+    let started = Instant::now();
+    let db = async {
+        let client = state.pool.get().await.map_err(|e| e.to_string())?;
+        client
+            .query_one("SELECT 1", &[])
+            .await
+            .map_err(|e| e.to_string())?;
+        let latency = started.elapsed().as_secs_f64() * 1000.0;
+        let rows = client
+            .query(
+                "SELECT c.id, c.site_id, st.state, st.reason, st.changed_at, st.ts
+                 FROM cameras c LEFT JOIN camera_status_current st ON st.camera_id = c.id
+                 WHERE c.enabled ORDER BY c.id",
+                &[],
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>((latency, rows))
+    };
+    let db = tokio::time::timeout(std::time::Duration::from_secs(5), db)
+        .await
+        .unwrap_or_else(|_| Err("no answer within 5 s".into()));
+    let disk_path = state.settings.disk_path.clone();
+    let system = tokio::task::spawn_blocking(move || system(&disk_path))
+        .await
+        .unwrap_or(SystemHealth {
+            cpu_percent: 0.0,
+            memory_used_bytes: 0,
+            memory_total_bytes: 0,
+            disk_free_bytes: 0,
+            disk_total_bytes: 0,
+        });
+    let now = Utc::now();
+    let (database, cameras) = match db {
+        Ok((latency, rows)) => (
+            DatabaseHealth {
+                up: true,
+                latency_ms: Some(latency),
+                error: None,
+            },
+            rows.iter()
+                .map(|r| {
+                    let st: Option<String> = r.get(2);
+                    let last_seen: Option<DateTime<Utc>> = r.get(5);
+                    CameraHealth {
+                        camera_id: r.get(0),
+                        site_id: r.get(1),
+                        state: effective_state(st.as_deref(), last_seen, now),
+                        reason: r.get(3),
+                        since: r.get(4),
+                        last_seen,
+                    }
+                })
+                .collect(),
+        ),
+        Err(e) => (
+            DatabaseHealth {
+                up: false,
+                latency_ms: None,
+                error: Some(e),
+            },
+            Vec::new(),
+        ),
+    };
+    let broker = state.ingest.broker_connected.load(Ordering::Relaxed);
+    let status = if !database.up {
+        "down"
+    } else if !broker || cameras.iter().any(|c| c.state != "online") {
+        "degraded"
+    } else {
+        "ok"
+    };
+    let code = if database.up {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = Health {
+        status,
+        version: env!("CARGO_PKG_VERSION"),
+        uptime_s: state.started.elapsed().as_secs(),
+        database,
+        broker: BrokerHealth { connected: broker },
+        ingest: IngestHealth {
+            spool_depth: state.metrics.spool_depth.get(),
+            lag_seconds: state.metrics.lag_seconds.get(),
+        },
+        cameras,
+        system,
+    };
+    (code, axum::Json(body))
+}
+
+/// Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus metrics", content_type = "text/plain")))]
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.encode(),
+    )
+}

@@ -1,0 +1,48 @@
+//! The OpenAPI document, generated from the handlers' annotations.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{auth, config, counting, error, events, health};
+
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(title = "Atrium central API", description = "People counting, occupancy and camera configuration. Errors use one format (ErrorBody); lists are paginated (data/meta/links, per_page 1..1000, default 50). Authenticate with a bearer token from /api/v1/auth/login, or the session cookie the web UI gets."),
+    paths(
+        auth::login, auth::refresh, auth::logout, auth::me,
+        counting::current, counting::history,
+        events::list,
+        config::list_cameras, config::get_camera, config::put_camera,
+        config::list_zones, config::create_zone, config::put_zone, config::delete_zone,
+        config::list_lines, config::create_line, config::put_line, config::delete_line,
+        health::health, health::metrics,
+    ),
+    components(schemas(error::ErrorBody, crate::live::LiveEvent)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Log in, refresh, log out"),
+        (name = "counting", description = "Occupancy and IN/OUT counts"),
+        (name = "events", description = "The event log"),
+        (name = "config", description = "Cameras, counting lines and zones"),
+        (name = "ops", description = "Health and metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+#[derive(Debug)]
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}

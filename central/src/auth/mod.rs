@@ -1,0 +1,223 @@
+//! Who is calling, and what they may do.
+//!
+//! Passwords are argon2id; access tokens are short-lived RS256 JWTs (so any
+//! instance, or another service holding the public key, can verify them
+//! without the database); refresh tokens are random, stored only as
+//! SHA-256, rotated on every use, and a reused one revokes its family.
+//! Browsers get both as httpOnly cookies; API clients use the bearer header
+//! and the JSON body.
+
+pub mod jwt;
+pub mod login_limit;
+pub mod password;
+pub mod refresh;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::api::AppState;
+use crate::api::error::ApiError;
+
+/// Access cookie name.
+pub const ACCESS_COOKIE: &str = "atrium_access";
+/// Refresh cookie name (sent only to /api/v1/auth).
+pub const REFRESH_COOKIE: &str = "atrium_refresh";
+
+/// The six roles of the planning document.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
+pub enum Role {
+    SuperAdmin,
+    Admin,
+    FacilityManager,
+    SecurityOfficer,
+    Operator,
+    Viewer,
+}
+
+/// Permission strings, declared beside each route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    EventsRead,
+    ConfigRead,
+    ConfigWrite,
+    UsersManage,
+}
+
+impl Permission {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EventsRead => "events:read",
+            Self::ConfigRead => "config:read",
+            Self::ConfigWrite => "config:write",
+            Self::UsersManage => "users:manage",
+        }
+    }
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SuperAdmin => "super_admin",
+            Self::Admin => "admin",
+            Self::FacilityManager => "facility_manager",
+            Self::SecurityOfficer => "security_officer",
+            Self::Operator => "operator",
+            Self::Viewer => "viewer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::SuperAdmin,
+            Self::Admin,
+            Self::FacilityManager,
+            Self::SecurityOfficer,
+            Self::Operator,
+            Self::Viewer,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
+
+    /// Whether this role holds `p`.
+    pub fn allows(self, p: Permission) -> bool {
+        use Permission::*;
+        match self {
+            Self::SuperAdmin | Self::Admin => true,
+            Self::FacilityManager | Self::SecurityOfficer | Self::Operator => {
+                matches!(p, EventsRead | ConfigRead)
+            }
+            Self::Viewer => matches!(p, EventsRead | ConfigRead),
+        }
+    }
+}
+
+/// An authenticated caller (from a verified access token whose session is
+/// still open and whose user is still enabled).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthUser {
+    pub id: Uuid,
+    pub username: String,
+    pub role: Role,
+    /// The session (refresh-token family).
+    pub session: Uuid,
+    /// When the access token expires (Unix seconds).
+    pub expires_at: i64,
+}
+
+impl AuthUser {
+    /// Fails with 403 unless the caller's role holds `p`.
+    pub fn require(&self, p: Permission) -> Result<(), ApiError> {
+        if self.role.allows(p) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "role {} lacks permission {}",
+                self.role.as_str(),
+                p.as_str()
+            )))
+        }
+    }
+}
+
+/// The access token from `Authorization: Bearer …`, else the cookie.
+pub fn access_token(parts: &Parts) -> Option<String> {
+    if let Some(h) = parts.headers.get(axum::http::header::AUTHORIZATION) {
+        let v = h.to_str().ok()?;
+        return v.strip_prefix("Bearer ").map(|t| t.trim().to_owned());
+    }
+    cookie(parts, ACCESS_COOKIE)
+}
+
+/// A cookie's value.
+pub fn cookie(parts: &Parts, name: &str) -> Option<String> {
+    parts
+        .headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = access_token(parts).ok_or_else(|| {
+            ApiError::unauthorized("authentication required: send a bearer token or log in")
+        })?;
+        authenticate(state, &token).await
+    }
+}
+
+/// Verifies an access token and checks that its session and user are
+/// still valid (one indexed query).
+pub async fn authenticate(state: &AppState, token: &str) -> Result<AuthUser, ApiError> {
+    let claims = state
+        .keys
+        .verify(token)
+        .map_err(|e| ApiError::unauthorized(format!("invalid access token: {e}")))?;
+    let role = Role::parse(&claims.role)
+        .ok_or_else(|| ApiError::unauthorized("invalid access token: unknown role"))?;
+    let id = Uuid::parse_str(&claims.sub)
+        .map_err(|_| ApiError::unauthorized("invalid access token: bad subject"))?;
+    let session = Uuid::parse_str(&claims.sid)
+        .map_err(|_| ApiError::unauthorized("invalid access token: bad session"))?;
+    let client = state.pool.get().await?;
+    let row = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND NOT disabled),
+                    EXISTS (SELECT 1 FROM refresh_tokens WHERE family = $2 AND revoked_at IS NOT NULL)",
+            &[&id, &session],
+        )
+        .await?;
+    let (enabled, revoked): (bool, bool) = (row.get(0), row.get(1));
+    if !enabled {
+        return Err(ApiError::unauthorized("user is disabled or deleted"));
+    }
+    if revoked {
+        return Err(ApiError::unauthorized("session ended: log in again"));
+    }
+    Ok(AuthUser {
+        id,
+        username: claims.name,
+        role,
+        session,
+        expires_at: claims.exp,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_admins_write_configuration() {
+        for r in [Role::SuperAdmin, Role::Admin] {
+            assert!(r.allows(Permission::ConfigWrite) && r.allows(Permission::UsersManage));
+        }
+        for r in [
+            Role::FacilityManager,
+            Role::SecurityOfficer,
+            Role::Operator,
+            Role::Viewer,
+        ] {
+            assert!(!r.allows(Permission::ConfigWrite), "{r:?}");
+            assert!(r.allows(Permission::EventsRead), "{r:?}");
+        }
+        assert_eq!(Role::parse("security_officer"), Some(Role::SecurityOfficer));
+        assert_eq!(Role::parse("root"), None);
+    }
+}

@@ -1,0 +1,255 @@
+//! What ingest accepts, as a pure function of (topic, payload, known
+//! cameras): an event or status, or the reason to dead-letter it.
+//!
+//! Checks, in order: size; topic shape; JSON; schema version; the typed
+//! payload (unknown fields refused); topic identity = payload identity (a
+//! box may only speak for its own camera); the camera is known and
+//! enabled; a face embedding decodes and has the expected dimension.
+
+use std::collections::HashMap;
+
+use atrium_proto::event::EventBody;
+use atrium_proto::topic::{CameraChannel, Topic};
+use atrium_proto::{CameraId, Event, SCHEMA_VERSION, SiteId, Status};
+
+/// Embedding dimension the face tables store.
+pub const EMBEDDING_DIM: u32 = 1024;
+
+/// A camera ingest knows about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownCamera {
+    pub site: SiteId,
+    pub enabled: bool,
+}
+
+/// Cameras by id.
+pub type Cameras = HashMap<CameraId, KnownCamera>;
+
+/// An accepted message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Accepted {
+    Event(Box<Event>),
+    Status(Box<Status>),
+}
+
+/// Checks one message.
+pub fn validate(
+    topic: &str,
+    payload: &[u8],
+    max_bytes: usize,
+    cameras: &Cameras,
+) -> Result<Accepted, String> {
+    if payload.len() > max_bytes {
+        return Err(format!(
+            "payload of {} bytes exceeds the {max_bytes}-byte limit",
+            payload.len()
+        ));
+    }
+    let parsed = Topic::parse(topic).map_err(|e| format!("unexpected topic: {e}"))?;
+    let Topic::Camera {
+        site,
+        camera,
+        channel,
+    } = parsed
+    else {
+        return Err("unexpected topic: not a camera topic".into());
+    };
+    let value: serde_json::Value =
+        serde_json::from_slice(payload).map_err(|e| format!("malformed JSON: {e}"))?;
+    match value.get("schema").and_then(serde_json::Value::as_u64) {
+        Some(v) if v == u64::from(SCHEMA_VERSION) => {}
+        Some(v) => {
+            return Err(format!(
+                "unsupported schema version {v} (this central accepts {SCHEMA_VERSION})"
+            ));
+        }
+        None => return Err("missing schema version".into()),
+    }
+    let (p_site, p_camera, accepted) = match channel {
+        CameraChannel::Event => {
+            let e: Event =
+                serde_json::from_value(value).map_err(|e| format!("invalid event: {e}"))?;
+            (
+                e.site.clone(),
+                e.camera.clone(),
+                Accepted::Event(Box::new(e)),
+            )
+        }
+        CameraChannel::Status => {
+            let s: Status =
+                serde_json::from_value(value).map_err(|e| format!("invalid status: {e}"))?;
+            (
+                s.site.clone(),
+                s.camera.clone(),
+                Accepted::Status(Box::new(s)),
+            )
+        }
+        CameraChannel::Config => {
+            return Err("unexpected topic: config messages go to cameras, not to central".into());
+        }
+    };
+    if p_camera != camera || p_site != site {
+        return Err(format!(
+            "topic is for camera {site}/{camera} but the payload speaks for {p_site}/{p_camera}"
+        ));
+    }
+    match cameras.get(&camera) {
+        None => return Err(format!("unknown camera {camera}")),
+        Some(k) if k.site != site => {
+            return Err(format!(
+                "camera {camera} belongs to site {}, not {site}",
+                k.site
+            ));
+        }
+        Some(k) if !k.enabled => return Err(format!("camera {camera} is disabled")),
+        Some(_) => {}
+    }
+    if let Accepted::Event(e) = &accepted
+        && let EventBody::FaceObserved { embedding, .. } = &e.body
+    {
+        if embedding.dim != EMBEDDING_DIM {
+            return Err(format!(
+                "face embedding has {} dimensions, {EMBEDDING_DIM} expected",
+                embedding.dim
+            ));
+        }
+        embedding
+            .decode()
+            .map_err(|e| format!("bad face embedding: {e}"))?;
+    }
+    Ok(accepted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cameras() -> Cameras {
+        let mut c = Cameras::new();
+        c.insert(
+            CameraId::new("cam-a").unwrap(),
+            KnownCamera {
+                site: SiteId::new("hq").unwrap(),
+                enabled: true,
+            },
+        );
+        c.insert(
+            CameraId::new("cam-b").unwrap(),
+            KnownCamera {
+                site: SiteId::new("hq").unwrap(),
+                enabled: true,
+            },
+        );
+        c.insert(
+            CameraId::new("cam-off").unwrap(),
+            KnownCamera {
+                site: SiteId::new("hq").unwrap(),
+                enabled: false,
+            },
+        );
+        c
+    }
+
+    fn event(camera: &str) -> String {
+        format!(
+            r#"{{"schema":1,"id":"0193a1b2-0000-7000-8000-000000000001","ts":"2026-11-25T10:00:00Z","site":"hq","camera":"{camera}","type":"line_crossed","data":{{"line":"door","direction":"in","track":3}}}}"#
+        )
+    }
+
+    const TOPIC_A: &str = "atrium/v1/hq/cam/cam-a/event";
+
+    #[test]
+    fn a_good_event_is_accepted() {
+        assert!(matches!(
+            validate(TOPIC_A, event("cam-a").as_bytes(), 4096, &cameras()),
+            Ok(Accepted::Event(_))
+        ));
+    }
+
+    #[test]
+    fn each_kind_of_bad_message_names_its_reason() {
+        let c = cameras();
+        let cases: Vec<(&str, String, &str)> = vec![
+            (TOPIC_A, "x".repeat(5000), "exceeds the 4096-byte limit"),
+            (
+                "atrium/v1/hq/cam/cam-a/bogus",
+                event("cam-a"),
+                "unexpected topic",
+            ),
+            (TOPIC_A, "{not json".into(), "malformed JSON"),
+            (
+                TOPIC_A,
+                event("cam-a").replace("\"schema\":1", "\"schema\":2"),
+                "unsupported schema version 2",
+            ),
+            (
+                TOPIC_A,
+                event("cam-a").replace("\"schema\":1,", ""),
+                "missing schema version",
+            ),
+            (
+                TOPIC_A,
+                event("cam-a").replace("line_crossed", "teleported"),
+                "invalid event",
+            ),
+            (TOPIC_A, event("cam-b"), "payload speaks for hq/cam-b"),
+            (
+                "atrium/v1/hq/cam/cam-x/event",
+                event("cam-x"),
+                "unknown camera cam-x",
+            ),
+            (
+                "atrium/v1/hq/cam/cam-off/event",
+                event("cam-off"),
+                "camera cam-off is disabled",
+            ),
+            (
+                "atrium/v1/other/cam/cam-a/event",
+                event("cam-a").replace("\"hq\"", "\"other\""),
+                "belongs to site hq",
+            ),
+        ];
+        for (topic, payload, want) in cases {
+            let err = validate(topic, payload.as_bytes(), 4096, &c).unwrap_err();
+            assert!(
+                err.contains(want),
+                "{topic} {payload:.60}: got {err:?}, want {want:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn face_embeddings_must_decode_with_the_right_dimension() {
+        let c = cameras();
+        let face = |dim: usize, data: &str| {
+            format!(
+                r#"{{"schema":1,"id":"0193a1b2-0000-7000-8000-000000000002","ts":"2026-11-25T10:00:00Z","site":"hq","camera":"cam-a","type":"face_observed","data":{{"track":1,"quality":0.8,"bbox":[0,0,1,1],"embedding":{{"model":"m","dim":{dim},"dtype":"f32le","data":"{data}"}}}}}}"#
+            )
+        };
+        let good = atrium_proto::WireEmbedding::encode("m", &vec![0.03125; 1024]);
+        assert!(validate(TOPIC_A, face(1024, &good.data).as_bytes(), 1 << 20, &c).is_ok());
+        assert!(
+            validate(TOPIC_A, face(512, &good.data).as_bytes(), 1 << 20, &c)
+                .unwrap_err()
+                .contains("512 dimensions")
+        );
+        assert!(
+            validate(TOPIC_A, face(1024, "AAAA").as_bytes(), 1 << 20, &c)
+                .unwrap_err()
+                .contains("bad face embedding")
+        );
+    }
+
+    #[test]
+    fn status_messages_are_checked_like_events() {
+        let c = cameras();
+        let status = r#"{"schema":1,"ts":"2026-11-25T10:00:00Z","site":"hq","camera":"cam-a","state":"online"}"#;
+        assert!(matches!(
+            validate("atrium/v1/hq/cam/cam-a/status", status.as_bytes(), 4096, &c),
+            Ok(Accepted::Status(_))
+        ));
+        let err =
+            validate("atrium/v1/hq/cam/cam-b/status", status.as_bytes(), 4096, &c).unwrap_err();
+        assert!(err.contains("payload speaks for"), "{err}");
+    }
+}

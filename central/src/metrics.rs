@@ -1,0 +1,128 @@
+//! Central's Prometheus metrics, served on `/metrics`.
+
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// Every metric central exports.
+pub struct Metrics {
+    pub registry: Registry,
+    pub messages: Counter,
+    pub events_stored: Counter,
+    pub events_duplicate: Counter,
+    pub dead_letters: Counter,
+    pub batch_size: Histogram,
+    pub commit_seconds: Histogram,
+    pub lag_seconds: Gauge<f64, AtomicU64>,
+    pub spool_depth: Gauge,
+    pub database_up: Gauge,
+    pub broker_connected: Gauge,
+    pub http_requests: Counter,
+    pub ws_clients: Gauge,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut r = Registry::with_prefix("atrium_central");
+        let m = Self {
+            registry: Registry::default(),
+            messages: Counter::default(),
+            events_stored: Counter::default(),
+            events_duplicate: Counter::default(),
+            dead_letters: Counter::default(),
+            batch_size: Histogram::new([1.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2000.0]),
+            commit_seconds: Histogram::new([
+                0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ]),
+            lag_seconds: Gauge::default(),
+            spool_depth: Gauge::default(),
+            database_up: Gauge::default(),
+            broker_connected: Gauge::default(),
+            http_requests: Counter::default(),
+            ws_clients: Gauge::default(),
+        };
+        r.register(
+            "ingest_messages",
+            "MQTT messages received by ingest",
+            m.messages.clone(),
+        );
+        r.register(
+            "ingest_events_stored",
+            "Events stored for the first time",
+            m.events_stored.clone(),
+        );
+        r.register(
+            "ingest_events_duplicate",
+            "Events received again (already stored)",
+            m.events_duplicate.clone(),
+        );
+        r.register(
+            "ingest_dead_letters",
+            "Messages refused and stored in dead_letters",
+            m.dead_letters.clone(),
+        );
+        r.register(
+            "ingest_batch_size",
+            "Messages per committed batch",
+            m.batch_size.clone(),
+        );
+        r.register(
+            "db_commit_seconds",
+            "Time to write and commit one batch",
+            m.commit_seconds.clone(),
+        );
+        r.register(
+            "ingest_lag_seconds",
+            "Commit time minus capture time of the oldest event in the last batch",
+            m.lag_seconds.clone(),
+        );
+        r.register(
+            "ingest_spool_depth",
+            "Messages waiting in the local spool for the database",
+            m.spool_depth.clone(),
+        );
+        r.register(
+            "database_up",
+            "1 when the last database write succeeded",
+            m.database_up.clone(),
+        );
+        r.register(
+            "broker_connected",
+            "1 when ingest is connected to the broker",
+            m.broker_connected.clone(),
+        );
+        r.register(
+            "http_requests",
+            "HTTP requests served",
+            m.http_requests.clone(),
+        );
+        r.register(
+            "websocket_clients",
+            "Connected WebSocket clients",
+            m.ws_clients.clone(),
+        );
+        m.database_up.set(1);
+        Self { registry: r, ..m }
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}

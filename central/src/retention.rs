@@ -1,0 +1,79 @@
+//! Retention: the Apache-2 TimescaleDB has no retention policies, so
+//! central drops old data itself, on a timer, per the `retention` table.
+//! Hypertables lose whole chunks (`drop_chunks`, cheap); the few plain
+//! tables with a time column are pruned with `DELETE`.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+/// What one run removed: (name, chunks dropped or rows deleted).
+pub type Removed = Vec<(String, i64)>;
+
+/// Applies every retention rule once.
+pub async fn run_once(
+    client: &deadpool_postgres::Client,
+) -> Result<Removed, tokio_postgres::Error> {
+    let rules = client
+        .query(
+            "SELECT r.table_name, extract(epoch FROM r.keep)::float8,
+                    EXISTS (SELECT 1 FROM timescaledb_information.hypertables h WHERE h.hypertable_name = r.table_name)
+             FROM retention r ORDER BY r.table_name",
+            &[],
+        )
+        .await?;
+    let mut out = Vec::new();
+    for r in rules {
+        let (name, keep_s, hyper): (String, f64, bool) = (r.get(0), r.get(1), r.get(2));
+        let n: i64 = if hyper {
+            client
+                .query_one(
+                    "SELECT count(*) FROM drop_chunks($1::text::regclass, older_than => now() - make_interval(secs => $2))",
+                    &[&name, &keep_s],
+                )
+                .await?
+                .get(0)
+        } else {
+            let sql = match name.as_str() {
+                "dead_letters" => {
+                    "DELETE FROM dead_letters WHERE received_at < now() - make_interval(secs => $1)"
+                }
+                "crossing_rollups_minute" => {
+                    "DELETE FROM crossing_rollups WHERE resolution = 'minute' AND bucket < now() - make_interval(secs => $1)"
+                }
+                other => {
+                    tracing::warn!(
+                        table = other,
+                        "retention rule for an unknown table; ignored"
+                    );
+                    continue;
+                }
+            };
+            client.execute(sql, &[&keep_s]).await? as i64
+        };
+        if n > 0 {
+            tracing::info!(table = %name, removed = n, "retention");
+        }
+        out.push((name, n));
+    }
+    Ok(out)
+}
+
+/// Runs [`run_once`] every `every` until stopped.
+pub async fn run(pool: deadpool_postgres::Pool, every: Duration, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        match pool.get().await {
+            Ok(client) => {
+                if let Err(e) = run_once(&client).await {
+                    tracing::warn!(error = %e, "retention run failed; next try in one interval");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "retention: database unavailable"),
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! `central serve` as a library call: pool, migrations, keys, ingest, the
+//! HTTP server and the background jobs, stopped together.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
+
+use crate::api::{AppState, Settings};
+use crate::auth::jwt::Keys;
+use crate::auth::login_limit::LoginLimiter;
+use crate::config::Config;
+use crate::ingest::{self, IngestConfig};
+use crate::metrics::Metrics;
+
+/// Why central could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("database: {0}")]
+    Database(String),
+    #[error("migrations: {0}")]
+    Migrate(#[from] atrium_migrate::MigrateError),
+    #[error(transparent)]
+    Keys(#[from] crate::auth::jwt::KeyError),
+    #[error(transparent)]
+    Ingest(#[from] ingest::IngestError),
+    #[error("listening on {addr}: {source}")]
+    Listen {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A running central.
+pub struct Running {
+    /// Where the HTTP server listens (useful with port 0).
+    pub addr: SocketAddr,
+    pub state: AppState,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Live events buffered per WebSocket client before it counts as too slow.
+const LIVE_BUFFER: usize = 4096;
+
+/// A connection pool for the configured database.
+pub fn pool(cfg: &Config) -> Result<deadpool_postgres::Pool, ServerError> {
+    let pg = cfg.database_config().map_err(ServerError::Database)?;
+    let mgr = deadpool_postgres::Manager::from_config(
+        pg,
+        tokio_postgres::NoTls,
+        deadpool_postgres::ManagerConfig {
+            recycling_method: deadpool_postgres::RecyclingMethod::Fast,
+        },
+    );
+    deadpool_postgres::Pool::builder(mgr)
+        .max_size(cfg.database.pool_size)
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .wait_timeout(Some(Duration::from_secs(5)))
+        .create_timeout(Some(Duration::from_secs(5)))
+        .recycle_timeout(Some(Duration::from_secs(5)))
+        .build()
+        .map_err(|e| ServerError::Database(e.to_string()))
+}
+
+/// Starts everything; returns once the HTTP server is listening.
+pub async fn start(cfg: Config) -> Result<Running, ServerError> {
+    let pool = pool(&cfg)?;
+    {
+        let mut client = pool.get().await.map_err(|e| {
+            ServerError::Database(format!("cannot connect to {}: {e}", cfg.database.url))
+        })?;
+        let report = atrium_migrate::migrate(&mut client).await?;
+        for v in report.applied {
+            tracing::info!(version = v, "applied migration");
+        }
+    }
+    let key_file = cfg.auth.jwt_key_file.clone();
+    let ttl = cfg.auth.access_ttl_s;
+    let keys = tokio::task::spawn_blocking(move || Keys::load_or_create(&key_file, ttl))
+        .await
+        .map_err(|e| ServerError::Database(format!("key task: {e}")))??;
+    let cameras = ingest::load_cameras(&pool)
+        .await
+        .map_err(ServerError::Database)?;
+    let metrics = Arc::new(Metrics::new());
+    let (live, _) = broadcast::channel(LIVE_BUFFER);
+    let (stop_tx, stop) = watch::channel(false);
+    let client_id = cfg.broker.client_id.clone().unwrap_or_else(|| {
+        format!(
+            "central-{}",
+            sysinfo::System::host_name().unwrap_or_else(|| "host".into())
+        )
+    });
+    let (handle, ingest_task) = ingest::start(
+        IngestConfig {
+            host: cfg.broker.host.clone(),
+            port: cfg.broker.port,
+            tls: atrium_mqtt::TlsFiles {
+                ca: cfg.broker.ca_file.clone(),
+                cert: cfg.broker.cert_file.clone(),
+                key: cfg.broker.key_file.clone(),
+            },
+            client_id,
+            share_group: cfg.broker.share_group.clone(),
+            batch_size: cfg.ingest.batch_size,
+            batch_wait: Duration::from_millis(cfg.ingest.batch_ms),
+            max_payload_bytes: cfg.ingest.max_payload_bytes,
+            spool_dir: cfg.ingest.spool_dir.clone(),
+            spool_max_bytes: cfg.ingest.spool_max_mib * 1024 * 1024,
+        },
+        pool.clone(),
+        cameras,
+        live.clone(),
+        metrics.clone(),
+        stop.clone(),
+    )?;
+    let state = AppState {
+        pool: pool.clone(),
+        keys: Arc::new(keys),
+        ingest: handle,
+        live,
+        metrics,
+        settings: Arc::new(Settings {
+            secure_cookies: cfg.http.secure_cookies,
+            refresh_ttl_s: cfg.auth.refresh_ttl_s,
+            max_body_bytes: cfg.http.max_body_bytes,
+            disk_path: cfg.ingest.spool_dir.clone(),
+        }),
+        login_limiter: Arc::new(LoginLimiter::default()),
+        started: Instant::now(),
+    };
+    let listener = tokio::net::TcpListener::bind(&cfg.http.listen)
+        .await
+        .map_err(|source| ServerError::Listen {
+            addr: cfg.http.listen.clone(),
+            source,
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| ServerError::Listen {
+            addr: cfg.http.listen.clone(),
+            source,
+        })?;
+    let app = crate::api::router(state.clone());
+    let mut http_stop = stop.clone();
+    let http = tokio::spawn(async move {
+        let serve = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = http_stop.changed().await;
+        });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "HTTP server failed");
+        }
+    });
+    let mut tasks = vec![ingest_task, http];
+    if cfg.retention.interval_s > 0 {
+        tasks.push(tokio::spawn(crate::retention::run(
+            pool.clone(),
+            Duration::from_secs(cfg.retention.interval_s),
+            stop.clone(),
+        )));
+    }
+    tasks.push(tokio::spawn(sync_configs(state.clone(), stop.clone())));
+    tasks.push(tokio::spawn(housekeeping(state.clone(), stop.clone())));
+    tracing::info!(%addr, "central is serving");
+    Ok(Running {
+        addr,
+        state,
+        stop: stop_tx,
+        tasks,
+    })
+}
+
+impl Running {
+    /// Stops accepting work, lets ingest finish its batch, waits for all.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Republishes every configured camera's configuration (retained) after
+/// each broker connection, so an edge always finds the latest one even if
+/// the broker lost its retained messages.
+async fn sync_configs(state: AppState, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = state.ingest.connected.notified() => {}
+            _ = stop.changed() => return,
+        }
+        let Ok(client) = state.pool.get().await else {
+            continue;
+        };
+        let Ok(rows) = client
+            .query(
+                "SELECT id FROM cameras WHERE config_version > 0 ORDER BY id",
+                &[],
+            )
+            .await
+        else {
+            continue;
+        };
+        for r in rows {
+            let id: String = r.get(0);
+            if let Ok(Some((site, camera, config))) =
+                crate::api::config::camera_config(&client, &id).await
+            {
+                crate::api::config::push(&state, &site, &camera, &config).await;
+            }
+        }
+    }
+}
+
+async fn housekeeping(state: AppState, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => state.login_limiter.shrink(),
+            _ = stop.changed() => return,
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! WebSocket feeds: `/ws/dashboard` (everything) and `/ws/camera/{id}` (one
+//! camera). Each message is one [`LiveEvent`] as JSON, sent once ingest
+//! has committed it.
+//!
+//! Authentication happens before the upgrade: the access cookie (browsers
+//! send it on same-origin WebSocket requests), a bearer header, or
+//! `?token=` for clients that can set neither. The connection subscribes
+//! to the broadcast before the 101 answer, so a client that has its
+//! answer misses nothing committed after it. A client that falls more than
+//! the channel's buffer behind is closed (1013, try again later) rather
+//! than buffered without bound; the connection is also closed when its
+//! access token expires (1008), and the client reconnects with a fresh one.
+
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::request::Parts;
+use axum::response::Response;
+use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::api::AppState;
+use crate::api::config::ensure_camera;
+use crate::api::error::ApiError;
+use crate::api::extract::Path;
+use crate::auth::{AuthUser, Permission, access_token, authenticate};
+use crate::live::LiveEvent;
+
+#[derive(Debug, Deserialize)]
+pub struct WsQuery {
+    token: Option<String>,
+}
+
+async fn caller(state: &AppState, parts: &Parts, q: &WsQuery) -> Result<AuthUser, ApiError> {
+    let token = q
+        .token
+        .clone()
+        .or_else(|| access_token(parts))
+        .ok_or_else(|| {
+            ApiError::unauthorized("authentication required: log in, or pass ?token=")
+        })?;
+    let user = authenticate(state, &token).await?;
+    user.require(Permission::EventsRead)?;
+    Ok(user)
+}
+
+/// Every camera's live events.
+pub async fn dashboard(
+    State(state): State<AppState>,
+    parts: Parts,
+    Query(q): Query<WsQuery>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let user = caller(&state, &parts, &q).await?;
+    let rx = state.live.subscribe();
+    Ok(ws.on_upgrade(move |socket| serve(socket, rx, None, user, state)))
+}
+
+/// One camera's live events.
+pub async fn camera(
+    State(state): State<AppState>,
+    parts: Parts,
+    Path(camera_id): Path<String>,
+    Query(q): Query<WsQuery>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let user = caller(&state, &parts, &q).await?;
+    let client = state.pool.get().await?;
+    ensure_camera(&client, &camera_id).await?;
+    drop(client);
+    let rx = state.live.subscribe();
+    Ok(ws.on_upgrade(move |socket| serve(socket, rx, Some(camera_id), user, state)))
+}
+
+async fn serve(
+    mut socket: WebSocket,
+    mut rx: tokio::sync::broadcast::Receiver<LiveEvent>,
+    camera: Option<String>,
+    user: AuthUser,
+    state: AppState,
+) {
+    state.metrics.ws_clients.inc();
+    let expires_in = (user.expires_at - chrono::Utc::now().timestamp()).max(0) as u64;
+    let expiry = tokio::time::sleep(Duration::from_secs(expires_in));
+    tokio::pin!(expiry);
+    let mut ping = tokio::time::interval(Duration::from_secs(20));
+    let close = |code: u16, reason: &'static str| {
+        Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        }))
+    };
+    loop {
+        tokio::select! {
+            ev = rx.recv() => match ev {
+                Ok(ev) => {
+                    if camera.as_deref().is_some_and(|c| c != ev.camera) {
+                        continue;
+                    }
+                    let Ok(text) = serde_json::to_string(&ev) else { continue };
+                    if socket.send(Message::Text(text.into())).await.is_err() {
+                        break;
+                    }
+                }
+                Err(RecvError::Lagged(n)) => {
+                    tracing::info!(user = %user.username, missed = n, "WebSocket client too slow; closing");
+                    let _ = socket.send(close(1013, "too slow: reconnect and reload")).await;
+                    break;
+                }
+                Err(RecvError::Closed) => {
+                    let _ = socket.send(close(1001, "server shutting down")).await;
+                    break;
+                }
+            },
+            msg = socket.recv() => match msg {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {}
+            },
+            _ = ping.tick() => {
+                if socket.send(Message::Ping(Vec::new().into())).await.is_err() {
+                    break;
+                }
+            }
+            _ = &mut expiry => {
+                let _ = socket.send(close(1008, "access token expired")).await;
+                break;
+            }
+        }
+    }
+    state.metrics.ws_clients.dec();
+}

@@ -1,0 +1,170 @@
+//! The web UI in a real headless Chromium: log in, see the dashboard, see
+//! a count change when an event arrives.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::time::Duration;
+
+use atrium_proto::event::Direction;
+use atrium_testkit::Chromedriver;
+use fantoccini::{Client, Locator};
+use support::*;
+
+async fn text(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Waits for the element's text to become `want` (the page updates itself).
+async fn wait_text(c: &Client, css: &str, want: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(e) = c.find(Locator::Css(css)).await
+            && e.text().await.is_ok_and(|t| t == want)
+        {
+            return;
+        }
+        if tokio::time::Instant::now() > deadline {
+            let src = c.source().await.unwrap_or_default();
+            panic!("{css} never showed {want:?}; page:\n{src}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_in_and_watch_a_count_change_live() {
+    let stack = Stack::start().await;
+    stack.add_camera("cam-a").await;
+    let pw = stack.add_user("manager", "facility_manager").await;
+    let central = stack
+        .start_central(stack.config_with("central", "", false))
+        .await;
+    let driver = Chromedriver::start().await.unwrap();
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let browser =
+        Client::with_capabilities_and_connector(&driver.url(), &driver.capabilities(), connector)
+            .await
+            .unwrap_or_else(|e| panic!("chromium session: {e}\n{}", driver.log()));
+    let base = format!("http://{}", central.addr);
+
+    browser.goto(&base).await.unwrap();
+    browser
+        .wait()
+        .for_element(Locator::Css("#login-form"))
+        .await
+        .unwrap();
+    // A wrong password shows the API's message and stays on the form.
+    browser
+        .find(Locator::Css("#username"))
+        .await
+        .unwrap()
+        .send_keys("manager")
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Css("#password"))
+        .await
+        .unwrap()
+        .send_keys("wrong password")
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Css("#login-button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&browser, "#login-error", "wrong user name or password").await;
+
+    let password = browser.find(Locator::Css("#password")).await.unwrap();
+    password.clear().await.unwrap();
+    password.send_keys(&pw).await.unwrap();
+    browser
+        .find(Locator::Css("#login-button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&browser, "#whoami", "manager (facility_manager)").await;
+    wait_text(&browser, "tr[data-camera='cam-a'] .in-today", "0").await;
+    wait_text(&browser, "#live-state", "live").await;
+    assert_eq!(text(&browser, "#total-in").await, "0");
+
+    // The session is a cookie the page's script cannot read.
+    let cookie_js = browser
+        .execute("return document.cookie", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        cookie_js,
+        serde_json::json!(""),
+        "tokens must not be visible to scripts"
+    );
+
+    // Events arrive from the camera: the page updates without a reload.
+    let mut cam = stack.camera_client("cam-a").await;
+    let events: Vec<Vec<u8>> = [Direction::In, Direction::In, Direction::Out]
+        .iter()
+        .enumerate()
+        .map(|(i, d)| json(&crossing("cam-a", "door", *d, i as u64)))
+        .collect();
+    publish_all(&mut cam, &event_topic("cam-a"), &events).await;
+    let status = serde_json::json!({"schema": 1, "ts": chrono::Utc::now(), "site": "hq", "camera": "cam-a", "state": "online"});
+    publish_all(
+        &mut cam,
+        &status_topic("cam-a"),
+        &[serde_json::to_vec(&status).unwrap()],
+    )
+    .await;
+    wait_text(&browser, "tr[data-camera='cam-a'] .in-today", "2").await;
+    wait_text(&browser, "tr[data-camera='cam-a'] .out-today", "1").await;
+    wait_text(&browser, "#total-in", "2").await;
+    wait_text(&browser, "tr[data-camera='cam-a'] .state", "online").await;
+    let first = text(&browser, "#events li").await;
+    assert!(first.contains("cam-a: camera online"), "{first}");
+
+    // A reload shows the same numbers from the API (they were stored).
+    browser.refresh().await.unwrap();
+    wait_text(&browser, "tr[data-camera='cam-a'] .in-today", "2").await;
+
+    // Logging out returns to the form; the old session is gone.
+    browser
+        .find(Locator::Css("#logout"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait()
+        .for_element(Locator::Css("#login-form"))
+        .await
+        .unwrap();
+    browser.refresh().await.unwrap();
+    browser
+        .wait()
+        .for_element(Locator::Css("#login-form"))
+        .await
+        .unwrap();
+    assert!(
+        browser
+            .find(Locator::Css("#login-view"))
+            .await
+            .unwrap()
+            .is_displayed()
+            .await
+            .unwrap()
+    );
+
+    browser.close().await.unwrap();
+    central.shutdown().await;
+}

@@ -1,0 +1,250 @@
+//! `atrium-demo` (run by `scripts/demo`): the whole system on one machine,
+//! on the bundled sample video.
+//!
+//! It starts the same real services the end-to-end tests use, each private
+//! and on a free port (PostgreSQL with TimescaleDB and pgvector, Mosquitto
+//! with TLS and generated certificates, a GStreamer RTSP camera looping
+//! `vtest.avi`), provisions a site, a camera and an admin user through the
+//! `central admin` CLI, starts `central serve` on port 8080 (or
+//! `ATRIUM_DEMO_PORT`), configures a counting line and a zone through the
+//! API (pushed live to the edge), and starts `edge-agent`. Ctrl-C stops
+//! everything in order and deletes the temporary data; logs stay in
+//! `.cache/demo/`.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use atrium_testkit::{Mosquitto, Postgres, RtspCamera, fixture, workspace_root};
+use atrium_tests::{CentralServer, CentralSetup, EdgeAgent, EdgeSetup, central_cli};
+
+const CAMERA: &str = "lobby-cam";
+const SITE: &str = "demo";
+
+fn main() -> ExitCode {
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("atrium-demo: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("atrium-demo: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn timezone() -> String {
+    std::env::var("TZ")
+        .ok()
+        .filter(|t| !t.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/timezone")
+                .ok()
+                .map(|t| t.trim().to_owned())
+        })
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| "UTC".into())
+}
+
+async fn run() -> anyhow::Result<()> {
+    let port: u16 = std::env::var("ATRIUM_DEMO_PORT")
+        .ok()
+        .map(|p| p.parse().context("ATRIUM_DEMO_PORT must be a port number"))
+        .transpose()?
+        .unwrap_or(8080);
+    if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+        bail!("port {port} is in use; set ATRIUM_DEMO_PORT to another one");
+    }
+    // Ctrl-C reaches only this process; it stops the others in order.
+    atrium_testkit::process::detach_servers();
+    let state = workspace_root().join(".cache/demo");
+    let _ = std::fs::remove_dir_all(&state);
+    std::fs::create_dir_all(state.join("edge")).context("creating .cache/demo")?;
+    let vtest = fixture("vtest.mp4").context("the sample video (scripts/setup makes it)")?;
+
+    step("PostgreSQL 15 with TimescaleDB and pgvector");
+    let pg = Postgres::start().await.context("starting PostgreSQL")?;
+    step("Mosquitto with TLS and client certificates");
+    let broker = Mosquitto::start().await.context("starting Mosquitto")?;
+    step("an RTSP camera looping vtest.avi (768x576, 10 fps)");
+    let cam = RtspCamera::start(&[("lobby", vtest.as_path())])
+        .await
+        .context("starting the RTSP camera")?;
+
+    step("provisioning: site, camera, admin user (`central admin`)");
+    let db = pg.url();
+    let tz = timezone();
+    central_cli(&[
+        "admin",
+        "--database-url",
+        &db,
+        "site",
+        "add",
+        "--id",
+        SITE,
+        "--name",
+        "Demo building",
+        "--timezone",
+        &tz,
+    ]);
+    central_cli(&[
+        "admin",
+        "--database-url",
+        &db,
+        "camera",
+        "add",
+        "--id",
+        CAMERA,
+        "--site",
+        SITE,
+        "--name",
+        "Lobby entrance",
+    ]);
+    let out = central_cli(&[
+        "admin",
+        "--database-url",
+        &db,
+        "user",
+        "add",
+        "--username",
+        "admin",
+        "--role",
+        "super_admin",
+    ]);
+    let password = out
+        .lines()
+        .find_map(|l| l.strip_prefix("password: "))
+        .context("central admin user add printed no password")?
+        .to_owned();
+
+    step("central");
+    let config = CentralSetup {
+        database_url: db.clone(),
+        broker_port: broker.port(),
+        tls: broker.identity("central")?,
+        listen: format!("127.0.0.1:{port}"),
+        // Plain http on localhost: browsers would not return Secure cookies.
+        secure_cookies: false,
+    }
+    .write(&state);
+    let mut central = CentralServer::start(&state, &config);
+
+    step("configuration: a counting line and a zone (REST API)");
+    let http = reqwest::Client::new();
+    let login: serde_json::Value = http
+        .post(format!("{}/api/v1/auth/login", central.base))
+        .json(&serde_json::json!({"username": "admin", "password": password}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token = login["access_token"]
+        .as_str()
+        .context("logging in as admin")?
+        .to_owned();
+    // The line of the counting ground truth: a vertical line across the
+    // road; walking leftwards across it is IN.
+    let gt: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixture(
+        "vtest_line_road.expected.json",
+    )?)?)?;
+    let line = &gt["line"];
+    for (path, body) in [
+        (
+            "/api/v1/config/lines",
+            serde_json::json!({"camera_id": CAMERA, "id": "entrance", "name": "Entrance", "a": line["a"], "b": line["b"], "in_side": line["in_side"]}),
+        ),
+        (
+            "/api/v1/config/zones",
+            serde_json::json!({"camera_id": CAMERA, "id": "plaza", "name": "Plaza", "polygon": [[0.0, 0.55], [1.0, 0.55], [1.0, 1.0], [0.0, 1.0]], "max_occupancy": 6}),
+        ),
+    ] {
+        let r = http
+            .post(format!("{}{path}", central.base))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await?;
+        if !r.status().is_success() {
+            bail!(
+                "{path}: {} {}",
+                r.status(),
+                r.text().await.unwrap_or_default()
+            );
+        }
+    }
+
+    step("edge-agent");
+    let edge_dir = state.join("edge");
+    let mut setup = EdgeSetup::new(
+        CAMERA,
+        &cam.url("lobby"),
+        broker.port(),
+        broker.identity(CAMERA)?,
+    );
+    setup.site = SITE.into();
+    let edge_config = setup
+        .section("adaptive", "enabled = true")
+        .extra("[analytics]\noccupancy_interval_s = 2\n")
+        .write(&edge_dir);
+    let mut edge = EdgeAgent::start(&edge_dir, &edge_config);
+
+    // Ready when the camera reports online through the whole chain.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let r: serde_json::Value = http
+            .get(format!("{}/api/v1/counting/current", central.base))
+            .bearer_auth(&token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        if r["data"][0]["state"] == "online" {
+            break;
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!(
+                "the camera did not come online within 90 s; see {}/edge.log",
+                edge_dir.display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    let base = &central.base;
+    println!(
+        "\n\
+         Atrium demo is running.\n\n\
+         \x20 Dashboard   {base}/\n\
+         \x20 Log in as   admin / {password}\n\
+         \x20 API docs    {base}/docs\n\
+         \x20 Health      {base}/health\n\
+         \x20 Logs        {state}/central.log, {state}/edge/edge.log\n\n\
+         People crossing the road in the sample video are counted IN (leftwards)\n\
+         and OUT; the plaza zone shows its occupancy. The video loops.\n\
+         Press Ctrl-C to stop everything.\n",
+        state = state.display()
+    );
+
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    println!("\nstopping: edge-agent, central, camera, broker, database…");
+    edge.stop();
+    central.stop();
+    drop(cam);
+    drop(broker);
+    drop(pg);
+    println!("stopped; logs are in {}", state.display());
+    Ok(())
+}
+
+fn step(what: &str) {
+    println!("• {what}");
+}
