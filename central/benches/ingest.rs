@@ -34,6 +34,9 @@ fn main() {
 }
 
 async fn bench(n: usize) {
+    if std::env::var_os("RUST_LOG").is_some() {
+        atrium_telemetry::init(atrium_telemetry::LogFormat::Text);
+    }
     let (pg, broker) = tokio::join!(Postgres::start(), Mosquitto::start());
     let (pg, broker) = (pg.unwrap(), broker.unwrap());
     let dir = tempfile::tempdir().unwrap();
@@ -78,6 +81,7 @@ async fn bench(n: usize) {
     let per = n / CAMERAS;
     let total = per * CAMERAS;
     let mut clients = Vec::new();
+    let mut loops = Vec::new();
     for c in 0..CAMERAS {
         let id = format!("cam-{c}");
         let mut o = broker
@@ -85,13 +89,23 @@ async fn bench(n: usize) {
             .unwrap();
         o.set_inflight(500);
         let (client, mut el) = AsyncClient::new(o, 1000);
-        tokio::spawn(async move { while el.poll().await.is_ok() {} });
+        loops.push(tokio::spawn(async move {
+            loop {
+                if let Err(e) = el.poll().await {
+                    eprintln!("publisher connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }));
         clients.push((id, client));
     }
     // Latency collector.
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen_c = seen.clone();
     let collector = tokio::spawn(async move {
         let mut lat = Vec::with_capacity(total);
         while lat.len() < total {
+            seen_c.store(lat.len(), std::sync::atomic::Ordering::Relaxed);
             match live.recv().await {
                 Ok(e) => lat.push(
                     (chrono::Utc::now() - e.ts).num_microseconds().unwrap_or(0) as f64 / 1000.0,
@@ -142,10 +156,30 @@ async fn bench(n: usize) {
         t.await.unwrap();
     }
     let published = started.elapsed();
+    // Progress on stderr while waiting, so a stall shows where it is.
+    let progress_db = pg.connect().await.unwrap();
+    let progress = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            let stored: i64 = progress_db
+                .query_one("SELECT count(*) FROM events", &[])
+                .await
+                .map(|r| r.get(0))
+                .unwrap_or(-1);
+            eprintln!(
+                "waiting: {stored} stored, {} seen live",
+                seen.load(std::sync::atomic::Ordering::Relaxed)
+            );
+        }
+    });
     let (mut lat, last_commit) = tokio::time::timeout(Duration::from_secs(600), collector)
         .await
         .unwrap()
         .unwrap();
+    progress.abort();
+    for l in &loops {
+        l.abort();
+    }
     let ingest_s = (last_commit - started).as_secs_f64();
     lat.sort_by(f64::total_cmp);
     let pct = |p: f64| lat[((lat.len() as f64 - 1.0) * p).round() as usize];
@@ -155,8 +189,6 @@ async fn bench(n: usize) {
         .unwrap()
         .get(0);
     assert_eq!(stored as usize, total, "every event stored once");
-    let batches = central.state.metrics.batch_size.clone();
-    let _ = batches; // (mean batch size is in /metrics; not needed here)
     central.shutdown().await;
 
     // Raw binary COPY of the same rows into copies of the same tables.

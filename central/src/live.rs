@@ -1,16 +1,19 @@
 //! What the WebSocket clients receive, as it is committed.
 //!
-//! Ingest sends every committed event of interest into one in-process
-//! broadcast channel; each WebSocket connection subscribes and filters. A
-//! client too slow to keep up lags behind the channel's buffer and is
-//! disconnected rather than buffered without bound.
+//! Ingest announces every newly committed event of interest with
+//! PostgreSQL `NOTIFY` inside its transaction, so the announcement exists
+//! exactly when the rows do, and reaches every central instance (each
+//! ingests only its share of the shared subscription). Each instance
+//! listens and fans out to its WebSocket connections through one in-process
+//! broadcast channel; a client too slow to keep up lags behind the
+//! channel's buffer and is disconnected rather than buffered without bound.
 
 use atrium_proto::{Event, Status};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One live message.
-#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct LiveEvent {
     /// `line_crossed`, `occupancy`, `zone_violation`, `person_detected`,
     /// `camera_status`.
@@ -49,5 +52,130 @@ impl LiveEvent {
                 "load_level": s.load_level,
             }),
         }
+    }
+}
+
+/// The PostgreSQL notification channel live events travel on.
+pub const CHANNEL: &str = "atrium_live";
+
+/// NOTIFY payloads are limited to 8000 bytes; chunks stay well below.
+const CHUNK_BYTES: usize = 7000;
+
+/// Live events as JSON arrays of at most [`CHUNK_BYTES`] each (one event
+/// larger than that is sent alone; none comes close).
+pub fn chunks(events: &[LiveEvent]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::from("[");
+    for e in events {
+        let Ok(json) = serde_json::to_string(e) else {
+            continue;
+        };
+        if cur.len() > 1 && cur.len() + json.len() + 2 > CHUNK_BYTES {
+            cur.push(']');
+            out.push(std::mem::replace(&mut cur, String::from("[")));
+        }
+        if cur.len() > 1 {
+            cur.push(',');
+        }
+        cur.push_str(&json);
+    }
+    if cur.len() > 1 {
+        cur.push(']');
+        out.push(cur);
+    }
+    out
+}
+
+/// Listens on [`CHANNEL`] and forwards every event to local WebSocket
+/// clients, reconnecting (every 2 s) while the database is away; `ready`
+/// fires once the first `LISTEN` is in place. Events
+/// committed while this listener was disconnected are not replayed: the
+/// dashboard re-reads the totals when its socket reconnects.
+pub async fn listen(
+    config: tokio_postgres::Config,
+    tx: tokio::sync::broadcast::Sender<LiveEvent>,
+    ready: tokio::sync::oneshot::Sender<()>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    use futures::StreamExt;
+    let mut ready = Some(ready);
+    loop {
+        let attempt = async {
+            let (client, mut conn) = config.connect(tokio_postgres::NoTls).await?;
+            let (msg_tx, mut msgs) = tokio::sync::mpsc::unbounded_channel();
+            let driver = tokio::spawn(async move {
+                let mut stream = futures::stream::poll_fn(move |cx| conn.poll_message(cx));
+                while let Some(m) = stream.next().await {
+                    match m {
+                        Ok(tokio_postgres::AsyncMessage::Notification(n)) => {
+                            if msg_tx.send(n.payload().to_owned()).is_err() {
+                                break;
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::warn!(error = %e, "live listener connection lost");
+                            break;
+                        }
+                    }
+                }
+            });
+            client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
+            tracing::debug!("listening for live events");
+            if let Some(r) = ready.take() {
+                let _ = r.send(());
+            }
+            while let Some(payload) = msgs.recv().await {
+                match serde_json::from_str::<Vec<LiveEvent>>(&payload) {
+                    Ok(events) => {
+                        for e in events {
+                            let _ = tx.send(e);
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "unreadable live notification"),
+                }
+            }
+            driver.abort();
+            Ok::<(), tokio_postgres::Error>(())
+        };
+        tokio::select! {
+            r = attempt => if let Err(e) = r {
+                tracing::debug!(error = %e, "live listener cannot reach the database");
+            },
+            _ = stop.changed() => return,
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(i: usize) -> LiveEvent {
+        LiveEvent {
+            kind: "line_crossed".into(),
+            site: "hq".into(),
+            camera: format!("cam-{i}"),
+            ts: Utc::now(),
+            data: serde_json::json!({"line": "door", "direction": "in", "track": i}),
+        }
+    }
+
+    #[test]
+    fn chunks_fit_a_notification_and_lose_nothing() {
+        let events: Vec<LiveEvent> = (0..500).map(ev).collect();
+        let parts = chunks(&events);
+        assert!(parts.len() > 1);
+        let mut back = Vec::new();
+        for c in &parts {
+            assert!(c.len() <= CHUNK_BYTES, "{}", c.len());
+            back.extend(serde_json::from_str::<Vec<LiveEvent>>(c).unwrap());
+        }
+        assert_eq!(back, events);
+        assert!(chunks(&[]).is_empty());
     }
 }

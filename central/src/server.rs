@@ -122,7 +122,6 @@ pub async fn start(cfg: Config) -> Result<Running, ServerError> {
         },
         pool.clone(),
         cameras,
-        live.clone(),
         metrics.clone(),
         stop.clone(),
     )?;
@@ -176,6 +175,22 @@ pub async fn start(cfg: Config) -> Result<Running, ServerError> {
         )));
     }
     tasks.push(tokio::spawn(sync_configs(state.clone(), stop.clone())));
+    let pg = cfg.database_config().map_err(ServerError::Database)?;
+    let (ready_tx, ready) = tokio::sync::oneshot::channel();
+    tasks.push(tokio::spawn(crate::live::listen(
+        pg,
+        state.live.clone(),
+        ready_tx,
+        stop.clone(),
+    )));
+    // Serve only once live events can flow, so nothing committed after
+    // start is missing from the WebSockets.
+    if tokio::time::timeout(Duration::from_secs(10), ready)
+        .await
+        .is_err()
+    {
+        tracing::warn!("live events are not flowing yet (the database does not answer LISTEN)");
+    }
     tasks.push(tokio::spawn(housekeeping(state.clone(), stop.clone())));
     tracing::info!(%addr, "central is serving");
     Ok(Running {

@@ -25,7 +25,7 @@ use atrium_spool::{Spool, SpoolConfig};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::{Packet, Publish};
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 
 use crate::live::LiveEvent;
 use crate::metrics::Metrics;
@@ -134,7 +134,6 @@ pub fn start(
     cfg: IngestConfig,
     pool: deadpool_postgres::Pool,
     cameras: Cameras,
-    live: broadcast::Sender<LiveEvent>,
     metrics: Arc<Metrics>,
     stop: watch::Receiver<bool>,
 ) -> Result<(IngestHandle, tokio::task::JoinHandle<()>), IngestError> {
@@ -170,7 +169,13 @@ pub fn start(
         database_up: Arc::new(AtomicBool::new(true)),
         connected: Arc::new(tokio::sync::Notify::new()),
     };
-    let (tx, rx) = mpsc::channel::<Publish>(usize::from(receive_max) + 64);
+    // Unbounded on purpose: the MQTT event loop must never wait for the
+    // writer. If it did, it would stop sending the writer's acknowledgements
+    // and keep-alive pings while the writer waits for those acknowledgements
+    // to be queued: a deadlock under load (seen in the ingest benchmark).
+    // The broker bounds what can be in this channel: it sends at most
+    // `receive_max` unacknowledged messages.
+    let (tx, rx) = mpsc::unbounded_channel::<Publish>();
     let mqtt = tokio::spawn(mqtt_loop(
         eventloop,
         client.clone(),
@@ -186,7 +191,6 @@ pub fn start(
         client,
         handle: handle.clone(),
         spool: Arc::new(Mutex::new(spool)),
-        live,
         metrics,
         last_refresh: Instant::now(),
     };
@@ -201,7 +205,7 @@ async fn mqtt_loop(
     mut eventloop: rumqttc::v5::EventLoop,
     client: AsyncClient,
     group: String,
-    tx: mpsc::Sender<Publish>,
+    tx: mpsc::UnboundedSender<Publish>,
     handle: IngestHandle,
     metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
@@ -228,7 +232,7 @@ async fn mqtt_loop(
                 handle.connected.notify_one();
             }
             Ok(Event::Incoming(Packet::Publish(p))) => {
-                if tx.send(p).await.is_err() {
+                if tx.send(p).is_err() {
                     break;
                 }
             }
@@ -260,13 +264,16 @@ struct Writer {
     client: AsyncClient,
     handle: IngestHandle,
     spool: Arc<Mutex<Spool>>,
-    live: broadcast::Sender<LiveEvent>,
     metrics: Arc<Metrics>,
     last_refresh: Instant,
 }
 
 impl Writer {
-    async fn run(mut self, mut rx: mpsc::Receiver<Publish>, mut stop: watch::Receiver<bool>) {
+    async fn run(
+        mut self,
+        mut rx: mpsc::UnboundedReceiver<Publish>,
+        mut stop: watch::Receiver<bool>,
+    ) {
         let mut pending: Vec<Publish> = Vec::new();
         let mut replay_tick = tokio::time::interval(Duration::from_millis(500));
         let mut refresh_tick = tokio::time::interval(Duration::from_secs(10));
@@ -383,6 +390,15 @@ impl Writer {
             .map_err(|e| CommitError::Unavailable(e.to_string()))?;
         let tx = client.transaction().await.map_err(CommitError::from)?;
         let written = write::write(&tx, batch).await.map_err(CommitError::from)?;
+        // Live events go out through PostgreSQL NOTIFY, which is delivered
+        // on commit and to every central instance, so a dashboard on any
+        // instance sees what any instance committed, exactly once.
+        let live = live_events(batch, &written.new_ids);
+        for chunk in crate::live::chunks(&live) {
+            tx.execute("SELECT pg_notify($1, $2)", &[&crate::live::CHANNEL, &chunk])
+                .await
+                .map_err(CommitError::from)?;
+        }
         tx.commit().await.map_err(CommitError::from)?;
         let m = &self.metrics;
         m.commit_seconds.observe(started.elapsed().as_secs_f64());
@@ -400,7 +416,6 @@ impl Writer {
         {
             m.lag_seconds.set(lag as f64 / 1000.0);
         }
-        self.publish_live(batch);
         Ok(())
     }
 
@@ -427,25 +442,6 @@ impl Writer {
             }
         }
         Ok(())
-    }
-
-    fn publish_live(&self, batch: &Batch) {
-        for (e, raw) in &batch.events {
-            let live = matches!(
-                e.body,
-                EventBody::LineCrossed { .. }
-                    | EventBody::Occupancy { .. }
-                    | EventBody::ZoneViolation { .. }
-                    | EventBody::CameraStatus { .. }
-                    | EventBody::PersonDetected { .. }
-            );
-            if live {
-                let _ = self.live.send(LiveEvent::from_event(e, raw));
-            }
-        }
-        for s in &batch.statuses {
-            let _ = self.live.send(LiveEvent::from_status(s));
-        }
     }
 
     /// Commits, or spools if the database is unreachable. True when the
@@ -568,6 +564,27 @@ impl Writer {
             }
         }
     }
+}
+
+/// What WebSocket clients get from a batch: newly stored events of the
+/// live kinds (a redelivered event is not announced twice) and statuses.
+fn live_events(batch: &Batch, new_ids: &std::collections::HashSet<uuid::Uuid>) -> Vec<LiveEvent> {
+    let mut out = Vec::new();
+    for (e, raw) in &batch.events {
+        let live = matches!(
+            e.body,
+            EventBody::LineCrossed { .. }
+                | EventBody::Occupancy { .. }
+                | EventBody::ZoneViolation { .. }
+                | EventBody::CameraStatus { .. }
+                | EventBody::PersonDetected { .. }
+        );
+        if live && new_ids.contains(&e.id) {
+            out.push(LiveEvent::from_event(e, raw));
+        }
+    }
+    out.extend(batch.statuses.iter().map(LiveEvent::from_status));
+    out
 }
 
 /// Why a commit failed.

@@ -44,17 +44,20 @@ impl Batch {
 }
 
 /// What the transaction changed.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Written {
     /// Events stored for the first time (the rest were duplicates).
     pub new_events: u64,
+    /// Their ids.
+    pub new_ids: std::collections::HashSet<Uuid>,
     pub dead_letters: u64,
 }
 
 const INSERT_EVENTS: &str = "
 INSERT INTO events (ts, id, site_id, camera_id, type, payload)
 SELECT * FROM unnest($1::timestamptz[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::jsonb[])
-ON CONFLICT DO NOTHING";
+ON CONFLICT DO NOTHING
+RETURNING id";
 
 const INSERT_CROSSINGS: &str = "
 WITH ins AS (
@@ -239,12 +242,14 @@ pub async fn write(tx: &Transaction<'_>, batch: &Batch) -> Result<Written, tokio
             }
         }
         let stmt = tx.prepare_cached(INSERT_EVENTS).await?;
-        written.new_events = tx
-            .execute(
+        let rows = tx
+            .query(
                 &stmt,
                 &[&all.ts, &all.id, &sites, &all.camera, &kinds, &payloads],
             )
             .await?;
+        written.new_ids = rows.iter().map(|r| r.get(0)).collect();
+        written.new_events = written.new_ids.len() as u64;
         if !lines.0.ts.is_empty() {
             let stmt = tx.prepare_cached(INSERT_CROSSINGS).await?;
             tx.execute(
