@@ -17,6 +17,8 @@ pub struct Config {
     pub ingest: IngestSection,
     #[serde(default)]
     pub retention: RetentionSection,
+    #[serde(default)]
+    pub faces: FacesSection,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -121,6 +123,60 @@ impl Default for RetentionSection {
     }
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FacesSection {
+    /// Accept enrolment photos (default true).
+    pub enabled: bool,
+    /// Directory with `models.toml` and the ONNX files (the edge's models).
+    pub models_dir: PathBuf,
+    /// The ONNX Runtime library (default: `ORT_DYLIB_PATH`).
+    pub onnxruntime: Option<PathBuf>,
+    /// Largest photo upload in bytes (default 10 MiB); larger gets 413.
+    pub photo_max_bytes: usize,
+    /// Largest photo in pixels (default 40 megapixels); larger gets 422.
+    pub max_pixels: u64,
+    /// Keep enrolment photos (default true); false keeps templates only.
+    pub keep_photos: bool,
+    /// Key file (64 hex characters) to encrypt kept photos with
+    /// (AES-256-GCM). Without it photos are stored unencrypted.
+    pub photo_key_file: Option<PathBuf>,
+    /// Similarity a person must reach (default: the embedder's calibrated
+    /// `same_person` threshold from the models manifest).
+    pub threshold: Option<f32>,
+    /// Lead over the runner-up person an observation needs to vote.
+    pub margin: f32,
+    /// Agreeing observations that decide a track.
+    pub min_votes: usize,
+    /// Observations after which an undecided track is `unknown`.
+    pub max_observations: usize,
+    /// Nearest templates fetched per observation.
+    pub top_k: i64,
+    /// Seconds of a track's observations that count (and in which a track
+    /// is decided once).
+    pub window_s: u64,
+}
+
+impl Default for FacesSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            models_dir: PathBuf::from("/usr/share/atrium/models"),
+            onnxruntime: None,
+            photo_max_bytes: 10 * 1024 * 1024,
+            max_pixels: 40_000_000,
+            keep_photos: true,
+            photo_key_file: None,
+            threshold: None,
+            margin: 0.05,
+            min_votes: 2,
+            max_observations: 5,
+            top_k: 10,
+            window_s: 600,
+        }
+    }
+}
+
 mod defaults {
     pub fn pool_size() -> usize {
         8
@@ -187,6 +243,18 @@ impl Config {
         if c.auth.access_ttl_s == 0 || c.auth.refresh_ttl_s < c.auth.access_ttl_s {
             return Err(invalid(
                 "auth: access_ttl_s must be positive and refresh_ttl_s at least as long".into(),
+            ));
+        }
+        let f = &c.faces;
+        if f.threshold.is_some_and(|t| !(0.0..=1.0).contains(&t))
+            || !(0.0..=1.0).contains(&f.margin)
+            || f.min_votes == 0
+            || f.max_observations < f.min_votes
+            || !(1..=1000).contains(&f.top_k)
+            || f.window_s == 0
+        {
+            return Err(invalid(
+                "faces: threshold and margin must be in 0..1, min_votes at least 1 and at most max_observations, top_k 1..1000, window_s positive".into(),
             ));
         }
         Ok(c)

@@ -7,6 +7,7 @@ pub mod config;
 pub mod ingest;
 pub mod live;
 pub mod metrics;
+pub mod recognize;
 pub mod retention;
 pub mod server;
 pub mod store;

@@ -26,6 +26,8 @@ pub enum ServerError {
     Keys(#[from] crate::auth::jwt::KeyError),
     #[error(transparent)]
     Ingest(#[from] ingest::IngestError),
+    #[error("faces: {0}")]
+    PhotoKey(#[from] crate::recognize::photo_key::PhotoKeyError),
     #[error("listening on {addr}: {source}")]
     Listen {
         addr: String,
@@ -94,6 +96,7 @@ pub async fn start(cfg: Config) -> Result<Running, ServerError> {
     let cameras = ingest::load_cameras(&pool)
         .await
         .map_err(ServerError::Database)?;
+    let (faces, recognize) = crate::recognize::setup(&cfg.faces)?;
     let metrics = Arc::new(Metrics::new());
     let (live, _) = broadcast::channel(LIVE_BUFFER);
     let (stop_tx, stop) = watch::channel(false);
@@ -119,6 +122,7 @@ pub async fn start(cfg: Config) -> Result<Running, ServerError> {
             max_payload_bytes: cfg.ingest.max_payload_bytes,
             spool_dir: cfg.ingest.spool_dir.clone(),
             spool_max_bytes: cfg.ingest.spool_max_mib * 1024 * 1024,
+            recognize,
         },
         pool.clone(),
         cameras,
@@ -139,6 +143,8 @@ pub async fn start(cfg: Config) -> Result<Running, ServerError> {
         }),
         login_limiter: Arc::new(LoginLimiter::default()),
         started: Instant::now(),
+        faces: Arc::new(faces),
+        recognize,
     };
     let listener = tokio::net::TcpListener::bind(&cfg.http.listen)
         .await

@@ -1,6 +1,6 @@
 //! WebSocket feeds: `/ws/dashboard` (everything) and `/ws/camera/{id}` (one
 //! camera). Each message is one [`LiveEvent`] as JSON, sent once ingest
-//! has committed it.
+//! has committed it; `face_recognized` only to users who may read persons.
 //!
 //! Authentication happens before the upgrade: the access cookie (browsers
 //! send it on same-origin WebSocket requests), a bearer header, or
@@ -81,6 +81,7 @@ async fn serve(
     state: AppState,
 ) {
     state.metrics.ws_clients.inc();
+    let may_see_persons = user.role.allows(Permission::PersonsRead);
     let expires_in = (user.expires_at - chrono::Utc::now().timestamp()).max(0) as u64;
     let expiry = tokio::time::sleep(Duration::from_secs(expires_in));
     tokio::pin!(expiry);
@@ -96,6 +97,10 @@ async fn serve(
             ev = rx.recv() => match ev {
                 Ok(ev) => {
                     if camera.as_deref().is_some_and(|c| c != ev.camera) {
+                        continue;
+                    }
+                    // Names of recognised people are personal data.
+                    if ev.kind == "face_recognized" && !may_see_persons {
                         continue;
                     }
                     let Ok(text) = serde_json::to_string(&ev) else { continue };

@@ -441,7 +441,13 @@ jwt_key_file = "{dir}/jwt.pem"
 
 [ingest]
 spool_dir = "{dir}/ingest-spool"
+
+[faces]
+models_dir = "{models}"
+onnxruntime = "{ort}"
 "#,
+            models = atrium_testkit::workspace_root().join("models").display(),
+            ort = atrium_testkit::onnxruntime_library().display(),
             db = self.database_url,
             port = self.broker_port,
             ca = self.tls.ca.display(),

@@ -72,7 +72,19 @@ pub struct Health {
     pub broker: BrokerHealth,
     pub ingest: IngestHealth,
     pub cameras: Vec<CameraHealth>,
+    pub faces: FacesHealth,
     pub system: SystemHealth,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FacesHealth {
+    /// Whether photos can be enrolled.
+    pub enrolment: bool,
+    /// Why not, when not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Similarity threshold recognition uses.
+    pub threshold: f32,
 }
 
 fn system(disk_path: &std::path::Path) -> SystemHealth {
@@ -195,6 +207,11 @@ pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
             lag_seconds: state.metrics.lag_seconds.get(),
         },
         cameras,
+        faces: FacesHealth {
+            enrolment: state.faces.enroller.is_some(),
+            reason: state.faces.unavailable.clone(),
+            threshold: state.recognize.vote.threshold,
+        },
         system,
     };
     (code, axum::Json(body))

@@ -15,6 +15,8 @@ pub mod extract;
 pub mod health;
 pub mod openapi;
 pub mod pagination;
+pub mod persons;
+pub mod recognition;
 pub mod sql;
 pub mod time;
 
@@ -56,6 +58,20 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub login_limiter: Arc<LoginLimiter>,
     pub started: Instant,
+    pub faces: Arc<FacesState>,
+    pub recognize: crate::recognize::RecognizeConfig,
+}
+
+/// Face enrolment: the enroller (None when disabled or the models are
+/// missing, with the reason) and what happens to photos.
+#[derive(Debug, Clone)]
+pub struct FacesState {
+    pub enroller: Option<crate::recognize::enrol::Enroller>,
+    /// Why there is no enroller.
+    pub unavailable: Option<String>,
+    pub photo_max_bytes: usize,
+    pub keep_photos: bool,
+    pub photo_key: Option<crate::recognize::photo_key::PhotoKey>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -97,6 +113,29 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/config/lines/{camera_id}/{line_id}",
             put(config::put_line).delete(config::delete_line),
+        )
+        .route("/persons", get(persons::list).post(persons::create))
+        .route(
+            "/persons/{person_id}",
+            get(persons::get_one)
+                .put(persons::update)
+                .delete(persons::delete),
+        )
+        .route(
+            "/persons/{person_id}/photos",
+            get(persons::list_photos).post(persons::add_photo).layer(
+                // Multipart overhead on top of the photo itself.
+                DefaultBodyLimit::max(state.faces.photo_max_bytes + 64 * 1024),
+            ),
+        )
+        .route(
+            "/persons/{person_id}/photos/{photo_id}",
+            get(persons::get_photo).delete(persons::delete_photo),
+        )
+        .route("/events/recognition", get(recognition::list))
+        .route(
+            "/events/recognition/{recognition_id}/reject",
+            post(recognition::reject),
         )
         .fallback(error::not_found);
     Router::new()

@@ -3,11 +3,11 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{auth, config, counting, error, events, health};
+use super::{auth, config, counting, error, events, health, persons, recognition};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
-    info(title = "Atrium central API", description = "People counting, occupancy and camera configuration. Errors use one format (ErrorBody); lists are paginated (data/meta/links, per_page 1..1000, default 50). Authenticate with a bearer token from /api/v1/auth/login, or the session cookie the web UI gets."),
+    info(title = "Atrium central API", description = "People counting, occupancy, camera configuration and face recognition. Errors use one format (ErrorBody); lists are paginated (data/meta/links, per_page 1..1000, default 50). Authenticate with a bearer token from /api/v1/auth/login, or the session cookie the web UI gets."),
     paths(
         auth::login, auth::refresh, auth::logout, auth::me,
         counting::current, counting::history,
@@ -15,6 +15,9 @@ use super::{auth, config, counting, error, events, health};
         config::list_cameras, config::get_camera, config::put_camera,
         config::list_zones, config::create_zone, config::put_zone, config::delete_zone,
         config::list_lines, config::create_line, config::put_line, config::delete_line,
+        persons::list, persons::create, persons::get_one, persons::update, persons::delete,
+        persons::add_photo, persons::list_photos, persons::get_photo, persons::delete_photo,
+        recognition::list, recognition::reject,
         health::health, health::metrics,
     ),
     components(schemas(error::ErrorBody, crate::live::LiveEvent)),
@@ -24,6 +27,8 @@ use super::{auth, config, counting, error, events, health};
         (name = "counting", description = "Occupancy and IN/OUT counts"),
         (name = "events", description = "The event log"),
         (name = "config", description = "Cameras, counting lines and zones"),
+        (name = "persons", description = "People to recognise, enrolment photos, erasure (personal data: audited)"),
+        (name = "recognition", description = "Face recognitions and \"not this person\" corrections"),
         (name = "ops", description = "Health and metrics"),
     )
 )]

@@ -47,6 +47,9 @@ pub enum Permission {
     ConfigRead,
     ConfigWrite,
     UsersManage,
+    /// Persons, photos and recognitions (personal data).
+    PersonsRead,
+    PersonsWrite,
 }
 
 impl Permission {
@@ -56,6 +59,8 @@ impl Permission {
             Self::ConfigRead => "config:read",
             Self::ConfigWrite => "config:write",
             Self::UsersManage => "users:manage",
+            Self::PersonsRead => "persons:read",
+            Self::PersonsWrite => "persons:write",
         }
     }
 }
@@ -90,9 +95,11 @@ impl Role {
         use Permission::*;
         match self {
             Self::SuperAdmin | Self::Admin => true,
-            Self::FacilityManager | Self::SecurityOfficer | Self::Operator => {
-                matches!(p, EventsRead | ConfigRead)
+            // Security officers run face recognition.
+            Self::SecurityOfficer => {
+                matches!(p, EventsRead | ConfigRead | PersonsRead | PersonsWrite)
             }
+            Self::FacilityManager | Self::Operator => matches!(p, EventsRead | ConfigRead),
             Self::Viewer => matches!(p, EventsRead | ConfigRead),
         }
     }
@@ -218,6 +225,17 @@ mod tests {
             assert!(r.allows(Permission::EventsRead), "{r:?}");
         }
         assert_eq!(Role::parse("security_officer"), Some(Role::SecurityOfficer));
+    }
+
+    #[test]
+    fn only_admins_and_security_officers_see_personal_data() {
+        for r in [Role::SuperAdmin, Role::Admin, Role::SecurityOfficer] {
+            assert!(r.allows(Permission::PersonsRead) && r.allows(Permission::PersonsWrite));
+        }
+        for r in [Role::FacilityManager, Role::Operator, Role::Viewer] {
+            assert!(!r.allows(Permission::PersonsRead), "{r:?}");
+            assert!(!r.allows(Permission::PersonsWrite), "{r:?}");
+        }
         assert_eq!(Role::parse("root"), None);
     }
 }

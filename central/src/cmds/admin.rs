@@ -36,6 +36,9 @@ enum AdminCommand {
     /// Certificates for the broker, central and edge agents.
     #[command(subcommand)]
     Pki(PkiCommand),
+    /// Persons to recognise (bulk enrolment).
+    #[command(subcommand)]
+    Persons(super::persons::PersonsCommand),
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -123,12 +126,12 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         (None, Some(c)) => {
             let cfg = central::config::Config::load(c)?;
             let pg = cfg.database_config().map_err(anyhow::Error::msg)?;
-            return run_db(args.command, connect_with(pg).await?).await;
+            return run_db(args.command, connect_with(pg).await?, cfg.faces).await;
         }
         (None, None) => bail!("give --database-url (or ATRIUM_DATABASE_URL) or --config"),
     };
     let client = central::store::connect(&url).await?;
-    run_db(args.command, client).await
+    run_db(args.command, client, Default::default()).await
 }
 
 async fn connect_with(pg: tokio_postgres::Config) -> anyhow::Result<tokio_postgres::Client> {
@@ -142,8 +145,13 @@ async fn connect_with(pg: tokio_postgres::Config) -> anyhow::Result<tokio_postgr
     Ok(client)
 }
 
-async fn run_db(cmd: AdminCommand, client: tokio_postgres::Client) -> anyhow::Result<ExitCode> {
+async fn run_db(
+    cmd: AdminCommand,
+    mut client: tokio_postgres::Client,
+    faces: central::config::FacesSection,
+) -> anyhow::Result<ExitCode> {
     match cmd {
+        AdminCommand::Persons(c) => super::persons::run(c, &mut client, faces).await,
         AdminCommand::User(c) => user(c, &client).await,
         AdminCommand::Site(c) => site(c, &client).await,
         AdminCommand::Camera(c) => camera(c, &client).await,

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 pub mod admin;
 pub mod migrate;
+pub mod persons;
 pub mod serve;
 
 #[derive(Debug, clap::Subcommand)]

@@ -45,6 +45,8 @@ pub struct IngestConfig {
     pub max_payload_bytes: usize,
     pub spool_dir: std::path::PathBuf,
     pub spool_max_bytes: u64,
+    /// Recognition of the face observations each batch stores.
+    pub recognize: crate::recognize::RecognizeConfig,
 }
 
 /// Shared with the API: the broker client (to push camera configs), the
@@ -393,7 +395,12 @@ impl Writer {
         // Live events go out through PostgreSQL NOTIFY, which is delivered
         // on commit and to every central instance, so a dashboard on any
         // instance sees what any instance committed, exactly once.
-        let live = live_events(batch, &written.new_ids);
+        let mut live = live_events(batch, &written.new_ids);
+        live.extend(
+            crate::recognize::process(&tx, &batch.events, &written.new_ids, &self.cfg.recognize)
+                .await
+                .map_err(CommitError::from)?,
+        );
         for chunk in crate::live::chunks(&live) {
             tx.execute("SELECT pg_notify($1, $2)", &[&crate::live::CHANNEL, &chunk])
                 .await
@@ -608,7 +615,11 @@ impl From<tokio_postgres::Error> for CommitError {
                     && !code.code().starts_with("57")
                     && !code.code().starts_with("53") =>
             {
-                Self::Refused(e.to_string())
+                // "db error" alone would tell the operator nothing.
+                Self::Refused(match e.as_db_error() {
+                    Some(d) => format!("{} ({})", d.message(), d.code().code()),
+                    None => e.to_string(),
+                })
             }
             _ => Self::Unavailable(e.to_string()),
         }

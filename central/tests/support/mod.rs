@@ -72,7 +72,13 @@ jwt_key_file = "{dir}/jwt.pem"
 [ingest]
 spool_dir = "{dir}/spool-{identity}"
 {extra_ingest}
+
+[faces]
+models_dir = "{models}"
+onnxruntime = "{ort}"
 "#,
+            models = atrium_testkit::workspace_root().join("models").display(),
+            ort = atrium_testkit::onnxruntime_library().display(),
             url = self.pg.url(),
             port = self.broker.port(),
             ca = tls.ca.display(),

@@ -1,0 +1,228 @@
+//! `/api/v1/events/recognition`: who was recognised where, and "not this
+//! person" corrections.
+
+// utoipa's generated code for `params(…)` names the query types with a
+// path rustc considers redundant.
+#![allow(unused_qualifications)]
+
+use axum::extract::{OriginalUri, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::AppState;
+use super::config::ensure_camera;
+use super::error::ApiError;
+use super::extract::{Path, Query};
+use super::pagination::{Page, PageQuery, Paginated};
+use super::persons::audit;
+use super::sql::Filter;
+use crate::auth::{AuthUser, Permission};
+
+/// Statuses a recognition can have.
+pub const STATUSES: [&str; 4] = ["recognized", "unknown", "rejected", "erased"];
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RecognitionQuery {
+    pub camera_id: Option<String>,
+    pub person_id: Option<Uuid>,
+    /// `recognized`, `unknown`, `rejected` or `erased`.
+    pub status: Option<String>,
+    /// Default: 7 days before `end_time`.
+    pub start_time: Option<DateTime<Utc>>,
+    /// Default: now. At most 93 days after `start_time`.
+    pub end_time: Option<DateTime<Utc>>,
+    /// Lowest confidence (0..1) returned.
+    pub min_confidence: Option<f32>,
+    /// Highest confidence (0..1) returned.
+    pub max_confidence: Option<f32>,
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}
+
+/// One decision about one track.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Recognition {
+    pub id: Uuid,
+    /// Time of the track's latest observation when it was decided.
+    pub ts: DateTime<Utc>,
+    pub site_id: String,
+    pub camera_id: String,
+    pub track: i64,
+    pub status: String,
+    pub person_id: Option<Uuid>,
+    pub person_name: Option<String>,
+    /// recognized: mean similarity of the agreeing observations; unknown:
+    /// 1 - the best similarity seen.
+    pub confidence: f32,
+    pub observations: i32,
+    /// The `face_observed` event with the best face of the track.
+    pub best_face_event_id: Uuid,
+    pub decided_at: DateTime<Utc>,
+}
+
+/// Recognitions in [start_time, end_time), newest first.
+#[utoipa::path(get, path = "/api/v1/events/recognition", tag = "recognition", params(RecognitionQuery), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of recognitions", body = Paginated<Recognition>),
+        (status = 400, description = "Bad query", body = super::error::ErrorBody),
+        (status = 404, description = "Unknown camera", body = super::error::ErrorBody),
+    ))]
+pub async fn list(
+    State(state): State<AppState>,
+    user: AuthUser,
+    OriginalUri(uri): OriginalUri,
+    Query(q): Query<RecognitionQuery>,
+) -> Result<axum::Json<Paginated<Recognition>>, ApiError> {
+    user.require(Permission::PersonsRead)?;
+    let page = Page::from_query(PageQuery {
+        page: q.page,
+        per_page: q.per_page,
+    })?;
+    if let Some(s) = &q.status
+        && !STATUSES.contains(&s.as_str())
+    {
+        return Err(ApiError::bad_request(format!("unknown status {s:?}"))
+            .with_details(serde_json::json!({ "allowed": STATUSES })));
+    }
+    for (name, v) in [
+        ("min_confidence", q.min_confidence),
+        ("max_confidence", q.max_confidence),
+    ] {
+        if let Some(v) = v
+            && !(0.0..=1.0).contains(&v)
+        {
+            return Err(ApiError::bad_request(format!(
+                "{name} must be between 0 and 1"
+            )));
+        }
+    }
+    if let (Some(lo), Some(hi)) = (q.min_confidence, q.max_confidence)
+        && lo > hi
+    {
+        return Err(ApiError::bad_request(
+            "min_confidence is above max_confidence",
+        ));
+    }
+    let (start, end) = super::time::range(
+        q.start_time,
+        q.end_time,
+        Duration::days(7),
+        Duration::days(93),
+    )?;
+    let client = state.pool.get().await?;
+    if let Some(c) = &q.camera_id {
+        ensure_camera(&client, c).await?;
+    }
+    let mut f = Filter::default();
+    f.add("r.ts >= $", start);
+    f.add("r.ts < $", end);
+    f.opt("r.camera_id = $", q.camera_id.clone());
+    f.opt("r.person_id = $", q.person_id);
+    f.opt("r.status = $", q.status.clone());
+    f.opt("r.confidence >= $", q.min_confidence);
+    f.opt("r.confidence <= $", q.max_confidence);
+    let total: i64 = client
+        .query_one(
+            &format!("SELECT count(*) FROM face_recognitions r {}", f.where_sql()),
+            &f.params(&[]),
+        )
+        .await?
+        .get(0);
+    let n = f.next_index();
+    let sql = format!(
+        "SELECT r.id, r.ts, r.site_id, r.camera_id, r.track, r.status, r.person_id, p.name,
+                r.confidence, r.observations, r.best_face_event_id, r.decided_at
+         FROM face_recognitions r LEFT JOIN persons p ON p.id = r.person_id
+         {} ORDER BY r.ts DESC, r.id DESC LIMIT ${n} OFFSET ${}",
+        f.where_sql(),
+        n + 1
+    );
+    let rows = client
+        .query(&sql, &f.params(&[&page.limit(), &page.offset()]))
+        .await?;
+    audit(
+        &client,
+        &user,
+        "recognitions.list",
+        &q.person_id
+            .map_or_else(|| "recognitions".to_owned(), |p| p.to_string()),
+        serde_json::json!({ "camera_id": q.camera_id, "returned": rows.len() }),
+    )
+    .await?;
+    let data = rows
+        .iter()
+        .map(|r| Recognition {
+            id: r.get(0),
+            ts: r.get(1),
+            site_id: r.get(2),
+            camera_id: r.get(3),
+            track: r.get(4),
+            status: r.get(5),
+            person_id: r.get(6),
+            person_name: r.get(7),
+            confidence: r.get(8),
+            observations: r.get(9),
+            best_face_event_id: r.get(10),
+            decided_at: r.get(11),
+        })
+        .collect();
+    Ok(axum::Json(Paginated::new(data, page, total, &uri)))
+}
+
+/// What a rejection did.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Rejection {
+    pub recognition_id: Uuid,
+    pub person_id: Uuid,
+    /// Observations stored as negative examples of the person.
+    pub negatives: u64,
+}
+
+/// "Not this person": the recognition becomes `rejected` and its track's
+/// observations that voted for the person become negative examples, which
+/// later votes respect.
+#[utoipa::path(post, path = "/api/v1/events/recognition/{recognition_id}/reject", tag = "recognition", security(("bearer" = [])),
+    params(("recognition_id" = Uuid, Path)),
+    responses(
+        (status = 200, description = "Rejected", body = Rejection),
+        (status = 404, description = "No such recognition of a person", body = super::error::ErrorBody),
+    ))]
+pub async fn reject(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+) -> Result<axum::Json<Rejection>, ApiError> {
+    user.require(Permission::PersonsWrite)?;
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    let Some((person, negatives)) =
+        crate::recognize::reject(&tx, id, state.recognize.window).await?
+    else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "RECOGNITION_NOT_FOUND",
+            format!(
+                "no recognition {id} of a person (unknown, already rejected or erased ones cannot be rejected)"
+            ),
+        ));
+    };
+    audit(
+        &tx,
+        &user,
+        "recognition.reject",
+        &person.to_string(),
+        serde_json::json!({ "recognition_id": id, "negatives": negatives }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(axum::Json(Rejection {
+        recognition_id: id,
+        person_id: person,
+        negatives,
+    }))
+}

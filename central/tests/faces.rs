@@ -1,0 +1,472 @@
+//! Persons, enrolment, recognition, "not this person" and erasure against
+//! a real TimescaleDB + pgvector and a real Mosquitto, with the real face
+//! models. Observations are published the way the edge publishes them,
+//! with embeddings the shared vision code computes from the demo photos.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::time::Duration;
+
+use atrium_proto::event::{EventBody, WireEmbedding};
+use atrium_vision::face::Jitter;
+use atrium_vision::{Face, Models, RgbImage};
+use support::*;
+
+/// Faces BlazeFace finds on sample1..6 (the models recipe's counts).
+const FACES_PER_PHOTO: [usize; 6] = [3, 3, 3, 4, 5, 4];
+
+fn models() -> Models {
+    Models::open(
+        &atrium_testkit::workspace_root().join("models"),
+        atrium_vision::RuntimeOptions {
+            library: Some(atrium_testkit::onnxruntime_library()),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
+fn photo(n: usize) -> (Vec<u8>, RgbImage) {
+    let bytes =
+        std::fs::read(atrium_testkit::fixture(&format!("faces/sample{n}.jpg")).unwrap()).unwrap();
+    let img = atrium_vision::image::decode(&bytes, Default::default()).unwrap();
+    (bytes, img)
+}
+
+fn png(img: &image::RgbImage) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+/// A square crop of `scale` face boxes around `face`, as PNG.
+fn crop(img: &RgbImage, face: &Face, scale: f32) -> Vec<u8> {
+    let b = face.bbox;
+    let side = b.width().max(b.height()) * scale;
+    let (cx, cy) = ((b.x1 + b.x2) / 2.0, (b.y1 + b.y2) / 2.0);
+    let x0 = (cx - side / 2.0).max(0.0) as u32;
+    let y0 = (cy - side / 2.0).max(0.0) as u32;
+    let w = (side as u32).min(img.width() - x0);
+    let h = (side as u32).min(img.height() - y0);
+    let full =
+        image::RgbImage::from_raw(img.width(), img.height(), img.as_bytes().to_vec()).unwrap();
+    png(&image::imageops::crop_imm(&full, x0, y0, w, h).to_image())
+}
+
+/// Jittered embeddings of one face, as the edge would send them.
+fn observations(models: &Models, img: &RgbImage, face: &Face, n: usize) -> Vec<Vec<f32>> {
+    let mut embedder = models.face_embedder().unwrap();
+    let items: Vec<(Face, Jitter)> = (0..n)
+        .map(|i| {
+            let k = i as f32 - n as f32 / 2.0;
+            (
+                *face,
+                Jitter {
+                    dx: 0.012 * k,
+                    dy: -0.01 * k,
+                    scale: 1.0 + 0.01 * k,
+                },
+            )
+        })
+        .collect();
+    embedder
+        .embed_jittered(&img.view(), &items)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.values)
+        .collect()
+}
+
+fn face_observed(camera: &str, track: u64, values: &[f32]) -> Vec<u8> {
+    json(&event(
+        camera,
+        EventBody::FaceObserved {
+            track,
+            quality: 0.9,
+            bbox: [10.0, 10.0, 90.0, 90.0],
+            embedding: WireEmbedding::encode("human_faceres", values),
+        },
+    ))
+}
+
+async fn multipart(
+    api: &Api,
+    path: &str,
+    token: &str,
+    bytes: Vec<u8>,
+    name: &str,
+) -> (u16, serde_json::Value) {
+    let form = reqwest::multipart::Form::new().part(
+        "photo",
+        reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
+    );
+    let r = api
+        .http
+        .post(api.url(path))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+async fn create_person(api: &Api, token: &str, name: &str) -> String {
+    let (s, p) = api
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/persons",
+            token,
+            serde_json::json!({"name": name, "category": "employee", "consent": true}),
+        )
+        .await;
+    assert_eq!(s, 201, "{p}");
+    p["id"].as_str().unwrap().to_owned()
+}
+
+/// The first face of `photo_no` that enrols from a crop, with its person.
+async fn enrol_one(
+    api: &Api,
+    token: &str,
+    name: &str,
+    img: &RgbImage,
+    faces: &[Face],
+) -> (String, Face) {
+    let id = create_person(api, token, name).await;
+    for face in faces {
+        for scale in [2.0, 1.6] {
+            let (s, body) = multipart(
+                api,
+                &format!("/api/v1/persons/{id}/photos"),
+                token,
+                crop(img, face, scale),
+                "crop.png",
+            )
+            .await;
+            if s == 201 {
+                return (id, *face);
+            }
+            assert_eq!(s, 422, "{body}");
+        }
+    }
+    panic!("no face of the photo enrols for {name}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrolment_takes_one_good_face_and_refuses_the_rest_with_reasons() {
+    let stack = Stack::start().await;
+    let central = stack.central("central", "").await;
+    let api = Api::new(&central);
+    let pw = stack.add_user("admin", "admin").await;
+    let token = api.token("admin", &pw).await;
+    let id = create_person(&api, &token, "Ada Example").await;
+    let path = format!("/api/v1/persons/{id}/photos");
+
+    // Every demo photo shows several people.
+    for (i, expected) in FACES_PER_PHOTO.iter().enumerate() {
+        let (bytes, _) = photo(i + 1);
+        let (s, body) = multipart(&api, &path, &token, bytes, "group.jpg").await;
+        assert_error(&body, 422, "PHOTO_REFUSED", &path);
+        assert_eq!(s, 422);
+        assert_eq!(
+            body["error"]["details"]["reason"], "several_faces",
+            "{body}"
+        );
+        assert_eq!(
+            body["error"]["details"]["faces"], *expected as u64,
+            "{body}"
+        );
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("several faces"),
+            "{body}"
+        );
+    }
+
+    // Not an image, and an image with no face in it.
+    let (s, body) = multipart(&api, &path, &token, b"hello, not a photo".to_vec(), "x.jpg").await;
+    assert_eq!(s, 422, "{body}");
+    assert_eq!(body["error"]["details"]["reason"], "not_an_image", "{body}");
+    let one = png(&image::RgbImage::from_pixel(
+        1,
+        1,
+        image::Rgb([200, 150, 120]),
+    ));
+    let (s, body) = multipart(&api, &path, &token, one, "dot.png").await;
+    assert_eq!(s, 422, "{body}");
+    assert_eq!(body["error"]["details"]["reason"], "no_face", "{body}");
+
+    // A face shrunk to a few pixels is found but too small to enrol.
+    let models = models();
+    let mut detector = models.face_detector().unwrap();
+    let (_, img) = photo(1);
+    let faces = detector.detect(&img.view(), None).unwrap();
+    let full =
+        image::RgbImage::from_raw(img.width(), img.height(), img.as_bytes().to_vec()).unwrap();
+    let b = faces[0].bbox;
+    let side = (b.width().max(b.height()) * 2.0) as u32;
+    let x0 = ((b.x1 + b.x2) / 2.0 - side as f32 / 2.0).max(0.0) as u32;
+    let y0 = ((b.y1 + b.y2) / 2.0 - side as f32 / 2.0).max(0.0) as u32;
+    let small = image::imageops::resize(
+        &image::imageops::crop_imm(&full, x0, y0, side, side).to_image(),
+        side / 5,
+        side / 5,
+        image::imageops::FilterType::Triangle,
+    );
+    let (s, body) = multipart(&api, &path, &token, png(&small), "small.png").await;
+    assert_eq!(s, 422, "{body}");
+    let reason = body["error"]["details"]["reason"].as_str().unwrap();
+    assert!(
+        reason == "too_small" || reason == "no_face",
+        "a tiny face: {body}"
+    );
+
+    // Over the upload limit: 413 in the error format.
+    let big = vec![0u8; 11 * 1024 * 1024];
+    let (s, body) = multipart(&api, &path, &token, big, "big.jpg").await;
+    assert_eq!(s, 413, "{body}");
+    assert_eq!(body["error"]["status"], 413, "{body}");
+
+    // A crop of one face is enrolled, with its quality.
+    let crop_png = crop(&img, &faces[0], 2.0);
+    let (s, body) = multipart(&api, &path, &token, crop_png.clone(), "ada.png").await;
+    assert_eq!(s, 201, "{body}");
+    let q = body["quality"]["overall"].as_f64().unwrap();
+    assert!((0.5..=1.0).contains(&q), "{body}");
+    assert_eq!(body["model"], "human_faceres");
+    let photo_id = body["photo"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(body["photo"]["stored"], true);
+
+    let (s, photos) = api.get(&path, &token).await;
+    assert_eq!(s, 200);
+    assert_eq!(photos.as_array().unwrap().len(), 1);
+    let r = api
+        .http
+        .get(api.url(&format!("{path}/{photo_id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap().to_vec(), crop_png);
+    assert_eq!(
+        stack
+            .count("SELECT count(*) FROM face_templates WHERE vector_dims(embedding) = 1024")
+            .await,
+        1
+    );
+
+    // Unknown person, and a role without access to personal data.
+    let ghost = "/api/v1/persons/01890000-0000-7000-8000-000000000000";
+    let (s, body) = api.get(ghost, &token).await;
+    assert_eq!(s, 404);
+    assert_error(&body, 404, "PERSON_NOT_FOUND", ghost);
+    let vpw = stack.add_user("viewer", "viewer").await;
+    let vtoken = api.token("viewer", &vpw).await;
+    let (s, _) = api.get("/api/v1/persons", &vtoken).await;
+    assert_eq!(s, 403);
+    let (s, _) = api.get("/api/v1/events/recognition", &vtoken).await;
+    assert_eq!(s, 403);
+
+    // Every access so far is on record.
+    assert!(
+        stack
+            .count("SELECT count(*) FROM audit_log WHERE action IN ('person.create', 'photo.enrol', 'photo.read')")
+            .await
+            >= 3
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recognition_votes_rejections_and_erasure() {
+    let stack = Stack::start().await;
+    stack.add_camera("cam-a").await;
+    let central = stack.central("central", "").await;
+    let api = Api::new(&central);
+    let pw = stack.add_user("officer", "security_officer").await;
+    let token = api.token("officer", &pw).await;
+    let mut live = central.state.live.subscribe();
+
+    let models = models();
+    let mut detector = models.face_detector().unwrap();
+    let (_, img1) = photo(1);
+    let faces1 = detector.detect(&img1.view(), None).unwrap();
+    let (ada, ada_face) = enrol_one(&api, &token, "Ada", &img1, &faces1).await;
+    let (_, img2) = photo(2);
+    let faces2 = detector.detect(&img2.view(), None).unwrap();
+    let (bob, _) = enrol_one(&api, &token, "Bob", &img2, &faces2).await;
+
+    let mut cam = stack.camera_client("cam-a").await;
+    let topic = event_topic("cam-a");
+    // Track 1: Ada, seen in five slightly different crops.
+    let ada_obs = observations(&models, &img1, &ada_face, 5);
+    let payloads: Vec<Vec<u8>> = ada_obs
+        .iter()
+        .map(|v| face_observed("cam-a", 1, v))
+        .collect();
+    publish_all(&mut cam, &topic, &payloads).await;
+    // Track 2: someone never enrolled (a face of photo 6).
+    let (_, img6) = photo(6);
+    let faces6 = detector.detect(&img6.view(), None).unwrap();
+    let stranger = observations(&models, &img6, &faces6[0], 5);
+    let payloads: Vec<Vec<u8>> = stranger
+        .iter()
+        .map(|v| face_observed("cam-a", 2, v))
+        .collect();
+    publish_all(&mut cam, &topic, &payloads).await;
+
+    wait_until(Duration::from_secs(30), "two tracks decided", || async {
+        stack.count("SELECT count(*) FROM face_recognitions").await >= 2
+    })
+    .await;
+    let (s, page) = api
+        .get("/api/v1/events/recognition?camera_id=cam-a", &token)
+        .await;
+    assert_eq!(s, 200, "{page}");
+    let recs = page["data"].as_array().unwrap();
+    assert_eq!(recs.len(), 2, "{page}");
+    let by_track = |t: i64| recs.iter().find(|r| r["track"] == t).unwrap().clone();
+    let r1 = by_track(1);
+    assert_eq!(r1["status"], "recognized", "{r1}");
+    assert_eq!(r1["person_id"], ada.as_str(), "{r1}");
+    assert_eq!(r1["person_name"], "Ada");
+    assert!(r1["confidence"].as_f64().unwrap() > 0.72, "{r1}");
+    assert!(r1["observations"].as_i64().unwrap() >= 2, "{r1}");
+    let r2 = by_track(2);
+    assert_eq!(r2["status"], "unknown", "{r2}");
+    assert!(r2["person_id"].is_null());
+    assert_eq!(r2["observations"], 5, "{r2}");
+    // Decided once: the later observations of track 1 added no decision.
+    assert_eq!(
+        stack
+            .count("SELECT count(*) FROM face_recognitions WHERE track = 1")
+            .await,
+        1
+    );
+    // Filters.
+    let (_, only_ada) = api
+        .get(
+            &format!("/api/v1/events/recognition?person_id={ada}"),
+            &token,
+        )
+        .await;
+    assert_eq!(only_ada["meta"]["total"], 1, "{only_ada}");
+    let (_, confident) = api
+        .get("/api/v1/events/recognition?min_confidence=0.99", &token)
+        .await;
+    assert_eq!(confident["meta"]["total"], 0, "{confident}");
+    let (s, bad) = api
+        .get("/api/v1/events/recognition?min_confidence=2", &token)
+        .await;
+    assert_eq!(s, 400, "{bad}");
+    // The person's last sighting.
+    let (_, person) = api.get(&format!("/api/v1/persons/{ada}"), &token).await;
+    assert_eq!(person["last_seen"]["camera_id"], "cam-a", "{person}");
+    // Both decisions went out live.
+    let mut announced = Vec::new();
+    while announced.len() < 2 {
+        let ev = tokio::time::timeout(Duration::from_secs(10), live.recv())
+            .await
+            .expect("live face_recognized")
+            .unwrap();
+        if ev.kind == "face_recognized" {
+            announced.push(ev.data["status"].as_str().unwrap().to_owned());
+        }
+    }
+    announced.sort();
+    assert_eq!(announced, ["recognized", "unknown"]);
+
+    // "Not this person": Ada's track becomes a negative example for her,
+    // and the same face on a new track is no longer taken for Ada.
+    let rid = r1["id"].as_str().unwrap();
+    let (s, rej) = api
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/events/recognition/{rid}/reject"),
+            &token,
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{rej}");
+    assert!(rej["negatives"].as_u64().unwrap() >= 2, "{rej}");
+    let payloads: Vec<Vec<u8>> = ada_obs
+        .iter()
+        .map(|v| face_observed("cam-a", 3, v))
+        .collect();
+    publish_all(&mut cam, &topic, &payloads).await;
+    wait_until(Duration::from_secs(30), "track 3 decided", || async {
+        stack
+            .count("SELECT count(*) FROM face_recognitions WHERE track = 3")
+            .await
+            == 1
+    })
+    .await;
+    assert_eq!(
+        stack
+            .count("SELECT count(*) FROM face_recognitions WHERE track = 3 AND status = 'unknown'")
+            .await,
+        1,
+        "the rejected face must not be recognised as Ada again"
+    );
+    let (_, r1_after) = api
+        .get("/api/v1/events/recognition?status=rejected", &token)
+        .await;
+    assert_eq!(r1_after["meta"]["total"], 1);
+
+    // Erasure: nothing left that names or links to Ada.
+    let (s, er) = api
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/persons/{ada}"),
+            &token,
+            serde_json::json!(null),
+        )
+        .await;
+    assert_eq!(s, 200, "{er}");
+    assert_eq!(er["templates"], 1, "{er}");
+    assert_eq!(er["photos"], 1, "{er}");
+    assert!(er["negatives"].as_u64().unwrap() >= 2, "{er}");
+    for (table, column) in [
+        ("persons", "id"),
+        ("face_templates", "person_id"),
+        ("face_photos", "person_id"),
+        ("face_negatives", "person_id"),
+        ("face_votes", "person_id"),
+        ("face_recognitions", "person_id"),
+        ("face_recognitions", "rejected_person_id"),
+    ] {
+        assert_eq!(
+            stack
+                .count(&format!(
+                    "SELECT count(*) FROM {table} WHERE {column} = '{ada}'"
+                ))
+                .await,
+            0,
+            "{table}.{column} still links to the erased person"
+        );
+    }
+    assert_eq!(
+        stack
+            .count("SELECT count(*) FROM face_recognitions WHERE status = 'erased'")
+            .await,
+        1
+    );
+    assert_eq!(
+        stack
+            .count(&format!(
+                "SELECT count(*) FROM audit_log WHERE action = 'person.erase' AND subject = '{ada}'"
+            ))
+            .await,
+        1
+    );
+    let (s, _) = api.get(&format!("/api/v1/persons/{ada}"), &token).await;
+    assert_eq!(s, 404);
+    // Bob is untouched.
+    let (s, _) = api.get(&format!("/api/v1/persons/{bob}"), &token).await;
+    assert_eq!(s, 200);
+}
