@@ -152,6 +152,9 @@ pub struct FacesSection {
     pub max_observations: usize,
     /// Nearest templates fetched per observation.
     pub top_k: i64,
+    /// HNSW search breadth (`hnsw.ef_search`): higher finds the nearest
+    /// template more often and costs more (docs/performance.md).
+    pub ef_search: i32,
     /// Seconds of a track's observations that count (and in which a track
     /// is decided once).
     pub window_s: u64,
@@ -172,6 +175,7 @@ impl Default for FacesSection {
             min_votes: 2,
             max_observations: 5,
             top_k: 10,
+            ef_search: 100,
             window_s: 600,
         }
     }
@@ -251,10 +255,12 @@ impl Config {
             || f.min_votes == 0
             || f.max_observations < f.min_votes
             || !(1..=1000).contains(&f.top_k)
+            || !(1..=1000).contains(&f.ef_search)
+            || i64::from(f.ef_search) < f.top_k
             || f.window_s == 0
         {
             return Err(invalid(
-                "faces: threshold and margin must be in 0..1, min_votes at least 1 and at most max_observations, top_k 1..1000, window_s positive".into(),
+                "faces: threshold and margin must be in 0..1, min_votes at least 1 and at most max_observations, top_k 1..1000, ef_search top_k..1000, window_s positive".into(),
             ));
         }
         Ok(c)

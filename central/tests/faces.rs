@@ -9,110 +9,12 @@ mod support;
 
 use std::time::Duration;
 
-use atrium_proto::event::{EventBody, WireEmbedding};
-use atrium_vision::face::Jitter;
-use atrium_vision::{Face, Models, RgbImage};
+use atrium_vision::{Face, RgbImage};
+use support::faces::*;
 use support::*;
 
 /// Faces BlazeFace finds on sample1..6 (the models recipe's counts).
 const FACES_PER_PHOTO: [usize; 6] = [3, 3, 3, 4, 5, 4];
-
-fn models() -> Models {
-    Models::open(
-        &atrium_testkit::workspace_root().join("models"),
-        atrium_vision::RuntimeOptions {
-            library: Some(atrium_testkit::onnxruntime_library()),
-            ..Default::default()
-        },
-    )
-    .unwrap()
-}
-
-fn photo(n: usize) -> (Vec<u8>, RgbImage) {
-    let bytes =
-        std::fs::read(atrium_testkit::fixture(&format!("faces/sample{n}.jpg")).unwrap()).unwrap();
-    let img = atrium_vision::image::decode(&bytes, Default::default()).unwrap();
-    (bytes, img)
-}
-
-fn png(img: &image::RgbImage) -> Vec<u8> {
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
-}
-
-/// A square crop of `scale` face boxes around `face`, as PNG.
-fn crop(img: &RgbImage, face: &Face, scale: f32) -> Vec<u8> {
-    let b = face.bbox;
-    let side = b.width().max(b.height()) * scale;
-    let (cx, cy) = ((b.x1 + b.x2) / 2.0, (b.y1 + b.y2) / 2.0);
-    let x0 = (cx - side / 2.0).max(0.0) as u32;
-    let y0 = (cy - side / 2.0).max(0.0) as u32;
-    let w = (side as u32).min(img.width() - x0);
-    let h = (side as u32).min(img.height() - y0);
-    let full =
-        image::RgbImage::from_raw(img.width(), img.height(), img.as_bytes().to_vec()).unwrap();
-    png(&image::imageops::crop_imm(&full, x0, y0, w, h).to_image())
-}
-
-/// Jittered embeddings of one face, as the edge would send them.
-fn observations(models: &Models, img: &RgbImage, face: &Face, n: usize) -> Vec<Vec<f32>> {
-    let mut embedder = models.face_embedder().unwrap();
-    let items: Vec<(Face, Jitter)> = (0..n)
-        .map(|i| {
-            let k = i as f32 - n as f32 / 2.0;
-            (
-                *face,
-                Jitter {
-                    dx: 0.012 * k,
-                    dy: -0.01 * k,
-                    scale: 1.0 + 0.01 * k,
-                },
-            )
-        })
-        .collect();
-    embedder
-        .embed_jittered(&img.view(), &items)
-        .unwrap()
-        .into_iter()
-        .map(|e| e.values)
-        .collect()
-}
-
-fn face_observed(camera: &str, track: u64, values: &[f32]) -> Vec<u8> {
-    json(&event(
-        camera,
-        EventBody::FaceObserved {
-            track,
-            quality: 0.9,
-            bbox: [10.0, 10.0, 90.0, 90.0],
-            embedding: WireEmbedding::encode("human_faceres", values),
-        },
-    ))
-}
-
-async fn multipart(
-    api: &Api,
-    path: &str,
-    token: &str,
-    bytes: Vec<u8>,
-    name: &str,
-) -> (u16, serde_json::Value) {
-    let form = reqwest::multipart::Form::new().part(
-        "photo",
-        reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
-    );
-    let r = api
-        .http
-        .post(api.url(path))
-        .bearer_auth(token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(serde_json::Value::Null))
-}
 
 async fn create_person(api: &Api, token: &str, name: &str) -> String {
     let (s, p) = api

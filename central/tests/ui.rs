@@ -168,3 +168,139 @@ async fn log_in_and_watch_a_count_change_live() {
     browser.close().await.unwrap();
     central.shutdown().await;
 }
+
+/// Waits for the element's text to contain `want`.
+async fn wait_contains(c: &Client, css: &str, want: &str) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(e) = c.find(Locator::Css(css)).await
+            && let Ok(t) = e.text().await
+            && t.contains(want)
+        {
+            return t;
+        }
+        if tokio::time::Instant::now() > deadline {
+            let src = c.source().await.unwrap_or_default();
+            panic!("{css} never contained {want:?}; page:\n{src}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrol_a_person_and_see_them_recognised_live() {
+    use support::faces::*;
+    let stack = Stack::start().await;
+    stack.add_camera("cam-a").await;
+    let pw = stack.add_user("officer", "security_officer").await;
+    let central = stack
+        .start_central(stack.config_with("central", "", false))
+        .await;
+    let driver = Chromedriver::start().await.unwrap();
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let browser =
+        Client::with_capabilities_and_connector(&driver.url(), &driver.capabilities(), connector)
+            .await
+            .unwrap_or_else(|e| panic!("chromium session: {e}\n{}", driver.log()));
+    browser
+        .goto(&format!("http://{}", central.addr))
+        .await
+        .unwrap();
+    browser
+        .wait()
+        .for_element(Locator::Css("#login-form"))
+        .await
+        .unwrap();
+    for (css, value) in [("#username", "officer"), ("#password", pw.as_str())] {
+        browser
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .send_keys(value)
+            .await
+            .unwrap();
+    }
+    click(&browser, "#login-button").await;
+    wait_text(&browser, "#whoami", "officer (security_officer)").await;
+    wait_text(&browser, "#live-state", "live").await;
+
+    // Add a person and enrol a photo of her through the page.
+    click(&browser, "#nav-people").await;
+    browser
+        .find(Locator::Css("#new-name"))
+        .await
+        .unwrap()
+        .send_keys("Ada Example")
+        .await
+        .unwrap();
+    click(&browser, "#add-person").await;
+    wait_text(&browser, "#person-name", "Ada Example").await;
+    let models = models();
+    let mut detector = models.face_detector().unwrap();
+    let (group, img) = photo(1);
+    let faces = detector.detect(&img.view(), None).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let group_path = dir.path().join("group.jpg");
+    std::fs::write(&group_path, group).unwrap();
+    let crop_path = dir.path().join("ada.png");
+    std::fs::write(&crop_path, crop(&img, &faces[0], 2.0)).unwrap();
+    // A group photo is refused with the reason.
+    let file = browser.find(Locator::Css("#enrol-file")).await.unwrap();
+    file.send_keys(group_path.to_str().unwrap()).await.unwrap();
+    click(&browser, "#enrol-button").await;
+    wait_contains(&browser, "#enrol-result", "several faces").await;
+    let file = browser.find(Locator::Css("#enrol-file")).await.unwrap();
+    file.clear().await.unwrap();
+    file.send_keys(crop_path.to_str().unwrap()).await.unwrap();
+    click(&browser, "#enrol-button").await;
+    let result = wait_contains(&browser, "#enrol-result", "Enrolled: quality").await;
+    println!("{result}");
+    wait_contains(&browser, "#person-meta", "1 photo(s)").await;
+    assert!(
+        browser.find(Locator::Css("#photos img")).await.is_ok(),
+        "the enrolled photo is shown"
+    );
+
+    // Her face passes the camera: the dashboard shows her, live.
+    click(&browser, "#nav-dashboard").await;
+    let mut cam = stack.camera_client("cam-a").await;
+    let payloads: Vec<Vec<u8>> = observations(&models, &img, &faces[0], 3)
+        .iter()
+        .map(|v| face_observed("cam-a", 7, v))
+        .collect();
+    publish_all(&mut cam, &event_topic("cam-a"), &payloads).await;
+    let seen = wait_contains(&browser, "#recognised li", "Ada Example").await;
+    assert!(seen.contains("cam-a, track 7"), "{seen}");
+
+    // The recognition log lists it, and "not this person" rejects it.
+    click(&browser, "#nav-recognitions").await;
+    wait_contains(
+        &browser,
+        "#recognitions tbody tr[data-status='recognized']",
+        "Ada Example",
+    )
+    .await;
+    click(
+        &browser,
+        "#recognitions tbody tr[data-status='recognized'] button",
+    )
+    .await;
+    wait_contains(
+        &browser,
+        "#recognitions tbody tr[data-status='rejected']",
+        "rejected",
+    )
+    .await;
+
+    browser.close().await.unwrap();
+    central.shutdown().await;
+}

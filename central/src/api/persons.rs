@@ -481,7 +481,7 @@ fn enrol_refused(e: EnrolError) -> ApiError {
 }
 
 /// Reads the `photo` part of a multipart upload.
-async fn photo_part(mut multipart: Multipart, max: usize) -> Result<(Bytes, String), ApiError> {
+async fn photo_part(mut multipart: Multipart, max: usize) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -505,7 +505,6 @@ async fn photo_part(mut multipart: Multipart, max: usize) -> Result<(Bytes, Stri
         if field.name() != Some("photo") {
             continue;
         }
-        let declared = field.content_type().unwrap_or("").to_owned();
         let bytes = field.bytes().await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 too_large()
@@ -516,7 +515,7 @@ async fn photo_part(mut multipart: Multipart, max: usize) -> Result<(Bytes, Stri
         if bytes.len() > max {
             return Err(too_large());
         }
-        return Ok((bytes, declared));
+        return Ok(bytes);
     }
 }
 
@@ -550,7 +549,8 @@ pub async fn add_photo(
         let client = state.pool.get().await?;
         load_person(&client, id).await?;
     }
-    let (bytes, _declared) = photo_part(multipart, faces.photo_max_bytes).await?;
+    // The declared content type is not trusted: the bytes are decoded.
+    let bytes = photo_part(multipart, faces.photo_max_bytes).await?;
     let enrolled = enroller
         .enrol(bytes.to_vec())
         .await

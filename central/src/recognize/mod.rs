@@ -31,6 +31,8 @@ pub struct RecognizeConfig {
     pub vote: VoteConfig,
     /// Nearest templates fetched per observation.
     pub top_k: i64,
+    /// `hnsw.ef_search` for those searches.
+    pub ef_search: i32,
     /// Observations of a track older than this (before its latest) are
     /// not counted, and a decided track is not decided again within it.
     pub window: chrono::Duration,
@@ -41,6 +43,7 @@ impl Default for RecognizeConfig {
         Self {
             vote: VoteConfig::default(),
             top_k: 10,
+            ef_search: 100,
             window: chrono::Duration::minutes(10),
         }
     }
@@ -128,6 +131,7 @@ pub fn setup(
         RecognizeConfig {
             vote,
             top_k: cfg.top_k,
+            ef_search: cfg.ef_search,
             window: chrono::Duration::seconds(cfg.window_s as i64),
         },
     ))
@@ -210,6 +214,9 @@ pub async fn process(
     if faces.is_empty() {
         return Ok(Vec::new());
     }
+    // Only for this transaction (SET LOCAL); a number, so no injection.
+    tx.batch_execute(&format!("SET LOCAL hnsw.ef_search = {}", cfg.ef_search))
+        .await?;
     let nearest = tx.prepare(NEAREST).await?;
     let negatives = tx.prepare(NEGATIVES).await?;
     let insert_vote = tx.prepare(INSERT_VOTE).await?;

@@ -13,6 +13,8 @@ use atrium_testkit::{Mosquitto, Postgres, TestClient};
 use central::server::Running;
 use tempfile::TempDir;
 
+pub mod faces;
+
 pub const SITE: &str = "hq";
 
 /// Database, broker, and a directory for central's files.

@@ -5,7 +5,9 @@
 "use strict";
 
 const $ = (sel) => document.querySelector(sel);
-const state = { cameras: new Map(), ws: null, retry: 1000, resync: null };
+const state = { cameras: new Map(), ws: null, retry: 1000, resync: null, user: null, person: null };
+const PERSON_ROLES = ["super_admin", "admin", "security_officer"];
+const VIEWS = ["login", "dashboard", "people", "person", "recognitions"];
 const MAX_EVENTS = 50;
 
 async function api(path, options = {}, retried = false) {
@@ -32,9 +34,24 @@ async function errorText(res) {
 }
 
 function show(view) {
-  $("#login-view").hidden = view !== "login";
-  $("#dashboard-view").hidden = view !== "dashboard";
-  $("#session").hidden = view !== "dashboard";
+  for (const v of VIEWS) $(`#${v}-view`).hidden = v !== view;
+  $("#session").hidden = view === "login";
+  $("#nav").hidden = view === "login";
+  for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", a.id === `nav-${view}`);
+}
+
+function maySeePersons() {
+  return state.user && PERSON_ROLES.includes(state.user.role);
+}
+
+// Hash routes: #dashboard, #people, #person/<id>, #recognitions.
+async function route() {
+  if (!state.user) return;
+  const [view, arg] = location.hash.replace(/^#/, "").split("/");
+  if (view === "people" && maySeePersons()) { show("people"); await loadPersons(); }
+  else if (view === "person" && arg && maySeePersons()) { show("person"); await loadPerson(arg); }
+  else if (view === "recognitions" && maySeePersons()) { show("recognitions"); await loadRecognitions(); }
+  else show("dashboard");
 }
 
 async function start() {
@@ -70,12 +87,15 @@ async function logout() {
   await api("/api/v1/auth/logout", { method: "POST" });
   if (state.ws) { state.ws.onclose = null; state.ws.close(); state.ws = null; }
   clearInterval(state.resync);
+  state.user = null;
   show("login");
 }
 
 async function enterDashboard(user) {
+  state.user = user;
   $("#whoami").textContent = `${user.username} (${user.role})`;
-  show("dashboard");
+  for (const el of document.querySelectorAll(".persons-only")) el.hidden = !maySeePersons();
+  await route();
   await loadCurrent();
   await loadEvents();
   connect();
@@ -166,6 +186,7 @@ function addEvent(ev) {
 }
 
 function apply(ev) {
+  if (ev.type === "face_recognized") { addRecognised(ev); return; }
   const c = state.cameras.get(ev.camera);
   // Status heartbeats arrive every few seconds: list only changes.
   const changed = ev.type !== "camera_status" || !c || c.state !== ev.data.state;
@@ -213,8 +234,171 @@ function connect() {
   };
 }
 
+function addRecognised(ev) {
+  const d = ev.data || {};
+  const li = document.createElement("li");
+  li.dataset.status = d.status;
+  const t = document.createElement("time");
+  t.textContent = new Date(ev.ts).toLocaleTimeString();
+  const who = d.status === "recognized"
+    ? `${d.person_name || d.person_id} (${Math.round(d.confidence * 100)} %)`
+    : "unknown person";
+  li.append(t, document.createTextNode(` ${ev.camera}, track ${d.track}: ${who}`));
+  const list = $("#recognised");
+  list.prepend(li);
+  while (list.children.length > 10) list.lastChild.remove();
+  $("#no-recognised").hidden = true;
+}
+
+function when(ts) {
+  return ts ? new Date(ts).toLocaleString() : "–";
+}
+
+async function loadPersons() {
+  const q = $("#person-q").value.trim();
+  const res = await api(`/api/v1/persons?per_page=200${q ? `&q=${encodeURIComponent(q)}` : ""}`);
+  if (!res.ok) return;
+  const tbody = $("#persons tbody");
+  tbody.replaceChildren();
+  for (const p of (await res.json()).data) {
+    const tr = document.createElement("tr");
+    tr.dataset.person = p.id;
+    const seen = p.last_seen ? `${when(p.last_seen.ts)} at ${p.last_seen.camera_id}` : "never";
+    tr.append(cell(p.name), cell(p.category), cell(String(p.photos), "num"), cell(seen));
+    tr.addEventListener("click", () => { location.hash = `#person/${p.id}`; });
+    tbody.append(tr);
+  }
+}
+
+async function addPerson(event) {
+  event.preventDefault();
+  $("#add-error").textContent = "";
+  const res = await api("/api/v1/persons", {
+    method: "POST",
+    body: JSON.stringify({ name: $("#new-name").value, category: $("#new-category").value, consent: $("#new-consent").checked }),
+  });
+  if (!res.ok) { $("#add-error").textContent = await errorText(res); return; }
+  const p = await res.json();
+  $("#new-name").value = "";
+  location.hash = `#person/${p.id}`;
+}
+
+async function loadPerson(id) {
+  state.person = id;
+  $("#enrol-result").textContent = "";
+  const res = await api(`/api/v1/persons/${encodeURIComponent(id)}`);
+  if (!res.ok) { $("#person-name").textContent = await errorText(res); return; }
+  const p = await res.json();
+  $("#person-name").textContent = p.name;
+  const seen = p.last_seen ? `last seen ${when(p.last_seen.ts)} at ${p.last_seen.camera_id}` : "not seen yet";
+  $("#person-meta").textContent = `${p.category}, ${p.photos} photo(s), ${seen}${p.notes ? ` — ${p.notes}` : ""}`;
+  await loadPhotos(id);
+}
+
+async function loadPhotos(id) {
+  const res = await api(`/api/v1/persons/${encodeURIComponent(id)}/photos`);
+  const box = $("#photos");
+  box.replaceChildren();
+  if (!res.ok) return;
+  for (const ph of await res.json()) {
+    const fig = document.createElement("figure");
+    if (ph.stored) {
+      const img = document.createElement("img");
+      img.src = `/api/v1/persons/${encodeURIComponent(id)}/photos/${encodeURIComponent(ph.id)}`;
+      img.alt = "enrolment photo";
+      fig.append(img);
+    }
+    const cap = document.createElement("figcaption");
+    cap.textContent = `quality ${ph.quality.toFixed(2)}`;
+    const del = document.createElement("button");
+    del.type = "button";
+    del.className = "small danger";
+    del.textContent = "Remove";
+    del.addEventListener("click", async () => {
+      await api(`/api/v1/persons/${encodeURIComponent(id)}/photos/${encodeURIComponent(ph.id)}`, { method: "DELETE" });
+      await loadPerson(id);
+    });
+    fig.append(cap, del);
+    box.append(fig);
+  }
+}
+
+async function enrol(event) {
+  event.preventDefault();
+  const file = $("#enrol-file").files[0];
+  const out = $("#enrol-result");
+  if (!file || !state.person) return;
+  out.className = "";
+  out.textContent = "Checking the photo…";
+  const form = new FormData();
+  form.append("photo", file);
+  // No JSON content type here: the browser sets the multipart boundary.
+  let res = await fetch(`/api/v1/persons/${encodeURIComponent(state.person)}/photos`, { method: "POST", body: form, credentials: "same-origin" });
+  if (res.status === 401 && (await fetch("/api/v1/auth/refresh", { method: "POST", credentials: "same-origin" })).ok) {
+    res = await fetch(`/api/v1/persons/${encodeURIComponent(state.person)}/photos`, { method: "POST", body: form, credentials: "same-origin" });
+  }
+  if (res.ok) {
+    const e = await res.json();
+    const q = e.quality;
+    out.className = "ok";
+    out.textContent = `Enrolled: quality ${q.overall.toFixed(2)} (size ${q.size.toFixed(2)}, sharpness ${q.sharpness.toFixed(2)}, pose ${q.pose.toFixed(2)})`;
+    $("#enrol-file").value = "";
+    await loadPerson(state.person);
+    out.className = "ok";
+    out.textContent = `Enrolled: quality ${q.overall.toFixed(2)} (size ${q.size.toFixed(2)}, sharpness ${q.sharpness.toFixed(2)}, pose ${q.pose.toFixed(2)})`;
+  } else {
+    out.className = "error";
+    out.textContent = `Refused: ${await errorText(res)}`;
+  }
+}
+
+async function erasePerson() {
+  if (!state.person || !confirm("Erase this person, their photos and templates, and unlink their recognitions? This cannot be undone.")) return;
+  const res = await api(`/api/v1/persons/${encodeURIComponent(state.person)}`, { method: "DELETE" });
+  if (res.ok) location.hash = "#people";
+}
+
+async function loadRecognitions(event) {
+  if (event) event.preventDefault();
+  $("#rec-error").textContent = "";
+  const params = new URLSearchParams({ per_page: "100" });
+  if ($("#rec-camera").value.trim()) params.set("camera_id", $("#rec-camera").value.trim());
+  if ($("#rec-status").value) params.set("status", $("#rec-status").value);
+  if ($("#rec-min").value) params.set("min_confidence", $("#rec-min").value);
+  const res = await api(`/api/v1/events/recognition?${params}`);
+  if (!res.ok) { $("#rec-error").textContent = await errorText(res); return; }
+  const tbody = $("#recognitions tbody");
+  tbody.replaceChildren();
+  for (const r of (await res.json()).data) {
+    const tr = document.createElement("tr");
+    tr.dataset.status = r.status;
+    tr.append(cell(when(r.ts)), cell(r.camera_id), cell(String(r.track), "num"), cell(r.status),
+      cell(r.person_name || "–"), cell(r.confidence.toFixed(2), "num"));
+    const act = cell("");
+    if (r.status === "recognized") {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "small";
+      b.textContent = "Not this person";
+      b.addEventListener("click", async () => {
+        const x = await api(`/api/v1/events/recognition/${encodeURIComponent(r.id)}/reject`, { method: "POST" });
+        if (x.ok) await loadRecognitions(); else $("#rec-error").textContent = await errorText(x);
+      });
+      act.append(b);
+    }
+    tr.append(act);
+    tbody.append(tr);
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   $("#login-form").addEventListener("submit", login);
   $("#logout").addEventListener("click", logout);
+  $("#person-search").addEventListener("submit", (e) => { e.preventDefault(); loadPersons(); });
+  $("#person-add").addEventListener("submit", addPerson);
+  $("#enrol-form").addEventListener("submit", enrol);
+  $("#erase-person").addEventListener("click", erasePerson);
+  $("#rec-filter").addEventListener("submit", loadRecognitions);
+  window.addEventListener("hashchange", route);
   start();
 });

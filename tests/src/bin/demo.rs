@@ -19,6 +19,8 @@ use atrium_testkit::{Mosquitto, Postgres, RtspCamera, fixture, workspace_root};
 use atrium_tests::{CentralServer, CentralSetup, EdgeAgent, EdgeSetup, central_cli};
 
 const CAMERA: &str = "lobby-cam";
+/// The second camera: the face clip, with one enrolled person in it.
+const FACE_CAMERA: &str = "reception-cam";
 const SITE: &str = "demo";
 
 fn main() -> ExitCode {
@@ -66,15 +68,21 @@ async fn run() -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&state);
     std::fs::create_dir_all(state.join("edge")).context("creating .cache/demo")?;
     let vtest = fixture("vtest.mp4").context("the sample video (scripts/setup makes it)")?;
+    let faces_clip = fixture("faces.mp4").context("the face clip (scripts/setup makes it)")?;
 
     step("PostgreSQL 15 with TimescaleDB and pgvector");
     let pg = Postgres::start().await.context("starting PostgreSQL")?;
     step("Mosquitto with TLS and client certificates");
     let broker = Mosquitto::start().await.context("starting Mosquitto")?;
-    step("an RTSP camera looping vtest.avi (768x576, 10 fps)");
-    let cam = RtspCamera::start(&[("lobby", vtest.as_path())])
-        .await
-        .context("starting the RTSP camera")?;
+    step(
+        "an RTSP server with two cameras: vtest.avi (768x576) and the face clip (1280x1024), looping",
+    );
+    let cam = RtspCamera::start(&[
+        ("lobby", vtest.as_path()),
+        ("reception", faces_clip.as_path()),
+    ])
+    .await
+    .context("starting the RTSP camera")?;
 
     step("provisioning: site, camera, admin user (`central admin`)");
     let db = pg.url();
@@ -104,6 +112,19 @@ async fn run() -> anyhow::Result<()> {
         SITE,
         "--name",
         "Lobby entrance",
+    ]);
+    central_cli(&[
+        "admin",
+        "--database-url",
+        &db,
+        "camera",
+        "add",
+        "--id",
+        FACE_CAMERA,
+        "--site",
+        SITE,
+        "--name",
+        "Reception desk",
     ]);
     let out = central_cli(&[
         "admin",
@@ -193,6 +214,44 @@ async fn run() -> anyhow::Result<()> {
         .write(&edge_dir);
     let mut edge = EdgeAgent::start(&edge_dir, &edge_config);
 
+    step(
+        "a person to recognise: one face of the first photo in the clip (`central admin persons import`)",
+    );
+    let people = state.join("people");
+    enrolment_photo(&people.join("Demo Visitor"))?;
+    let out = std::process::Command::new(atrium_tests::binary("central"))
+        .args(["admin", "--database-url", &db, "persons", "import"])
+        .arg(&people)
+        .arg("--models-dir")
+        .arg(workspace_root().join("models"))
+        .arg("--onnxruntime")
+        .arg(atrium_testkit::onnxruntime_library())
+        .output()
+        .context("running central admin persons import")?;
+    if !out.status.success() {
+        bail!(
+            "enrolling the demo person failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    step("a second edge-agent, with face recognition, on the reception camera");
+    let face_edge_dir = state.join("edge-reception");
+    std::fs::create_dir_all(&face_edge_dir)?;
+    let mut face_setup = EdgeSetup::new(
+        FACE_CAMERA,
+        &cam.url("reception"),
+        broker.port(),
+        broker.identity(FACE_CAMERA)?,
+    );
+    face_setup.site = SITE.into();
+    let face_edge_config = face_setup
+        .section("faces", "enabled = true\ninterval_s = 0.5")
+        .section("adaptive", "enabled = true")
+        .write(&face_edge_dir);
+    let mut face_edge = EdgeAgent::start(&face_edge_dir, &face_edge_config);
+
     // Ready when the camera reports online through the whole chain.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
     loop {
@@ -203,13 +262,17 @@ async fn run() -> anyhow::Result<()> {
             .await?
             .json()
             .await?;
-        if r["data"][0]["state"] == "online" {
+        let online = r["data"]
+            .as_array()
+            .is_some_and(|c| c.len() == 2 && c.iter().all(|c| c["state"] == "online"));
+        if online {
             break;
         }
         if tokio::time::Instant::now() > deadline {
             bail!(
-                "the camera did not come online within 90 s; see {}/edge.log",
-                edge_dir.display()
+                "the cameras did not come online within 90 s; see {}/edge.log and {}/edge.log",
+                edge_dir.display(),
+                face_edge_dir.display()
             );
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -225,7 +288,10 @@ async fn run() -> anyhow::Result<()> {
          \x20 Health      {base}/health\n\
          \x20 Logs        {state}/central.log, {state}/edge/edge.log\n\n\
          People crossing the road in the sample video are counted IN (leftwards)\n\
-         and OUT; the plaza zone shows its occupancy. The video loops.\n\
+         and OUT; the plaza zone shows its occupancy. The reception camera shows\n\
+         six group photos; \"Demo Visitor\" (in the first one) is recognised\n\
+         within seconds, the others stay unknown: see \"Recognised now\" and the\n\
+         People and Recognitions pages. The videos loop.\n\
          Press Ctrl-C to stop everything.\n",
         state = state.display()
     );
@@ -237,11 +303,39 @@ async fn run() -> anyhow::Result<()> {
     }
     println!("\nstopping: edge-agent, central, camera, broker, database…");
     edge.stop();
+    face_edge.stop();
     central.stop();
     drop(cam);
     drop(broker);
     drop(pg);
     println!("stopped; logs are in {}", state.display());
+    Ok(())
+}
+
+/// Writes a crop of the first face of the clip's first photo into `dir`.
+fn enrolment_photo(dir: &std::path::Path) -> anyhow::Result<()> {
+    let bytes = std::fs::read(fixture("faces/sample1.jpg")?)?;
+    let img = atrium_vision::image::decode(&bytes, Default::default())?;
+    let models = atrium_vision::Models::open(
+        &workspace_root().join("models"),
+        atrium_vision::RuntimeOptions {
+            library: Some(atrium_testkit::onnxruntime_library()),
+            ..Default::default()
+        },
+    )?;
+    let faces = models.face_detector()?.detect(&img.view(), None)?;
+    let face = faces.first().context("no face found in sample1.jpg")?;
+    let b = face.bbox;
+    let side = b.width().max(b.height()) * 2.0;
+    let x0 = ((b.x1 + b.x2) / 2.0 - side / 2.0).max(0.0) as u32;
+    let y0 = ((b.y1 + b.y2) / 2.0 - side / 2.0).max(0.0) as u32;
+    let w = (side as u32).min(img.width() - x0);
+    let h = (side as u32).min(img.height() - y0);
+    let full = image::RgbImage::from_raw(img.width(), img.height(), img.as_bytes().to_vec())
+        .context("decoded image")?;
+    let crop = image::imageops::crop_imm(&full, x0, y0, w, h).to_image();
+    std::fs::create_dir_all(dir)?;
+    crop.save_with_format(dir.join("face.png"), image::ImageFormat::Png)?;
     Ok(())
 }
 
