@@ -16,6 +16,7 @@ pub mod health;
 pub mod openapi;
 pub mod pagination;
 pub mod persons;
+pub mod photos;
 pub mod recognition;
 pub mod sql;
 pub mod time;
@@ -123,14 +124,14 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/persons/{person_id}/photos",
-            get(persons::list_photos).post(persons::add_photo).layer(
+            get(photos::list_photos).post(photos::add_photo).layer(
                 // Multipart overhead on top of the photo itself.
                 DefaultBodyLimit::max(state.faces.photo_max_bytes + 64 * 1024),
             ),
         )
         .route(
             "/persons/{person_id}/photos/{photo_id}",
-            get(persons::get_photo).delete(persons::delete_photo),
+            get(photos::get_photo).delete(photos::delete_photo),
         )
         .route("/events/recognition", get(recognition::list))
         .route(

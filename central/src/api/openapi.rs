@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{auth, config, counting, error, events, health, persons, recognition};
+use super::{auth, config, counting, error, events, health, persons, photos, recognition};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -16,7 +16,7 @@ use super::{auth, config, counting, error, events, health, persons, recognition}
         config::list_zones, config::create_zone, config::put_zone, config::delete_zone,
         config::list_lines, config::create_line, config::put_line, config::delete_line,
         persons::list, persons::create, persons::get_one, persons::update, persons::delete,
-        persons::add_photo, persons::list_photos, persons::get_photo, persons::delete_photo,
+        photos::add_photo, photos::list_photos, photos::get_photo, photos::delete_photo,
         recognition::list, recognition::reject,
         health::health, health::metrics,
     ),

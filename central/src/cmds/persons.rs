@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum PersonsCommand {
-    /// Enrol every photo under DIR/<person name>/ (JPEG or PNG). Persons
+    /// Enrol every photo (.jpg, .jpeg, .png) under DIR/<person name>/. Persons
     /// are matched by exact name and created if missing. Exit status 1 if
     /// any photo was refused (each is listed with its reason).
     Import {
@@ -60,16 +60,24 @@ fn photos_of(dir: &Path) -> anyhow::Result<Vec<(String, Vec<PathBuf>)>> {
         if name.is_empty() || name.starts_with('.') {
             continue;
         }
+        // Photos by extension; other files (notes, .DS_Store) are not
+        // photos and are left alone.
         let mut files: Vec<PathBuf> = std::fs::read_dir(e.path())?
             .filter_map(Result::ok)
             .map(|f| f.path())
-            .filter(|p| p.is_file())
+            .filter(|p| p.is_file() && is_photo_name(p))
             .collect();
         files.sort();
         people.push((name, files));
     }
     people.sort();
     Ok(people)
+}
+
+fn is_photo_name(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| ["jpg", "jpeg", "png"].contains(&e.to_ascii_lowercase().as_str()))
 }
 
 pub async fn run(
@@ -258,4 +266,19 @@ async fn audit(
         &[&action, &person.to_string(), &detail],
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_jpeg_and_png_names_are_photos() {
+        for yes in ["a.jpg", "b.JPEG", "c.Png", "dir/d e.jpeg"] {
+            assert!(is_photo_name(Path::new(yes)), "{yes}");
+        }
+        for no in [".DS_Store", "notes.txt", "photo", "x.jpg.bak", "y.gif"] {
+            assert!(!is_photo_name(Path::new(no)), "{no}");
+        }
+    }
 }
