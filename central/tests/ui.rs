@@ -38,6 +38,32 @@ async fn wait_text(c: &Client, css: &str, want: &str) {
     }
 }
 
+/// Fills in the login form (replacing what it holds) and submits it.
+async fn log_in(c: &Client, user: &str, password: &str) {
+    for (css, value) in [("#username", user), ("#password", password)] {
+        let field = c.find(Locator::Css(css)).await.unwrap();
+        field.clear().await.unwrap();
+        field.send_keys(value).await.unwrap();
+    }
+    click(c, "#login-button").await;
+}
+
+/// A Chromium session on `base`, at the login form.
+async fn open(driver: &Chromedriver, base: &str) -> Client {
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let browser =
+        Client::with_capabilities_and_connector(&driver.url(), &driver.capabilities(), connector)
+            .await
+            .unwrap_or_else(|e| panic!("chromium session: {e}\n{}", driver.log()));
+    browser.goto(base).await.unwrap();
+    browser
+        .wait()
+        .for_element(Locator::Css("#login-form"))
+        .await
+        .unwrap();
+    browser
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_in_and_watch_a_count_change_live() {
     let stack = Stack::start().await;
@@ -47,53 +73,11 @@ async fn log_in_and_watch_a_count_change_live() {
         .start_central(stack.config_with("central", "", false))
         .await;
     let driver = Chromedriver::start().await.unwrap();
-    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    let browser =
-        Client::with_capabilities_and_connector(&driver.url(), &driver.capabilities(), connector)
-            .await
-            .unwrap_or_else(|e| panic!("chromium session: {e}\n{}", driver.log()));
-    let base = format!("http://{}", central.addr);
-
-    browser.goto(&base).await.unwrap();
-    browser
-        .wait()
-        .for_element(Locator::Css("#login-form"))
-        .await
-        .unwrap();
+    let browser = open(&driver, &format!("http://{}", central.addr)).await;
     // A wrong password shows the API's message and stays on the form.
-    browser
-        .find(Locator::Css("#username"))
-        .await
-        .unwrap()
-        .send_keys("manager")
-        .await
-        .unwrap();
-    browser
-        .find(Locator::Css("#password"))
-        .await
-        .unwrap()
-        .send_keys("wrong password")
-        .await
-        .unwrap();
-    browser
-        .find(Locator::Css("#login-button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    log_in(&browser, "manager", "wrong password").await;
     wait_text(&browser, "#login-error", "wrong user name or password").await;
-
-    let password = browser.find(Locator::Css("#password")).await.unwrap();
-    password.clear().await.unwrap();
-    password.send_keys(&pw).await.unwrap();
-    browser
-        .find(Locator::Css("#login-button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    log_in(&browser, "manager", &pw).await;
     wait_text(&browser, "#whoami", "manager (facility_manager)").await;
     wait_text(&browser, "tr[data-camera='cam-a'] .in-today", "0").await;
     wait_text(&browser, "#live-state", "live").await;
@@ -206,30 +190,8 @@ async fn enrol_a_person_and_see_them_recognised_live() {
         .start_central(stack.config_with("central", "", false))
         .await;
     let driver = Chromedriver::start().await.unwrap();
-    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    let browser =
-        Client::with_capabilities_and_connector(&driver.url(), &driver.capabilities(), connector)
-            .await
-            .unwrap_or_else(|e| panic!("chromium session: {e}\n{}", driver.log()));
-    browser
-        .goto(&format!("http://{}", central.addr))
-        .await
-        .unwrap();
-    browser
-        .wait()
-        .for_element(Locator::Css("#login-form"))
-        .await
-        .unwrap();
-    for (css, value) in [("#username", "officer"), ("#password", pw.as_str())] {
-        browser
-            .find(Locator::Css(css))
-            .await
-            .unwrap()
-            .send_keys(value)
-            .await
-            .unwrap();
-    }
-    click(&browser, "#login-button").await;
+    let browser = open(&driver, &format!("http://{}", central.addr)).await;
+    log_in(&browser, "officer", &pw).await;
     wait_text(&browser, "#whoami", "officer (security_officer)").await;
     wait_text(&browser, "#live-state", "live").await;
 

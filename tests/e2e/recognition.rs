@@ -13,7 +13,7 @@ use std::time::Duration;
 use atrium_proto::event::EventBody;
 use atrium_testkit::{Mosquitto, Postgres, RtspCamera, fixture, workspace_root};
 use atrium_tests::{CentralServer, CentralSetup, EdgeAgent, EdgeSetup, Observer, central_cli};
-use atrium_vision::{Face, Models, RgbImage};
+use atrium_vision::{Models, RgbImage};
 
 /// Photos whose faces are enrolled; photo 6's faces never are.
 const ENROLLED_PHOTOS: usize = 5;
@@ -34,12 +34,6 @@ fn models() -> Models {
     .unwrap()
 }
 
-fn png(img: &image::RgbImage) -> Vec<u8> {
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
-}
-
 /// One enrolled face: its person's name and where it is in its photo.
 struct Enrolled {
     name: String,
@@ -50,10 +44,7 @@ struct Enrolled {
 
 /// Writes DIR/<name>/face.png for each face of photos 1..=5: a crop that
 /// holds exactly that face (checked with the detector).
-/// A demo photo: its number, pixels and faces.
-type Photo = (usize, RgbImage, Vec<Face>);
-
-fn enrolment_dir(dir: &Path) -> (Vec<Enrolled>, Vec<Photo>) {
+fn enrolment_dir(dir: &Path) -> (Vec<Enrolled>, Vec<(usize, RgbImage)>) {
     let models = models();
     let mut detector = models.face_detector().unwrap();
     let mut enrolled = Vec::new();
@@ -63,9 +54,6 @@ fn enrolment_dir(dir: &Path) -> (Vec<Enrolled>, Vec<Photo>) {
         let img = atrium_vision::image::decode(&bytes, Default::default()).unwrap();
         let faces = detector.detect(&img.view(), None).unwrap();
         if n <= ENROLLED_PHOTOS {
-            let full =
-                image::RgbImage::from_raw(img.width(), img.height(), img.as_bytes().to_vec())
-                    .unwrap();
             let min_quality = models.min_face_quality().unwrap();
             for (i, f) in faces.iter().enumerate() {
                 // A profile is refused at enrolment (tested elsewhere).
@@ -75,30 +63,23 @@ fn enrolment_dir(dir: &Path) -> (Vec<Enrolled>, Vec<Photo>) {
                     continue;
                 }
                 let b = f.bbox;
-                let (cx, cy) = ((b.x1 + b.x2) / 2.0, (b.y1 + b.y2) / 2.0);
                 let crop = [2.0f32, 1.6, 1.3].iter().find_map(|scale| {
-                    let side = b.width().max(b.height()) * scale;
-                    let x0 = (cx - side / 2.0).max(0.0) as u32;
-                    let y0 = (cy - side / 2.0).max(0.0) as u32;
-                    let w = (side as u32).min(full.width() - x0);
-                    let h = (side as u32).min(full.height() - y0);
-                    let c = image::imageops::crop_imm(&full, x0, y0, w, h).to_image();
-                    let v = RgbImage::from_raw(w, h, c.as_raw().clone()).unwrap();
-                    (detector.detect(&v.view(), None).unwrap().len() == 1).then_some(c)
+                    let c = img.crop(b.square(*scale))?;
+                    (detector.detect(&c.view(), None).unwrap().len() == 1).then_some(c)
                 });
                 let Some(crop) = crop else { continue };
                 let name = format!("photo{n}-face{i}");
                 std::fs::create_dir_all(dir.join(&name)).unwrap();
-                std::fs::write(dir.join(&name).join("face.png"), png(&crop)).unwrap();
+                std::fs::write(dir.join(&name).join("face.png"), crop.to_png().unwrap()).unwrap();
                 enrolled.push(Enrolled {
                     name,
                     photo: n,
-                    centre: (cx, cy),
+                    centre: (b.centre().x, b.centre().y),
                     width: b.width(),
                 });
             }
         }
-        photos.push((n, img, faces));
+        photos.push((n, img));
     }
     (enrolled, photos)
 }
@@ -284,7 +265,7 @@ async fn enrolled_faces_are_recognised_and_strangers_stay_unknown() {
         let bbox: Vec<f32> = r.get(5);
         // The clip loops: after photo 6 comes photo 1 again.
         let photo = (r.get::<_, i64>(6) / PHOTO_MS) as usize % 6 + 1;
-        let Some((_, img, _)) = photos.iter().find(|p| p.0 == photo) else {
+        let Some((_, img)) = photos.iter().find(|p| p.0 == photo) else {
             continue;
         };
         let (x, y) = to_photo(&bbox, img);

@@ -628,7 +628,7 @@ async fn one_zone(state: &AppState, camera: &str, id: &str) -> Result<Zone, ApiE
         )
         .await?
         .map(|r| zone_from_row(&r))
-        .ok_or_else(|| part_not_found("zone", camera, id))
+        .ok_or_else(|| part_not_found(Part::Zone, camera, id))
 }
 
 async fn one_line(state: &AppState, camera: &str, id: &str) -> Result<Line, ApiError> {
@@ -640,20 +640,52 @@ async fn one_line(state: &AppState, camera: &str, id: &str) -> Result<Line, ApiE
         )
         .await?
         .map(|r| line_from_row(&r))
-        .ok_or_else(|| part_not_found("line", camera, id))
+        .ok_or_else(|| part_not_found(Part::Line, camera, id))
 }
 
-fn part_not_found(what: &str, camera: &str, id: &str) -> ApiError {
-    let code = if what == "zone" {
-        "ZONE_NOT_FOUND"
-    } else {
-        "LINE_NOT_FOUND"
+/// The per-camera configuration parts with their own endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Zone,
+    Line,
+}
+
+impl Part {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Zone => "zone",
+            Self::Line => "line",
+        }
+    }
+}
+
+fn part_not_found(part: Part, camera: &str, id: &str) -> ApiError {
+    let code = match part {
+        Part::Zone => "ZONE_NOT_FOUND",
+        Part::Line => "LINE_NOT_FOUND",
     };
     ApiError::new(
         StatusCode::NOT_FOUND,
         code,
-        format!("{what} {id:?} not found on camera {camera:?}"),
+        format!("{} {id:?} not found on camera {camera:?}", part.name()),
     )
+}
+
+/// Deletes one zone or line of a locked camera; 404 if there is none.
+async fn remove_part(
+    tx: &deadpool_postgres::Transaction<'_>,
+    part: Part,
+    camera: &str,
+    id: &str,
+) -> Result<(), ApiError> {
+    let sql = match part {
+        Part::Zone => "DELETE FROM zones WHERE camera_id = $1 AND id = $2",
+        Part::Line => "DELETE FROM lines WHERE camera_id = $1 AND id = $2",
+    };
+    if tx.execute(sql, &[&camera, &id]).await? == 0 {
+        return Err(part_not_found(part, camera, id));
+    }
+    Ok(())
 }
 
 /// Add a zone to a camera. Pushed to the edge.
@@ -706,15 +738,7 @@ pub async fn put_zone(
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
     lock_camera(&tx, &cam).await?;
-    let n = tx
-        .execute(
-            "DELETE FROM zones WHERE camera_id = $1 AND id = $2",
-            &[&cam, &id],
-        )
-        .await?;
-    if n == 0 {
-        return Err(part_not_found("zone", &cam, &id));
-    }
+    remove_part(&tx, Part::Zone, &cam, &id).await?;
     insert_zone(&tx, &cam, &id, &body).await?;
     finish_change(&state, tx, &cam, true).await?;
     Ok(axum::Json(one_zone(&state, &cam, &id).await?))
@@ -736,15 +760,7 @@ pub async fn delete_zone(
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
     lock_camera(&tx, &cam).await?;
-    let n = tx
-        .execute(
-            "DELETE FROM zones WHERE camera_id = $1 AND id = $2",
-            &[&cam, &id],
-        )
-        .await?;
-    if n == 0 {
-        return Err(part_not_found("zone", &cam, &id));
-    }
+    remove_part(&tx, Part::Zone, &cam, &id).await?;
     finish_change(&state, tx, &cam, true).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -845,15 +861,7 @@ pub async fn put_line(
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
     lock_camera(&tx, &cam).await?;
-    let n = tx
-        .execute(
-            "DELETE FROM lines WHERE camera_id = $1 AND id = $2",
-            &[&cam, &id],
-        )
-        .await?;
-    if n == 0 {
-        return Err(part_not_found("line", &cam, &id));
-    }
+    remove_part(&tx, Part::Line, &cam, &id).await?;
     insert_line(&tx, &cam, &id, &body).await?;
     finish_change(&state, tx, &cam, true).await?;
     Ok(axum::Json(one_line(&state, &cam, &id).await?))
@@ -875,15 +883,7 @@ pub async fn delete_line(
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
     lock_camera(&tx, &cam).await?;
-    let n = tx
-        .execute(
-            "DELETE FROM lines WHERE camera_id = $1 AND id = $2",
-            &[&cam, &id],
-        )
-        .await?;
-    if n == 0 {
-        return Err(part_not_found("line", &cam, &id));
-    }
+    remove_part(&tx, Part::Line, &cam, &id).await?;
     finish_change(&state, tx, &cam, true).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -208,8 +208,8 @@ pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
         },
         cameras,
         faces: FacesHealth {
-            enrolment: state.faces.enroller.is_some(),
-            reason: state.faces.unavailable.clone(),
+            enrolment: state.faces.enroller.is_ok(),
+            reason: state.faces.enroller.as_ref().err().cloned(),
             threshold: state.recognize.vote.threshold,
         },
         system,

@@ -59,20 +59,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub login_limiter: Arc<LoginLimiter>,
     pub started: Instant,
-    pub faces: Arc<FacesState>,
+    pub faces: Arc<crate::recognize::FacesState>,
     pub recognize: crate::recognize::RecognizeConfig,
-}
-
-/// Face enrolment: the enroller (None when disabled or the models are
-/// missing, with the reason) and what happens to photos.
-#[derive(Debug, Clone)]
-pub struct FacesState {
-    pub enroller: Option<crate::recognize::enrol::Enroller>,
-    /// Why there is no enroller.
-    pub unavailable: Option<String>,
-    pub photo_max_bytes: usize,
-    pub keep_photos: bool,
-    pub photo_key: Option<crate::recognize::photo_key::PhotoKey>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -348,46 +348,29 @@ pub async fn update(
     Ok(axum::Json(p))
 }
 
-/// What an erasure removed.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Erasure {
-    pub person_id: Uuid,
-    pub templates: u64,
-    pub photos: u64,
-    pub negatives: u64,
-    pub recognitions_unlinked: u64,
-}
-
 /// Erase a person: templates, photos, negative examples, and the links
 /// from past recognitions (which stay, as `erased`). Audited.
 #[utoipa::path(delete, path = "/api/v1/persons/{person_id}", tag = "persons", security(("bearer" = [])),
     params(("person_id" = Uuid, Path)),
-    responses((status = 200, description = "Erased", body = Erasure),
+    responses((status = 200, description = "Erased", body = crate::recognize::Erased),
               (status = 404, description = "Unknown person", body = super::error::ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
     user: AuthUser,
     Path(id): Path<Uuid>,
-) -> Result<axum::Json<Erasure>, ApiError> {
+) -> Result<axum::Json<crate::recognize::Erased>, ApiError> {
     user.require(Permission::PersonsWrite)?;
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
-    let erasure = crate::recognize::erase_person(&tx, id)
+    let er = crate::recognize::erase_person(&tx, id)
         .await?
         .ok_or_else(|| person_not_found(id))?;
-    let er = Erasure {
-        person_id: id,
-        templates: erasure.templates,
-        photos: erasure.photos,
-        negatives: erasure.negatives,
-        recognitions_unlinked: erasure.recognitions,
-    };
     audit(
         &tx,
         &user,
         "person.erase",
         &id.to_string(),
-        serde_json::to_value(&er).unwrap_or_default(),
+        serde_json::to_value(er).unwrap_or_default(),
     )
     .await?;
     tx.commit().await?;

@@ -166,14 +166,10 @@ pub async fn add_photo(
 ) -> Result<(StatusCode, axum::Json<Enrolment>), ApiError> {
     user.require(Permission::PersonsWrite)?;
     let faces = state.faces.clone();
-    let Some(enroller) = faces.enroller.as_ref() else {
-        return Err(ApiError::unavailable(
-            faces
-                .unavailable
-                .clone()
-                .unwrap_or_else(|| "face enrolment is unavailable".into()),
-        ));
-    };
+    let enroller = faces
+        .enroller
+        .as_ref()
+        .map_err(|why| ApiError::unavailable(why.clone()))?;
     {
         let client = state.pool.get().await?;
         load_person(&client, id).await?;
@@ -185,16 +181,9 @@ pub async fn add_photo(
         .await
         .map_err(enrol_refused)?;
     let content_type = crate::recognize::content_type(&bytes);
-    let image: Option<Vec<u8>> = if !faces.keep_photos {
-        None
-    } else if let Some(key) = &faces.photo_key {
-        Some(
-            key.seal(&bytes)
-                .map_err(|e| ApiError::internal("photo encryption", e))?,
-        )
-    } else {
-        Some(bytes.to_vec())
-    };
+    let (image, sealed) = faces
+        .stored_image(&bytes)
+        .map_err(|e| ApiError::internal("photo encryption", e))?;
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
     // The person may have been erased while the photo was being embedded.
@@ -205,15 +194,8 @@ pub async fn add_photo(
     {
         return Err(person_not_found(id));
     }
-    let (photo_id, template_id) = crate::recognize::store_enrolment(
-        &tx,
-        id,
-        &enrolled,
-        content_type,
-        image,
-        faces.photo_key.is_some(),
-    )
-    .await?;
+    let (photo_id, template_id) =
+        crate::recognize::store_enrolment(&tx, id, &enrolled, content_type, image, sealed).await?;
     audit(
         &tx,
         &user,

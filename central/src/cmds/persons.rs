@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
+use central::recognize::FacesState;
 use central::recognize::enrol::{EnrolError, Enroller};
-use central::recognize::photo_key::PhotoKey;
 use uuid::Uuid;
 
 #[derive(Debug, clap::Subcommand)]
@@ -101,20 +101,8 @@ pub async fn run(
         enabled: true,
         ..faces
     };
-    let key = faces
-        .photo_key_file
-        .as_deref()
-        .map(PhotoKey::load)
-        .transpose()?;
     let (state, _) = central::recognize::setup(&faces)?;
-    let enroller: Enroller = state.enroller.ok_or_else(|| {
-        anyhow::anyhow!(
-            "{}",
-            state
-                .unavailable
-                .unwrap_or_else(|| "face enrolment is unavailable".into())
-        )
-    })?;
+    let enroller = state.enroller.clone().map_err(anyhow::Error::msg)?;
     let people = photos_of(&dir)?;
     let total: u64 = people.iter().map(|p| p.1.len() as u64).sum();
     if total == 0 {
@@ -142,8 +130,7 @@ pub async fn run(
             let result = enrol_file(
                 client,
                 &enroller,
-                key.as_ref(),
-                &faces,
+                &state,
                 name,
                 &category,
                 &mut person,
@@ -183,8 +170,7 @@ pub async fn run(
 async fn enrol_file(
     client: &mut tokio_postgres::Client,
     enroller: &Enroller,
-    key: Option<&PhotoKey>,
-    faces: &central::config::FacesSection,
+    faces: &FacesState,
     name: &str,
     category: &str,
     person: &mut Option<Uuid>,
@@ -202,13 +188,7 @@ async fn enrol_file(
         .enrol(bytes.clone())
         .await
         .map_err(|e: EnrolError| format!("{}: {e}", e.reason()))?;
-    let image = if !faces.keep_photos {
-        None
-    } else if let Some(k) = key {
-        Some(k.seal(&bytes).map_err(|e| e.to_string())?)
-    } else {
-        Some(bytes.clone())
-    };
+    let (image, sealed) = faces.stored_image(&bytes).map_err(|e| e.to_string())?;
     let db = |e: tokio_postgres::Error| format!("database: {e}");
     let tx = client.transaction().await.map_err(db)?;
     let id = match *person {
@@ -238,7 +218,7 @@ async fn enrol_file(
         &enrolled,
         central::recognize::content_type(&bytes),
         image,
-        key.is_some(),
+        sealed,
     )
     .await
     .map_err(db)?;

@@ -49,6 +49,33 @@ impl Default for RecognizeConfig {
     }
 }
 
+/// Face enrolment as configured: the enroller, or why there is none, and
+/// what is kept of a photo.
+#[derive(Debug, Clone)]
+pub struct FacesState {
+    /// `Err`: why photos cannot be enrolled (disabled, models missing).
+    pub enroller: Result<enrol::Enroller, String>,
+    pub photo_max_bytes: usize,
+    pub keep_photos: bool,
+    pub photo_key: Option<photo_key::PhotoKey>,
+}
+
+impl FacesState {
+    /// What to store of an enrolled photo: nothing (templates only), the
+    /// photo sealed with the key, or the photo as uploaded; and whether it
+    /// is sealed.
+    pub fn stored_image(
+        &self,
+        bytes: &[u8],
+    ) -> Result<(Option<Vec<u8>>, bool), photo_key::PhotoKeyError> {
+        match (&self.photo_key, self.keep_photos) {
+            (_, false) => Ok((None, false)),
+            (Some(key), true) => Ok((Some(key.seal(bytes)?), true)),
+            (None, true) => Ok((Some(bytes.to_vec()), false)),
+        }
+    }
+}
+
 /// Builds enrolment and recognition from the `[faces]` section. Missing
 /// models do not stop central (counting works without them): enrolment
 /// then answers 503 with the reason, and recognition uses the configured
@@ -56,7 +83,7 @@ impl Default for RecognizeConfig {
 /// does stop it: photos must not be stored unencrypted by accident.
 pub fn setup(
     cfg: &crate::config::FacesSection,
-) -> Result<(crate::api::FacesState, RecognizeConfig), photo_key::PhotoKeyError> {
+) -> Result<(FacesState, RecognizeConfig), photo_key::PhotoKeyError> {
     let photo_key = cfg
         .photo_key_file
         .as_deref()
@@ -78,7 +105,7 @@ pub fn setup(
         min_votes: cfg.min_votes,
         max_observations: cfg.max_observations,
     };
-    let (enroller, unavailable) = match &models {
+    let enroller = match &models {
         Ok(m) => {
             match cfg.threshold.map_or_else(|| m.same_person_threshold(), Ok) {
                 Ok(t) => vote.threshold = t,
@@ -94,12 +121,9 @@ pub fn setup(
                     quality: m.quality_config(),
                     runtime,
                 });
-                (Some(enroller), None)
+                Ok(enroller)
             } else {
-                (
-                    None,
-                    Some("face enrolment is disabled (faces.enabled = false)".to_owned()),
-                )
+                Err("face enrolment is disabled (faces.enabled = false)".to_owned())
             }
         }
         Err(e) => {
@@ -110,7 +134,7 @@ pub fn setup(
             if cfg.enabled {
                 tracing::warn!(reason = %why, "face enrolment is off");
             }
-            (None, Some(why))
+            Err(why)
         }
     };
     tracing::info!(
@@ -121,9 +145,8 @@ pub fn setup(
         "face recognition"
     );
     Ok((
-        crate::api::FacesState {
+        FacesState {
             enroller,
-            unavailable,
             photo_max_bytes: cfg.photo_max_bytes,
             keep_photos: cfg.keep_photos,
             photo_key,
@@ -365,8 +388,8 @@ fn pg_interval(d: chrono::Duration) -> String {
 }
 
 /// Stores an enrolled photo and its template for `person` inside `tx`;
-/// `image` is what to keep of the photo (already sealed when `encrypted`),
-/// `None` to keep the template only. Returns (photo id, template id).
+/// `image` and `encrypted` are [`FacesState::stored_image`]'s answer.
+/// Returns (photo id, template id).
 #[allow(clippy::too_many_arguments)]
 pub async fn store_enrolment(
     tx: &tokio_postgres::Transaction<'_>,
@@ -388,7 +411,7 @@ pub async fn store_enrolment(
             &person,
             &content_type,
             &image,
-            &(image.is_some() && encrypted),
+            &encrypted,
             &(enrolled.width as i32),
             &(enrolled.height as i32),
             &bbox,
@@ -425,13 +448,17 @@ pub fn content_type(bytes: &[u8]) -> &'static str {
     }
 }
 
-/// What erasing a person removed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What erasing a person removed (the API's answer to the erasure).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 pub struct Erased {
+    pub person_id: Uuid,
     pub templates: u64,
     pub photos: u64,
     pub negatives: u64,
-    pub recognitions: u64,
+    /// Recognitions that named the person, now `erased`.
+    pub recognitions_unlinked: u64,
 }
 
 /// Erases a person inside `tx`: templates, photos, negative examples, and
@@ -448,7 +475,7 @@ pub async fn erase_person(
     {
         return Ok(None);
     }
-    let recognitions = tx
+    let recognitions_unlinked = tx
         .execute(
             "UPDATE face_recognitions SET status = 'erased', person_id = NULL WHERE person_id = $1",
             &[&id],
@@ -477,10 +504,11 @@ pub async fn erase_person(
     tx.execute("DELETE FROM persons WHERE id = $1", &[&id])
         .await?;
     Ok(Some(Erased {
+        person_id: id,
         templates,
         photos,
         negatives,
-        recognitions,
+        recognitions_unlinked,
     }))
 }
 

@@ -33,16 +33,7 @@ pub fn png(img: &image::RgbImage) -> Vec<u8> {
 
 /// A square crop of `scale` face boxes around `face`, as PNG.
 pub fn crop(img: &RgbImage, face: &Face, scale: f32) -> Vec<u8> {
-    let b = face.bbox;
-    let side = b.width().max(b.height()) * scale;
-    let (cx, cy) = ((b.x1 + b.x2) / 2.0, (b.y1 + b.y2) / 2.0);
-    let x0 = (cx - side / 2.0).max(0.0) as u32;
-    let y0 = (cy - side / 2.0).max(0.0) as u32;
-    let w = (side as u32).min(img.width() - x0);
-    let h = (side as u32).min(img.height() - y0);
-    let full =
-        image::RgbImage::from_raw(img.width(), img.height(), img.as_bytes().to_vec()).unwrap();
-    png(&image::imageops::crop_imm(&full, x0, y0, w, h).to_image())
+    img.crop(face.bbox.square(scale)).unwrap().to_png().unwrap()
 }
 
 /// Jittered embeddings of one face, as the edge would send them.

@@ -56,6 +56,8 @@ pub enum VisionError {
     },
     #[error("not a decodable JPEG or PNG image: {0}")]
     ImageDecode(String),
+    #[error("encoding PNG: {0}")]
+    ImageEncode(String),
     #[error("resizing: {0}")]
     Resize(String),
 }

@@ -5,6 +5,7 @@
 //! [`RgbImage`] owns tightly packed pixels, e.g. a decoded upload.
 
 use crate::error::VisionError;
+use crate::geometry::BBox;
 
 /// Borrowed 8-bit RGB pixels, rows top to bottom, `stride` bytes apart.
 #[derive(Debug, Clone, Copy)]
@@ -141,6 +142,43 @@ impl RgbImage {
         &self.data
     }
 
+    /// The pixels inside `region`, clipped to the image and widened to
+    /// whole pixels; `None` when no pixel of it lies inside. With
+    /// [`BBox::square`] this is a face crop for enrolment.
+    pub fn crop(&self, region: BBox) -> Option<RgbImage> {
+        let r = region.clip(self.width as f32, self.height as f32);
+        let (x0, y0) = (r.x1.floor() as usize, r.y1.floor() as usize);
+        let (x1, y1) = (r.x2.ceil() as usize, r.y2.ceil() as usize);
+        if x1 <= x0 || y1 <= y0 {
+            return None;
+        }
+        let stride = self.width as usize * 3;
+        let mut data = Vec::with_capacity((x1 - x0) * (y1 - y0) * 3);
+        for y in y0..y1 {
+            data.extend_from_slice(&self.data[y * stride + x0 * 3..y * stride + x1 * 3]);
+        }
+        Some(RgbImage {
+            width: (x1 - x0) as u32,
+            height: (y1 - y0) as u32,
+            data,
+        })
+    }
+
+    /// The image as PNG (crops for enrolment, demo and test photos).
+    pub fn to_png(&self) -> Result<Vec<u8>, VisionError> {
+        use ::image::ImageEncoder;
+        let mut out = Vec::new();
+        ::image::codecs::png::PngEncoder::new(&mut out)
+            .write_image(
+                &self.data,
+                self.width,
+                self.height,
+                ::image::ExtendedColorType::Rgb8,
+            )
+            .map_err(|e| VisionError::ImageEncode(e.to_string()))?;
+        Ok(out)
+    }
+
     /// A borrowed view of the whole image.
     pub fn view(&self) -> ImageView<'_> {
         ImageView {
@@ -226,6 +264,26 @@ mod tests {
             ImageView::new(0, 3, 8, &data),
             Err(VisionError::EmptyImage { .. })
         ));
+    }
+
+    #[test]
+    fn crops_clip_to_the_image_and_round_outwards() {
+        // 4x3, pixel (x, y) = [x, y, 7].
+        let data: Vec<u8> = (0..3u8)
+            .flat_map(|y| (0..4u8).flat_map(move |x| [x, y, 7]))
+            .collect();
+        let img = RgbImage::from_raw(4, 3, data).unwrap();
+        let c = img.crop(BBox::new(1.5, 0.5, 3.2, 2.0)).unwrap();
+        assert_eq!((c.width(), c.height()), (3, 2));
+        assert_eq!(c.view().pixel(0, 0), [1, 0, 7]);
+        assert_eq!(c.view().pixel(2, 1), [3, 1, 7]);
+        // Partly outside: clipped; wholly outside: nothing.
+        let c = img.crop(BBox::new(-5.0, -5.0, 2.0, 1.0)).unwrap();
+        assert_eq!((c.width(), c.height()), (2, 1));
+        assert!(img.crop(BBox::new(10.0, 10.0, 20.0, 20.0)).is_none());
+        // PNG round trip.
+        let png = img.to_png().unwrap();
+        assert_eq!(decode(&png, DecodeLimits::default()).unwrap(), img);
     }
 
     #[test]

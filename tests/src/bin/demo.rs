@@ -325,17 +325,11 @@ fn enrolment_photo(dir: &std::path::Path) -> anyhow::Result<()> {
     )?;
     let faces = models.face_detector()?.detect(&img.view(), None)?;
     let face = faces.first().context("no face found in sample1.jpg")?;
-    let b = face.bbox;
-    let side = b.width().max(b.height()) * 2.0;
-    let x0 = ((b.x1 + b.x2) / 2.0 - side / 2.0).max(0.0) as u32;
-    let y0 = ((b.y1 + b.y2) / 2.0 - side / 2.0).max(0.0) as u32;
-    let w = (side as u32).min(img.width() - x0);
-    let h = (side as u32).min(img.height() - y0);
-    let full = image::RgbImage::from_raw(img.width(), img.height(), img.as_bytes().to_vec())
-        .context("decoded image")?;
-    let crop = image::imageops::crop_imm(&full, x0, y0, w, h).to_image();
+    let crop = img
+        .crop(face.bbox.square(2.0))
+        .context("the face lies outside the photo")?;
     std::fs::create_dir_all(dir)?;
-    crop.save_with_format(dir.join("face.png"), image::ImageFormat::Png)?;
+    std::fs::write(dir.join("face.png"), crop.to_png()?)?;
     Ok(())
 }
 
