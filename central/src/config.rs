@@ -98,7 +98,9 @@ pub struct IngestSection {
     /// … or after this many milliseconds (default 250).
     #[serde(default = "defaults::batch_ms")]
     pub batch_ms: u64,
-    /// Larger payloads are dead-lettered (default 256 KiB).
+    /// Larger payloads are dead-lettered (default 65536, the documented
+    /// event limit; at most the broker's 262144-byte `message_size_limit`,
+    /// above which the broker refuses them itself).
     #[serde(default = "defaults::max_payload")]
     pub max_payload_bytes: usize,
     /// Where messages wait while the database is down.
@@ -204,7 +206,7 @@ mod defaults {
         250
     }
     pub fn max_payload() -> usize {
-        256 * 1024
+        atrium_proto::limits::MAX_EVENT_PAYLOAD
     }
     pub fn spool_mib() -> u64 {
         1024
@@ -243,6 +245,14 @@ impl Config {
             return Err(invalid(
                 "ingest.batch_size and ingest.batch_ms must be positive".into(),
             ));
+        }
+        if c.ingest.max_payload_bytes == 0
+            || c.ingest.max_payload_bytes > atrium_proto::limits::BROKER_MESSAGE_LIMIT
+        {
+            return Err(invalid(format!(
+                "ingest.max_payload_bytes must be 1..{} (the broker refuses larger messages itself)",
+                atrium_proto::limits::BROKER_MESSAGE_LIMIT
+            )));
         }
         if c.auth.access_ttl_s == 0 || c.auth.refresh_ttl_s < c.auth.access_ttl_s {
             return Err(invalid(

@@ -91,12 +91,17 @@ pub fn chunks(events: &[LiveEvent]) -> Vec<String> {
 /// fires once the first `LISTEN` is in place. Events
 /// committed while this listener was disconnected are not replayed: the
 /// dashboard re-reads the totals when its socket reconnects.
+///
+/// The same connection listens on [`crate::auth::sessions::CHANNEL`] and
+/// forwards ended sessions and changed users to `sessions`.
 pub async fn listen(
     config: tokio_postgres::Config,
     tx: tokio::sync::broadcast::Sender<LiveEvent>,
+    sessions: tokio::sync::broadcast::Sender<uuid::Uuid>,
     ready: tokio::sync::oneshot::Sender<()>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    use crate::auth::sessions::CHANNEL as SESSIONS;
     use futures::StreamExt;
     let mut ready = Some(ready);
     loop {
@@ -108,7 +113,8 @@ pub async fn listen(
                 while let Some(m) = stream.next().await {
                     match m {
                         Ok(tokio_postgres::AsyncMessage::Notification(n)) => {
-                            if msg_tx.send(n.payload().to_owned()).is_err() {
+                            let item = (n.channel() == SESSIONS, n.payload().to_owned());
+                            if msg_tx.send(item).is_err() {
                                 break;
                             }
                         }
@@ -120,12 +126,23 @@ pub async fn listen(
                     }
                 }
             });
-            client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
-            tracing::debug!("listening for live events");
+            client
+                .batch_execute(&format!("LISTEN {CHANNEL}; LISTEN {SESSIONS}"))
+                .await?;
+            tracing::debug!("listening for live events and session changes");
             if let Some(r) = ready.take() {
                 let _ = r.send(());
             }
-            while let Some(payload) = msgs.recv().await {
+            while let Some((session, payload)) = msgs.recv().await {
+                if session {
+                    match uuid::Uuid::parse_str(&payload) {
+                        Ok(id) => {
+                            let _ = sessions.send(id);
+                        }
+                        Err(_) => tracing::warn!(payload, "unreadable session notification"),
+                    }
+                    continue;
+                }
                 match serde_json::from_str::<Vec<LiveEvent>>(&payload) {
                     Ok(events) => {
                         for e in events {

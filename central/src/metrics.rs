@@ -14,12 +14,15 @@ pub struct Metrics {
     pub events_stored: Counter,
     pub events_duplicate: Counter,
     pub dead_letters: Counter,
+    pub commit_retries: Counter,
+    pub spool_errors: Counter,
     pub batch_size: Histogram,
     pub commit_seconds: Histogram,
     pub lag_seconds: Gauge<f64, AtomicU64>,
     pub spool_depth: Gauge,
     pub database_up: Gauge,
     pub broker_connected: Gauge,
+    pub broker_connects: Counter,
     pub http_requests: Counter,
     pub ws_clients: Gauge,
 }
@@ -45,6 +48,8 @@ impl Metrics {
             events_stored: Counter::default(),
             events_duplicate: Counter::default(),
             dead_letters: Counter::default(),
+            commit_retries: Counter::default(),
+            spool_errors: Counter::default(),
             batch_size: Histogram::new([1.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2000.0]),
             commit_seconds: Histogram::new([
                 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -53,6 +58,7 @@ impl Metrics {
             spool_depth: Gauge::default(),
             database_up: Gauge::default(),
             broker_connected: Gauge::default(),
+            broker_connects: Counter::default(),
             http_requests: Counter::default(),
             ws_clients: Gauge::default(),
         };
@@ -75,6 +81,16 @@ impl Metrics {
             "ingest_dead_letters",
             "Messages refused and stored in dead_letters",
             m.dead_letters.clone(),
+        );
+        r.register(
+            "ingest_commit_retries",
+            "Batches committed again after a transient database error (deadlock, serialization failure)",
+            m.commit_retries.clone(),
+        );
+        r.register(
+            "ingest_spool_errors",
+            "Ingest spool reads that failed and spooled records that could not be decoded (dead-lettered)",
+            m.spool_errors.clone(),
         );
         r.register(
             "ingest_batch_size",
@@ -100,6 +116,11 @@ impl Metrics {
             "database_up",
             "1 when the last database write succeeded",
             m.database_up.clone(),
+        );
+        r.register(
+            "ingest_broker_connections",
+            "Connections ingest made to the broker (a growing count means the connection keeps breaking)",
+            m.broker_connects.clone(),
         );
         r.register(
             "broker_connected",

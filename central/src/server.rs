@@ -99,6 +99,7 @@ pub async fn start(cfg: Config) -> Result<Running, ServerError> {
     let (faces, recognize) = crate::recognize::setup(&cfg.faces)?;
     let metrics = Arc::new(Metrics::new());
     let (live, _) = broadcast::channel(LIVE_BUFFER);
+    let (sessions, _) = broadcast::channel(256);
     let (stop_tx, stop) = watch::channel(false);
     let client_id = cfg.broker.client_id.clone().unwrap_or_else(|| {
         format!(
@@ -134,6 +135,7 @@ pub async fn start(cfg: Config) -> Result<Running, ServerError> {
         keys: Arc::new(keys),
         ingest: handle,
         live,
+        sessions,
         metrics,
         settings: Arc::new(Settings {
             secure_cookies: cfg.http.secure_cookies,
@@ -186,6 +188,7 @@ pub async fn start(cfg: Config) -> Result<Running, ServerError> {
     tasks.push(tokio::spawn(crate::live::listen(
         pg,
         state.live.clone(),
+        state.sessions.clone(),
         ready_tx,
         stop.clone(),
     )));

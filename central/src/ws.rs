@@ -10,6 +10,11 @@
 //! the channel's buffer behind is closed (1013, try again later) rather
 //! than buffered without bound; the connection is also closed when its
 //! access token expires (1008), and the client reconnects with a fresh one.
+//! When a session ends or its user changes (logout, new password, new role,
+//! disabled: `auth::sessions`), every connection of that session or user
+//! checks its token again at once and closes (1008) unless it still holds;
+//! every connection also checks itself every [`RECHECK`], in case a
+//! notification was missed while the database was away.
 
 use std::time::Duration;
 
@@ -32,7 +37,11 @@ pub struct WsQuery {
     token: Option<String>,
 }
 
-async fn caller(state: &AppState, parts: &Parts, q: &WsQuery) -> Result<AuthUser, ApiError> {
+async fn caller(
+    state: &AppState,
+    parts: &Parts,
+    q: &WsQuery,
+) -> Result<(String, AuthUser), ApiError> {
     let token = q
         .token
         .clone()
@@ -42,7 +51,7 @@ async fn caller(state: &AppState, parts: &Parts, q: &WsQuery) -> Result<AuthUser
         })?;
     let user = authenticate(state, &token).await?;
     user.require(Permission::EventsRead)?;
-    Ok(user)
+    Ok((token, user))
 }
 
 /// Every camera's live events.
@@ -52,9 +61,11 @@ pub async fn dashboard(
     Query(q): Query<WsQuery>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    let user = caller(&state, &parts, &q).await?;
+    let (token, user) = caller(&state, &parts, &q).await?;
     let rx = state.live.subscribe();
-    Ok(ws.on_upgrade(move |socket| serve(socket, rx, None, user, state)))
+    let sessions = state.sessions.subscribe();
+    Ok(ws
+        .on_upgrade(move |socket| serve(socket, rx, sessions, None, Caller { token, user }, state)))
 }
 
 /// One camera's live events.
@@ -65,23 +76,46 @@ pub async fn camera(
     Query(q): Query<WsQuery>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    let user = caller(&state, &parts, &q).await?;
+    let (token, user) = caller(&state, &parts, &q).await?;
     let client = state.pool.get().await?;
     ensure_camera(&client, &camera_id).await?;
     drop(client);
     let rx = state.live.subscribe();
-    Ok(ws.on_upgrade(move |socket| serve(socket, rx, Some(camera_id), user, state)))
+    let sessions = state.sessions.subscribe();
+    Ok(ws.on_upgrade(move |socket| {
+        serve(
+            socket,
+            rx,
+            sessions,
+            Some(camera_id),
+            Caller { token, user },
+            state,
+        )
+    }))
 }
+
+/// Who is on the other end, and the token they proved it with.
+struct Caller {
+    token: String,
+    user: AuthUser,
+}
+
+/// How often a connection checks its token again without being told.
+pub const RECHECK: Duration = Duration::from_secs(15);
 
 async fn serve(
     mut socket: WebSocket,
     mut rx: tokio::sync::broadcast::Receiver<LiveEvent>,
+    mut sessions: tokio::sync::broadcast::Receiver<uuid::Uuid>,
     camera: Option<String>,
-    user: AuthUser,
+    caller: Caller,
     state: AppState,
 ) {
     state.metrics.ws_clients.inc();
-    let may_see_persons = user.role.allows(Permission::PersonsRead);
+    let Caller { token, mut user } = caller;
+    let mut may_see_persons = user.role.allows(Permission::PersonsRead);
+    let mut recheck = tokio::time::interval(RECHECK);
+    recheck.tick().await;
     let expires_in = (user.expires_at - chrono::Utc::now().timestamp()).max(0) as u64;
     let expiry = tokio::time::sleep(Duration::from_secs(expires_in));
     tokio::pin!(expiry);
@@ -131,7 +165,72 @@ async fn serve(
                 let _ = socket.send(close(1008, "access token expired")).await;
                 break;
             }
+            changed = sessions.recv() => {
+                let concerns_us = match changed {
+                    Ok(id) => id == user.id || id == user.session,
+                    // Missed some: check anyway.
+                    Err(RecvError::Lagged(_)) => true,
+                    Err(RecvError::Closed) => false,
+                };
+                if concerns_us && !recheck_or_close(&state, &token, &mut user, &mut may_see_persons, &mut socket).await {
+                    break;
+                }
+            }
+            _ = recheck.tick() => {
+                if !recheck_or_close(&state, &token, &mut user, &mut may_see_persons, &mut socket).await {
+                    break;
+                }
+            }
         }
     }
     state.metrics.ws_clients.dec();
+}
+
+/// What checking a connection's token again found.
+enum Check {
+    /// Still valid (with the user's current role).
+    Valid(AuthUser),
+    /// The session ended, the user was disabled, or may no longer read.
+    Ended,
+    /// The database did not answer: keep the connection for now (the
+    /// periodic check tries again).
+    Unknown,
+}
+
+async fn check(state: &AppState, token: &str) -> Check {
+    match authenticate(state, token).await {
+        Ok(u) if u.role.allows(Permission::EventsRead) => Check::Valid(u),
+        Ok(_) => Check::Ended,
+        Err(e) if e.status == axum::http::StatusCode::UNAUTHORIZED => Check::Ended,
+        Err(_) => Check::Unknown,
+    }
+}
+
+/// Checks the token again; closes the socket (and returns false) when the
+/// session is over.
+async fn recheck_or_close(
+    state: &AppState,
+    token: &str,
+    user: &mut AuthUser,
+    may_see_persons: &mut bool,
+    socket: &mut WebSocket,
+) -> bool {
+    match check(state, token).await {
+        Check::Valid(u) => {
+            *may_see_persons = u.role.allows(Permission::PersonsRead);
+            *user = u;
+            true
+        }
+        Check::Unknown => true,
+        Check::Ended => {
+            tracing::info!(user = %user.username, "session ended; closing its WebSocket");
+            let _ = socket
+                .send(Message::Close(Some(CloseFrame {
+                    code: 1008,
+                    reason: "session ended: log in again".into(),
+                })))
+                .await;
+            false
+        }
+    }
 }

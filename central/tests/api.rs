@@ -92,11 +92,13 @@ async fn errors_pagination_and_filters() {
         .map(|e| e["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids.len(), 120);
-    let ts: Vec<&str> = all["data"]
+    // Compared as instants: RFC 3339 text with fractional seconds of
+    // varying length does not sort chronologically as a string.
+    let ts: Vec<chrono::DateTime<chrono::Utc>> = all["data"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| e["ts"].as_str().unwrap())
+        .map(|e| e["ts"].as_str().unwrap().parse().unwrap())
         .collect();
     assert!(ts.windows(2).all(|w| w[0] >= w[1]), "newest first");
     let (_, occ) = api.get("/api/v1/events?type=occupancy", &token).await;

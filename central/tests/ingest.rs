@@ -247,35 +247,12 @@ async fn two_instances_split_the_shared_subscription_without_loss_or_doubling() 
 }
 
 /// Publishes `n` crossings from `camera` as fast as the connection allows
-/// (500 in flight) and returns when the broker has acknowledged them all.
+/// and returns when the broker has acknowledged them all.
 async fn burst(stack: &Stack, camera: &'static str, n: u64) {
-    let tls = stack.broker.identity(camera).unwrap();
-    let mut o = stack
-        .broker
-        .options(&format!("{camera}-burst"), &tls)
-        .unwrap();
-    o.set_inflight(500);
-    let (client, mut el) = rumqttc::AsyncClient::new(o, 1000);
-    let topic = event_topic(camera);
-    let publisher = tokio::spawn(async move {
-        for i in 0..n {
-            let e = crossing(camera, "door", Direction::In, i);
-            client
-                .publish(&topic, rumqttc::QoS::AtLeastOnce, false, json(&e))
-                .await
-                .unwrap();
-        }
-        client
-    });
-    let mut acked = 0;
-    while acked < n {
-        match el.poll().await {
-            Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_))) => acked += 1,
-            Ok(_) => {}
-            Err(e) => panic!("{camera} publisher lost the broker: {e}"),
-        }
-    }
-    publisher.await.unwrap();
+    let events: Vec<_> = (0..n)
+        .map(|i| crossing(camera, "door", Direction::In, i))
+        .collect();
+    publish_fast(stack, camera, &events).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

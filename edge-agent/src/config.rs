@@ -183,6 +183,13 @@ pub struct BrokerSection {
     /// Publishes awaiting PUBACK at once (default 64).
     #[serde(default = "defaults::inflight")]
     pub inflight: u16,
+    /// Seconds an event the broker accepted stays in the spool while the
+    /// connection stays up (default 10). The broker saves its state every
+    /// 2 s; an event acknowledged just before a broker crash is sent again
+    /// from the spool after the reconnection. Must exceed the broker's
+    /// `autosave_interval`.
+    #[serde(default = "defaults::linger_s")]
+    pub linger_s: f64,
 }
 
 /// The on-disk event spool.
@@ -249,6 +256,9 @@ mod defaults {
     pub fn inflight() -> u16 {
         64
     }
+    pub fn linger_s() -> f64 {
+        10.0
+    }
     pub fn spool_mib() -> u64 {
         512
     }
@@ -308,17 +318,19 @@ impl Config {
     fn validate(&self) -> Result<(), String> {
         self.source().map(|_| ())?;
         let c = &self.camera;
-        if c.stall_timeout_s.is_nan() || c.stall_timeout_s <= 0.0 {
-            return Err("camera.stall_timeout_s must be positive".into());
+        for (name, v) in [
+            ("camera.stall_timeout_s", c.stall_timeout_s),
+            ("camera.reconnect_initial_s", c.reconnect_initial_s),
+            ("camera.reconnect_max_s", c.reconnect_max_s),
+            ("faces.interval_s", self.faces.interval_s),
+            ("broker.heartbeat_s", self.broker.heartbeat_s),
+            ("broker.linger_s", self.broker.linger_s),
+            ("adaptive.interval_s", f64::from(self.adaptive.interval_s)),
+        ] {
+            seconds(name, v)?;
         }
-        if c.reconnect_initial_s.is_nan()
-            || c.reconnect_initial_s <= 0.0
-            || c.reconnect_max_s < c.reconnect_initial_s
-        {
-            return Err(
-                "camera.reconnect_initial_s must be positive and at most camera.reconnect_max_s"
-                    .into(),
-            );
+        if c.reconnect_max_s < c.reconnect_initial_s {
+            return Err("camera.reconnect_initial_s must be at most camera.reconnect_max_s".into());
         }
         for (name, v) in [
             ("detector.score", self.detector.score),
@@ -333,14 +345,15 @@ impl Config {
         if self.detector.threads == 0 {
             return Err("detector.threads must be at least 1".into());
         }
-        if self.faces.interval_s.is_nan() || self.faces.interval_s <= 0.0 {
-            return Err("faces.interval_s must be positive".into());
-        }
         if self.spool.max_mib == 0 {
             return Err("spool.max_mib must be at least 1".into());
         }
-        if self.broker.heartbeat_s <= 0.0 {
-            return Err("broker.heartbeat_s must be positive".into());
+        let autosave = f64::from(atrium_mqtt::broker::AUTOSAVE_INTERVAL_S);
+        if self.broker.linger_s <= autosave {
+            return Err(format!(
+                "broker.linger_s must be more than the broker's autosave interval ({autosave} s), got {}",
+                self.broker.linger_s
+            ));
         }
         if self.adaptive.base_every == 0 {
             return Err("adaptive.base_every must be at least 1".into());
@@ -400,6 +413,20 @@ impl Config {
     }
 }
 
+/// Longest duration a setting in seconds may have (a day): beyond it a
+/// value is a typo, and infinity would not fit a `Duration`.
+const MAX_SECONDS: f64 = 86_400.0;
+
+/// Checks a duration setting in seconds: positive, finite, at most a day.
+fn seconds(name: &str, v: f64) -> Result<(), String> {
+    if v.is_nan() || v <= 0.0 || v > MAX_SECONDS {
+        return Err(format!(
+            "{name} must be more than 0 and at most {MAX_SECONDS} seconds, got {v}"
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -430,6 +457,7 @@ mod tests {
         assert_eq!(c.camera.stall_timeout_s, 10.0);
         assert_eq!(c.camera.reconnect_initial_s, 2.0);
         assert_eq!(c.broker.port, 8883);
+        assert_eq!(c.broker.linger_s, 10.0);
         assert_eq!(c.spool.max_mib, 512);
         assert_eq!(c.detector.model, "default");
         assert!(c.faces.enabled);
@@ -473,6 +501,22 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("http.listen"), "{err}");
+        // TOML's `inf` would not fit a Duration: refused, not a panic.
+        for (section, key) in [
+            ("broker", "linger_s"),
+            ("broker", "heartbeat_s"),
+            ("faces", "interval_s"),
+        ] {
+            for bad in ["inf", "nan", "0.0", "1e9"] {
+                let text = if section == "broker" {
+                    MINIMAL.replace("[broker]", &format!("[broker]\n{key} = {bad}"))
+                } else {
+                    MINIMAL.replace("[spool]", &format!("[{section}]\n{key} = {bad}\n[spool]"))
+                };
+                let err = parse(&text).unwrap_err().to_string();
+                assert!(err.contains(&format!("{section}.{key}")), "{bad}: {err}");
+            }
+        }
     }
 
     #[test]

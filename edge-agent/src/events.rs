@@ -3,7 +3,10 @@
 //! Every stage emits through one [`EventSink`]. An event is serialised and
 //! appended to the spool *before* the publisher is told about it, so a
 //! crash after `emit` returns cannot lose it; the optional journal records
-//! `seq id type` of each produced event for audits and tests.
+//! `seq id type` of each produced event for audits and tests. An event
+//! the spool cannot take (disk full, I/O error) is lost, and never
+//! silently: it is logged, counted (`events_unspooled`) and reported in
+//! `/health` and the heartbeat.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -51,17 +54,39 @@ impl EventSink {
     pub fn emit(&self, ts: DateTime<Utc>, stream_ms: Option<i64>, body: EventBody) {
         let mut event = Event::new(self.site.clone(), self.camera.clone(), ts, body);
         event.stream_ms = stream_ms;
-        if let Err(e) = self.spool_event(&event) {
-            tracing::error!(error = %e, kind = event.body.kind(), "could not spool an event");
-        }
+        // A failure is counted and reported (metric, /health, heartbeat)
+        // by `spool`.
+        let _ = self.spool(&event);
     }
 
-    fn spool_event(&self, event: &Event) -> Result<(), SpoolError> {
+    /// Spools a complete event (its id and time chosen by the caller);
+    /// returns its spool sequence number. A failure is logged, counted in
+    /// `events_unspooled` and reported in the heartbeat: the event is lost.
+    pub fn spool(&self, event: &Event) -> Result<u64, SpoolError> {
+        let result = self.spool_event(event);
+        if let Err(e) = &result {
+            self.shared.metrics.events_unspooled.inc();
+            tracing::error!(
+                error = %e,
+                id = %event.id,
+                kind = event.body.kind(),
+                lost_total = self.shared.metrics.events_unspooled.get(),
+                "could not spool an event: it is lost"
+            );
+        }
+        result
+    }
+
+    fn spool_event(&self, event: &Event) -> Result<u64, SpoolError> {
         let kind = event.body.kind();
         let json = serde_json::to_vec(event).map_err(|e| SpoolError::Io {
             path: "(serialise)".into(),
             source: std::io::Error::other(e),
         })?;
+        if json.len() > atrium_proto::limits::MAX_EVENT_PAYLOAD {
+            // Central would only dead-letter it.
+            return Err(SpoolError::TooLarge { len: json.len() });
+        }
         let (seq, dropped, pending, bytes, dropped_total) = {
             let mut spool = self.spool.lock().map_err(|_| SpoolError::Io {
                 path: "(lock)".into(),
@@ -103,6 +128,6 @@ impl EventSink {
                 },
             );
         }
-        Ok(())
+        Ok(seq)
     }
 }

@@ -24,17 +24,27 @@ pub struct Health {
     pub broker_connected: bool,
     pub load_level: u8,
     pub spool_depth: i64,
+    /// Of those, events the broker accepted that stay for `broker.linger_s`.
+    pub spool_lingering: usize,
+    /// Why the broker refuses this camera's events, while it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub publish_problem: Option<String>,
+    /// Events lost because the spool could not store them (disk full, I/O
+    /// error) since start.
+    pub events_unspooled: u64,
 }
 
 fn health(shared: &Shared) -> Health {
     use std::sync::atomic::Ordering::Relaxed;
-    let (camera, reason) = shared.camera();
+    let (camera, reason) = shared.reported_camera();
     let broker = shared.broker_connected.load(Relaxed);
     let level = shared.load_level.load(Relaxed);
+    let unspooled = shared.metrics.events_unspooled.get();
     let status = match (camera, broker) {
         (atrium_proto::CameraState::Offline, _) => "unhealthy",
         (_, false) => "degraded",
-        _ if level >= 3 => "degraded",
+        (atrium_proto::CameraState::Degraded, _) => "degraded",
+        _ if level >= 3 || unspooled > 0 => "degraded",
         _ => "healthy",
     };
     Health {
@@ -44,6 +54,9 @@ fn health(shared: &Shared) -> Health {
         broker_connected: broker,
         load_level: level,
         spool_depth: shared.metrics.spool_depth.get(),
+        spool_lingering: shared.lingering.load(Relaxed),
+        publish_problem: shared.publish_problem(),
+        events_unspooled: unspooled,
     }
 }
 

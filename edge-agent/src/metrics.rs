@@ -43,7 +43,11 @@ pub struct Metrics {
     pub spool_bytes: Gauge,
     pub spool_dropped: Counter,
     pub reconnects: Family<Kind, Counter>,
-    pub publish_rejected: Counter,
+    pub publish_refused: Counter,
+    pub spool_corrupt: Counter,
+    pub spool_sync_errors: Counter,
+    pub events_unspooled: Counter,
+    pub config_refused: Counter,
     pub camera_online: Gauge,
     pub broker_connected: Gauge,
     pub load_level: Gauge,
@@ -84,7 +88,11 @@ impl Metrics {
             spool_bytes: Gauge::default(),
             spool_dropped: Counter::default(),
             reconnects: Family::default(),
-            publish_rejected: Counter::default(),
+            publish_refused: Counter::default(),
+            spool_corrupt: Counter::default(),
+            spool_sync_errors: Counter::default(),
+            events_unspooled: Counter::default(),
+            config_refused: Counter::default(),
             camera_online: Gauge::default(),
             broker_connected: Gauge::default(),
             load_level: Gauge::default(),
@@ -152,9 +160,29 @@ impl Metrics {
             m.reconnects.clone(),
         );
         r.register(
-            "publish_rejected",
-            "Publishes the broker refused (not authorised)",
-            m.publish_rejected.clone(),
+            "publish_refused",
+            "Events the broker did not take (kept and sent again; the log names the PUBACK reason)",
+            m.publish_refused.clone(),
+        );
+        r.register(
+            "spool_corrupt",
+            "Spooled events that failed their checksum on reading (dropped)",
+            m.spool_corrupt.clone(),
+        );
+        r.register(
+            "spool_sync_errors",
+            "Spool fsyncs that failed (what was appended since may not survive a power cut)",
+            m.spool_sync_errors.clone(),
+        );
+        r.register(
+            "events_unspooled",
+            "Events that could not be written to the spool (disk full, I/O error): lost",
+            m.events_unspooled.clone(),
+        );
+        r.register(
+            "config_refused",
+            "Camera configurations from central refused (too large, malformed, invalid)",
+            m.config_refused.clone(),
         );
         r.register(
             "camera_online",

@@ -16,9 +16,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use atrium_mqtt::TlsFiles;
+use atrium_proto::CameraConfig;
 use atrium_proto::event::EventBody;
-use atrium_proto::{CameraConfig, CameraState, Status};
 use atrium_vision::{Detector, Models, RuntimeOptions};
 use tokio::sync::{Notify, watch};
 
@@ -28,15 +27,13 @@ use crate::config::{Config, SourceUrl};
 use crate::events::EventSink;
 use crate::face::{FaceJob, FaceQueue, FaceSettings};
 use crate::frames::{Handoff, Taken};
-use crate::metrics::Kind;
-use crate::publish::{PublisherConfig, StatusSource};
+use crate::outbox::{Figures, Outbox};
 use crate::source::file::FileOptions;
 use crate::source::rtsp::RtspOptions;
 use crate::source::supervisor::{Backoff, SourceContext, run_file, run_rtsp};
 use crate::state::Shared;
 use crate::sysload::SysLoad;
 use crate::track::{Observation, Tracker};
-use atrium_spool::{Spool, SpoolConfig};
 
 /// Why the agent could not start.
 #[derive(Debug, thiserror::Error)]
@@ -62,16 +59,6 @@ fn io(what: &str) -> impl FnOnce(std::io::Error) -> StartError + '_ {
         what: what.to_owned(),
         source,
     }
-}
-
-/// Runtime figures the heartbeat reports.
-#[derive(Debug, Default, Clone, Copy)]
-struct Figures {
-    fps_in: f32,
-    fps_processed: f32,
-    inference_ms: f32,
-    cpu_percent: f32,
-    rss_bytes: u64,
 }
 
 /// Loads the models the configuration names.
@@ -144,58 +131,20 @@ pub async fn run(
     }
     let source = config.source().map_err(StartError::Other)?;
     let credentials = config.credentials()?;
-    // Broker TLS files are checked now: a typo must stop the start, not
-    // leave an agent that spools forever.
-    let transport = TlsFiles {
-        ca: config.broker.ca_file.clone(),
-        cert: config.broker.cert_file.clone(),
-        key: config.broker.key_file.clone(),
-    }
-    .transport()
-    .map_err(|e| StartError::Other(format!("broker TLS: {e}")))?;
+    let transport = crate::outbox::transport(&config)?;
     let (models, detector) = load_detector(&config)?;
     let detector_input = {
         let lb = detector.letterbox(1000, 1000);
         (lb.input_w, lb.input_h)
     };
-    let (spool, recovery) = Spool::open(SpoolConfig {
-        dir: config.spool.dir.clone(),
-        max_bytes: config.spool.max_mib * 1024 * 1024,
-        segment_bytes: config.spool.segment_kib * 1024,
-        fsync_interval: Duration::from_millis(config.spool.fsync_ms),
-    })?;
-    tracing::info!(
-        pending = recovery.pending,
-        truncated = recovery.truncated_bytes,
-        corrupt_segments = recovery.corrupt_segments,
-        "spool opened"
-    );
-    let spool = Arc::new(Mutex::new(spool));
-    let journal = if config.spool.journal {
-        Some(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(config.spool.dir.join("produced.log"))
-                .map_err(io("opening the spool journal"))?,
-        )
-    } else {
-        None
-    };
+    let fsync_interval = Duration::from_millis(config.spool.fsync_ms);
     let shared = Arc::new(Shared::new(config.adaptive.base_every));
-    let spooled = Arc::new(Notify::new());
     let status_changed = Arc::new(Notify::new());
-    let sink = EventSink::new(
-        config.camera.site.clone(),
-        config.camera.id.clone(),
-        spool.clone(),
-        journal,
-        spooled.clone(),
-        shared.clone(),
-    );
-    if let Ok(s) = spool.lock() {
-        shared.metrics.spool_depth.set(s.pending() as i64);
-    }
+    let Outbox {
+        spool,
+        sink,
+        spooled,
+    } = crate::outbox::open(&config, &shared)?;
 
     // Face thread.
     let faces: Option<(FaceQueue, std::thread::JoinHandle<()>)> = if config.faces.enabled {
@@ -377,60 +326,11 @@ pub async fn run(
 
     // Publisher: stopped last, after every event has been spooled.
     let (publisher_stop, publisher_stop_rx) = watch::channel(false);
-    let status: StatusSource = {
-        let shared = shared.clone();
-        let spool = spool.clone();
-        let figures = figures.clone();
-        let site = config.camera.site.clone();
-        let camera = config.camera.id.clone();
-        Arc::new(move |state: CameraState, reason: Option<String>| {
-            let f = figures.lock().map(|f| *f).unwrap_or_default();
-            let (depth, fill) = spool
-                .lock()
-                .map(|s| (s.pending(), s.fill()))
-                .unwrap_or((0, 0.0));
-            let level = shared.load_level.load(Ordering::Relaxed);
-            let state = if state == CameraState::Online && level >= 3 {
-                CameraState::Degraded
-            } else {
-                state
-            };
-            let m = &shared.metrics;
-            let dropped: u64 = ["handoff", "decode_queue"]
-                .iter()
-                .map(|k| m.frames_dropped.get_or_create(&Kind::of(k)).get())
-                .sum();
-            Status {
-                schema: 1,
-                ts: chrono::Utc::now(),
-                site: site.clone(),
-                camera: camera.clone(),
-                state,
-                reason,
-                version: env!("CARGO_PKG_VERSION").into(),
-                fps_in: f.fps_in,
-                fps_processed: f.fps_processed,
-                dropped_frames: dropped,
-                inference_ms: f.inference_ms,
-                spool_depth: depth,
-                spool_fill: fill,
-                cpu_percent: f.cpu_percent,
-                rss_bytes: f.rss_bytes,
-                load_level: level,
-            }
-        })
-    };
+    let publisher_stop_rx_for_sync = publisher_stop_rx.clone();
+    let status =
+        crate::outbox::status_source(&config, shared.clone(), spool.clone(), figures.clone());
     let publisher = tokio::spawn(crate::publish::run(
-        PublisherConfig {
-            site: config.camera.site.clone(),
-            camera: config.camera.id.clone(),
-            host: config.broker.host.clone(),
-            port: config.broker.port,
-            transport,
-            keep_alive: Duration::from_secs(config.broker.keep_alive_s),
-            heartbeat: Duration::from_secs_f64(config.broker.heartbeat_s),
-            inflight: usize::from(config.broker.inflight.max(1)),
-        },
+        crate::outbox::publisher_config(&config, transport),
         spool.clone(),
         spooled,
         status_changed,
@@ -440,10 +340,18 @@ pub async fn run(
         publisher_stop_rx,
     ));
 
+    let syncer = tokio::spawn(crate::spool_sync::run(
+        spool.clone(),
+        fsync_interval,
+        shared.clone(),
+        publisher_stop_rx_for_sync,
+    ));
+
     if options.exit_when_source_ends {
         let stop_tx = stop_tx.clone();
         let spool = spool.clone();
         let handoff = handoff.clone();
+        let shared = shared.clone();
         tokio::spawn(async move {
             while !handoff.is_closed() {
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -451,9 +359,16 @@ pub async fn run(
             // Let the inference and face threads finish their last frame.
             tokio::time::sleep(Duration::from_secs(1)).await;
             let deadline = Instant::now() + Duration::from_secs(30);
-            while Instant::now() < deadline
-                && spool.lock().map(|s| s.pending() > 0).unwrap_or(false)
-            {
+            // Accepted events that only wait out their linger count as
+            // delivered (a next start would send them again, harmlessly).
+            let unsent = || {
+                let lingering = shared.lingering.load(Ordering::Relaxed) as u64;
+                spool
+                    .lock()
+                    .map(|s| s.pending() > lingering)
+                    .unwrap_or(false)
+            };
+            while Instant::now() < deadline && unsent() {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             let _ = stop_tx.send(true);
@@ -488,6 +403,7 @@ pub async fn run(
     if let Err(e) = publisher.await {
         return Err(StartError::Other(format!("publisher task: {e}")));
     }
+    let _ = syncer.await;
     let _ = http.await;
     if let Ok(mut s) = spool.lock() {
         s.sync()?;

@@ -3,7 +3,7 @@
 //! stage waits on another through it.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicUsize, Ordering};
 
 use atrium_proto::CameraState;
 
@@ -19,7 +19,11 @@ pub struct Shared {
     pub face_slowdown: AtomicU32,
     pub load_level: AtomicU8,
     pub broker_connected: AtomicBool,
+    /// Accepted events still spooled for their linger (publisher).
+    pub lingering: AtomicUsize,
     camera: Mutex<(CameraState, Option<String>)>,
+    /// Why the broker refuses this camera's events, while it does.
+    publish_problem: Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -30,7 +34,9 @@ impl Shared {
             face_slowdown: AtomicU32::new(1),
             load_level: AtomicU8::new(0),
             broker_connected: AtomicBool::new(false),
+            lingering: AtomicUsize::new(0),
             camera: Mutex::new((CameraState::Offline, Some("starting".into()))),
+            publish_problem: Mutex::new(None),
         }
     }
 
@@ -53,6 +59,27 @@ impl Shared {
             .camera_online
             .set(i64::from(state != CameraState::Offline));
         changed
+    }
+
+    /// Records (or clears) why the broker refuses events.
+    pub fn set_publish_problem(&self, problem: Option<String>) {
+        if let Ok(mut g) = self.publish_problem.lock() {
+            *g = problem;
+        }
+    }
+
+    pub fn publish_problem(&self) -> Option<String> {
+        self.publish_problem.lock().ok().and_then(|g| g.clone())
+    }
+
+    /// The state and reason the heartbeat reports: a streaming camera
+    /// whose events the broker refuses is degraded, with that reason.
+    pub fn reported_camera(&self) -> (CameraState, Option<String>) {
+        let (state, reason) = self.camera();
+        match (state, self.publish_problem()) {
+            (CameraState::Online, Some(problem)) => (CameraState::Degraded, Some(problem)),
+            _ => (state, reason),
+        }
     }
 
     pub fn face_paused(&self) -> bool {

@@ -501,6 +501,31 @@ async fn lines_pushed_on_the_config_topic_apply_without_a_restart() {
         .wait_for(Duration::from_secs(60), |s| !s.events.is_empty())
         .await;
     assert!(ok, "{}", agent.log());
+    // First a configuration far over the 64 KiB limit (retained): refused
+    // with a clear error, the connection stays up, counting goes on.
+    let mut central5 = atrium_testkit::TestClientV5::connect(
+        broker
+            .options_v5("central-big", &broker.identity("central").unwrap())
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let lines: Vec<serde_json::Value> = (0..1500)
+        .map(|i| serde_json::json!({"id": format!("l{i}"), "name": "x".repeat(40), "a": [0.1, 0.1], "b": [0.9, 0.9], "in_side": "left"}))
+        .collect();
+    let huge = serde_json::json!({"schema": 1, "version": 9, "lines": lines}).to_string();
+    assert!(
+        central5
+            .publish("atrium/v1/hq/cam/cam-config/config", huge, true)
+            .await
+            .is_some()
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !agent.log().contains("refusing the camera configuration") {
+        assert!(Instant::now() < deadline, "{}", agent.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(agent.log().contains("larger than the 65536-byte limit"));
     // Central pushes a line (retained), with no lines in the agent's file.
     let central = TestClient::connect(
         broker
@@ -533,6 +558,15 @@ async fn lines_pushed_on_the_config_topic_apply_without_a_restart() {
         .await;
     assert!(ok, "no crossing on the pushed line: {}", agent.log());
     assert!(agent.log().contains("applied camera configuration"));
+    let metrics = http_get(&agent.http_addr().unwrap(), "/metrics").await;
+    assert!(
+        metrics.contains("atrium_edge_config_refused_total 1"),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("atrium_edge_reconnects_total{kind=\"broker\"}"),
+        "the oversized configuration broke the connection: {metrics}"
+    );
 }
 
 fn check(config: &std::path::Path) -> (bool, String) {

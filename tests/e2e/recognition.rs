@@ -177,6 +177,7 @@ async fn enrolled_faces_are_recognised_and_strangers_stay_unknown() {
         tls: broker.identity("central").unwrap(),
         listen: "127.0.0.1:0".into(),
         secure_cookies: true,
+        client_id: None,
     }
     .write(work.path());
     let _central = CentralServer::start(work.path(), &config);

@@ -11,7 +11,10 @@ use atrium_mqtt::TlsFiles;
 use atrium_proto::Event;
 
 /// Path of a workspace binary (`edge-agent`, `central`) built beside the
-/// running test, in `target/<profile>/`.
+/// running test, in `target/<profile>/`. The first call in a test process
+/// runs `cargo test --workspace --no-run` for that profile, the build the
+/// test runner itself does (so a no-op under `scripts/test`, and no
+/// rebuild with other features), so a test never runs a stale binary.
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_default();
     // Tests: target/<profile>/deps/<test>-<hash>; binaries (the demo):
@@ -19,8 +22,41 @@ pub fn binary(name: &str) -> PathBuf {
     let mut dir = exe.parent().map(PathBuf::from).unwrap_or_default();
     if dir.file_name().is_some_and(|n| n == "deps") {
         dir.pop();
+        ensure_built(&dir);
     }
     dir.join(name)
+}
+
+/// Builds the workspace's binaries once per test process. `cargo test
+/// --no-run` rather than `cargo build --bins`: the test build unifies
+/// dev-dependency features, so the two would rebuild each other's
+/// binaries.
+fn ensure_built(profile_dir: &Path) {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["test", "--workspace", "--no-run", "--locked", "--quiet"])
+            .current_dir(atrium_testkit::workspace_root());
+        let profile = profile_dir
+            .file_name()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if profile == "release" {
+            cmd.arg("--release");
+        } else if profile != "debug" {
+            cmd.args(["--profile", &profile]);
+        }
+        if let Some(target) = profile_dir.parent() {
+            cmd.env("CARGO_TARGET_DIR", target);
+        }
+        let out = cmd.output().expect("running cargo to build the binaries");
+        assert!(
+            out.status.success(),
+            "cargo test --workspace --no-run failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
 }
 
 /// A command for one of our binaries, in its own process group when the
@@ -40,6 +76,8 @@ pub struct EdgeSetup {
     pub site: String,
     pub url: String,
     pub broker_port: u16,
+    /// The broker's address (default 127.0.0.1).
+    pub broker_host: String,
     pub tls: TlsFiles,
     /// More TOML appended verbatim (lines, zones, [faces] …).
     pub extra: String,
@@ -55,10 +93,17 @@ impl EdgeSetup {
             site: "hq".into(),
             url: url.into(),
             broker_port,
+            broker_host: "127.0.0.1".into(),
             tls,
             extra: String::new(),
             sections: Vec::new(),
         }
+    }
+
+    /// Connects to the broker at `host` instead of 127.0.0.1.
+    pub fn broker_host(mut self, host: &str) -> Self {
+        self.broker_host = host.into();
+        self
     }
 
     pub fn section(mut self, name: &str, body: &str) -> Self {
@@ -103,7 +148,7 @@ onnxruntime = "{ort}"
 {faces}
 
 [broker]
-host = "127.0.0.1"
+host = "{host}"
 port = {port}
 ca_file = "{ca}"
 cert_file = "{cert}"
@@ -133,6 +178,7 @@ listen = "127.0.0.1:0"
             ort = atrium_testkit::onnxruntime_library().display(),
             detector = section("detector", ""),
             faces = section("faces", "enabled = false"),
+            host = self.broker_host,
             port = self.broker_port,
             ca = self.tls.ca.display(),
             cert = self.tls.cert.display(),
@@ -415,6 +461,9 @@ pub struct CentralSetup {
     /// `127.0.0.1:0` picks a free port.
     pub listen: String,
     pub secure_cookies: bool,
+    /// The MQTT client id (the broker keeps the session under it); `None`:
+    /// `central-<test pid>`.
+    pub client_id: Option<String>,
 }
 
 impl CentralSetup {
@@ -430,7 +479,7 @@ port = {port}
 ca_file = "{ca}"
 cert_file = "{cert}"
 key_file = "{key}"
-client_id = "central-{pid}"
+client_id = "{client_id}"
 
 [http]
 listen = "{listen}"
@@ -453,7 +502,10 @@ onnxruntime = "{ort}"
             ca = self.tls.ca.display(),
             cert = self.tls.cert.display(),
             key = self.tls.key.display(),
-            pid = std::process::id(),
+            client_id = self
+                .client_id
+                .clone()
+                .unwrap_or_else(|| format!("central-{}", std::process::id())),
             listen = self.listen,
             secure = self.secure_cookies,
             dir = dir.display(),
@@ -471,18 +523,55 @@ pub struct CentralServer {
     pub base: String,
     child: Option<Child>,
     log: PathBuf,
+    config: PathBuf,
 }
 
 impl CentralServer {
     /// Starts it and waits for its "listening" line (up to 60 s: the first
     /// start creates the JWT key).
     pub fn start(dir: &Path, config: &Path) -> Self {
+        let mut s = Self {
+            base: String::new(),
+            child: None,
+            log: dir.join("central.log"),
+            config: config.to_owned(),
+        };
+        s.spawn();
+        s
+    }
+
+    /// Starts it again after [`CentralServer::kill9`] or `stop`, with the
+    /// same configuration (the HTTP port may change).
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "central still running");
+        self.spawn();
+    }
+
+    /// SIGKILL: no chance to finish a batch or say goodbye.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// One sample of `GET /metrics` (`None`: not served or not there).
+    pub async fn metric(&self, name: &str) -> Option<f64> {
+        metric_at(&format!("{}/metrics", self.base), name).await
+    }
+
+    fn spawn(&mut self) {
         use std::io::BufRead;
-        let log = dir.join("central.log");
-        let err = std::fs::File::create(&log).unwrap();
+        let log = self.log.clone();
+        let config = self.config.clone();
+        let err = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
         let mut child = our_command("central")
             .args(["--log-format", "json", "serve", "--config"])
-            .arg(config)
+            .arg(&config)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(err)
@@ -501,11 +590,10 @@ impl CentralServer {
             }
         });
         match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(base) => Self {
-                base,
-                child: Some(child),
-                log,
-            },
+            Ok(base) => {
+                self.base = base;
+                self.child = Some(child);
+            }
             Err(_) => {
                 let _ = child.kill();
                 panic!(
@@ -543,4 +631,178 @@ impl Drop for CentralServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A running `edge-agent relay`: the test writes events (one JSON object a
+/// line) and the agent answers `spooled <id>` once its spool holds each
+/// one. Killed on drop.
+#[derive(Debug)]
+pub struct RelayAgent {
+    pub config: PathBuf,
+    pub dir: PathBuf,
+    netns: Option<String>,
+    child: Option<tokio::process::Child>,
+    stdin: Option<tokio::process::ChildStdin>,
+    answers: tokio::sync::mpsc::UnboundedReceiver<String>,
+    log: PathBuf,
+}
+
+impl RelayAgent {
+    /// Starts `edge-agent relay --config CONFIG`, inside the network
+    /// namespace `netns` if given.
+    pub fn start(dir: &Path, config: &Path, netns: Option<&atrium_testkit::NetNs>) -> Self {
+        let (_tx, answers) = tokio::sync::mpsc::unbounded_channel();
+        let mut a = Self {
+            config: config.to_owned(),
+            dir: dir.to_owned(),
+            netns: netns.map(|n| n.name().to_owned()),
+            child: None,
+            stdin: None,
+            answers,
+            log: dir.join("relay.log"),
+        };
+        a.spawn();
+        a
+    }
+
+    fn spawn(&mut self) {
+        use tokio::io::AsyncBufReadExt;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let mut cmd = match &self.netns {
+            Some(ns) => {
+                let mut c = tokio::process::Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(binary("edge-agent"));
+                c
+            }
+            None => tokio::process::Command::new(binary("edge-agent")),
+        };
+        let mut child = cmd
+            .args(["--log-format", "json", "relay", "--config"])
+            .arg(&self.config)
+            .env("RUST_LOG", "info,edge_agent=debug")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("edge-agent binary");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut lines = tokio::io::BufReader::new(stdout).lines();
+            while let Ok(Some(l)) = lines.next_line().await {
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        self.stdin = child.stdin.take();
+        self.answers = rx;
+        self.child = Some(child);
+    }
+
+    /// Writes one line; false if the agent is gone.
+    pub async fn send(&mut self, line: &str) -> bool {
+        use tokio::io::AsyncWriteExt;
+        let Some(stdin) = &mut self.stdin else {
+            return false;
+        };
+        let mut bytes = line.as_bytes().to_vec();
+        bytes.push(b'\n');
+        stdin.write_all(&bytes).await.is_ok() && stdin.flush().await.is_ok()
+    }
+
+    /// The next answer line, or `None` after `limit` (or when the agent is
+    /// gone).
+    pub async fn answer(&mut self, limit: Duration) -> Option<String> {
+        tokio::time::timeout(limit, self.answers.recv())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// The next answer (cancel-safe; `None` once the agent's output ends,
+    /// e.g. after `kill9` until `restart`).
+    pub async fn next_answer(&mut self) -> Option<String> {
+        self.answers.recv().await
+    }
+
+    /// Sends `line` and waits for its answer.
+    pub async fn send_and_answer(&mut self, line: &str) -> Option<String> {
+        if !self.send(line).await {
+            return None;
+        }
+        self.answer(Duration::from_secs(10)).await
+    }
+
+    /// SIGKILL: no chance to flush or say goodbye.
+    pub async fn kill9(&mut self) {
+        self.stdin = None;
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill().await;
+        }
+    }
+
+    /// Closes the input, SIGTERMs the agent and waits for it to exit.
+    pub async fn stop(&mut self) -> Option<std::process::ExitStatus> {
+        self.stdin = None;
+        let mut c = self.child.take()?;
+        if let Some(pid) = c.id() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+        match tokio::time::timeout(Duration::from_secs(30), c.wait()).await {
+            Ok(s) => s.ok(),
+            Err(_) => {
+                let _ = c.kill().await;
+                None
+            }
+        }
+    }
+
+    /// Starts again after `kill9` or `stop`.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "relay still running");
+        self.spawn();
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The address of its `/health` and `/metrics` (outside a namespace).
+    pub fn http_addr(&self) -> Option<String> {
+        std::fs::read_to_string(self.dir.join("spool/http.addr")).ok()
+    }
+
+    /// One sample of the agent's `/metrics` (outside a namespace).
+    pub async fn metric(&self, name: &str) -> Option<f64> {
+        metric_at(&format!("http://{}/metrics", self.http_addr()?), name).await
+    }
+
+    /// The agent's `/health` JSON (outside a namespace).
+    pub async fn health(&self) -> Option<serde_json::Value> {
+        reqwest::get(format!("http://{}/health", self.http_addr()?))
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()
+    }
+}
+
+/// One sample from a Prometheus text endpoint (`None`: not served or not
+/// there). `name` includes labels as exposed, e.g. `x_total{kind="a"}`.
+pub async fn metric_at(url: &str, name: &str) -> Option<f64> {
+    let body = reqwest::get(url).await.ok()?.text().await.ok()?;
+    body.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        let (k, v) = l.rsplit_once(' ')?;
+        (k == name).then(|| v.trim().parse().ok()).flatten()
+    })
 }

@@ -307,27 +307,30 @@ pub async fn logout(
         serde_json::from_slice(&body)
             .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?
     };
-    let client = state.pool.get().await?;
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
     if let Some(t) = req
         .refresh_token
         .or_else(|| crate::auth::cookie(&parts, REFRESH_COOKIE))
-    {
-        refresh::revoke(&client, &t)
+        && let Some(session) = refresh::revoke(&tx, &t)
             .await
-            .map_err(|e| ApiError::internal("logging out", e))?;
+            .map_err(|e| ApiError::internal("logging out", e))?
+    {
+        crate::auth::sessions::announce(&*tx, session).await?;
     }
     // An access token alone also ends its session.
     if let Some(t) = crate::auth::access_token(&parts)
         && let Ok(claims) = state.keys.verify(&t)
         && let Ok(session) = Uuid::parse_str(&claims.sid)
     {
-        client
-            .execute(
-                "UPDATE refresh_tokens SET revoked_at = now() WHERE family = $1 AND revoked_at IS NULL",
-                &[&session],
-            )
-            .await?;
+        tx.execute(
+            "UPDATE refresh_tokens SET revoked_at = now() WHERE family = $1 AND revoked_at IS NULL",
+            &[&session],
+        )
+        .await?;
+        crate::auth::sessions::announce(&*tx, session).await?;
     }
+    tx.commit().await?;
     let secure = state.settings.secure_cookies;
     let mut headers = HeaderMap::new();
     headers.append(SET_COOKIE, cookie(ACCESS_COOKIE, "", "/", 0, secure));

@@ -422,6 +422,16 @@ async fn finish_change(
     config
         .validate()
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    // What the edge will accept (shared/proto/src/limits.rs).
+    let bytes = serde_json::to_vec(&config)
+        .map_err(|e| ApiError::internal("encoding a camera configuration", e))?
+        .len();
+    if bytes > atrium_proto::limits::MAX_CONFIG_PAYLOAD {
+        return Err(ApiError::bad_request(format!(
+            "the camera's configuration would be {bytes} bytes, more than the {}-byte limit edge agents accept",
+            atrium_proto::limits::MAX_CONFIG_PAYLOAD
+        )));
+    }
     tx.commit().await?;
     if bump {
         push(state, &site, &camera, &config).await;

@@ -55,6 +55,9 @@ pub struct AppState {
     pub keys: Arc<Keys>,
     pub ingest: IngestHandle,
     pub live: broadcast::Sender<LiveEvent>,
+    /// Sessions and users whose access just changed (logout, password,
+    /// role, disabled): WebSockets check themselves again.
+    pub sessions: broadcast::Sender<uuid::Uuid>,
     pub metrics: Arc<Metrics>,
     pub settings: Arc<Settings>,
     pub login_limiter: Arc<LoginLimiter>,

@@ -11,6 +11,7 @@ pub mod jwt;
 pub mod login_limit;
 pub mod password;
 pub mod refresh;
+pub mod sessions;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -169,37 +170,43 @@ impl FromRequestParts<AppState> for AuthUser {
     }
 }
 
-/// Verifies an access token and checks that its session and user are
-/// still valid (one indexed query).
+/// Verifies an access token and checks, in one indexed query, that its
+/// session is still open and its user still enabled. The role and name are
+/// the user's current ones, not what the token says: a token outlives
+/// neither a role change nor a disabled account.
 pub async fn authenticate(state: &AppState, token: &str) -> Result<AuthUser, ApiError> {
     let claims = state
         .keys
         .verify(token)
         .map_err(|e| ApiError::unauthorized(format!("invalid access token: {e}")))?;
-    let role = Role::parse(&claims.role)
-        .ok_or_else(|| ApiError::unauthorized("invalid access token: unknown role"))?;
     let id = Uuid::parse_str(&claims.sub)
         .map_err(|_| ApiError::unauthorized("invalid access token: bad subject"))?;
     let session = Uuid::parse_str(&claims.sid)
         .map_err(|_| ApiError::unauthorized("invalid access token: bad session"))?;
     let client = state.pool.get().await?;
     let row = client
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND NOT disabled),
-                    EXISTS (SELECT 1 FROM refresh_tokens WHERE family = $2 AND revoked_at IS NOT NULL)",
+        .query_opt(
+            "SELECT u.username, u.role, u.disabled,
+                    EXISTS (SELECT 1 FROM refresh_tokens WHERE family = $2 AND revoked_at IS NOT NULL) AS revoked
+             FROM users u WHERE u.id = $1",
             &[&id, &session],
         )
-        .await?;
-    let (enabled, revoked): (bool, bool) = (row.get(0), row.get(1));
-    if !enabled {
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("user is disabled or deleted"))?;
+    let disabled: bool = row.get("disabled");
+    let revoked: bool = row.get("revoked");
+    if disabled {
         return Err(ApiError::unauthorized("user is disabled or deleted"));
     }
     if revoked {
         return Err(ApiError::unauthorized("session ended: log in again"));
     }
+    let role_name: String = row.get("role");
+    let role = Role::parse(&role_name)
+        .ok_or_else(|| ApiError::unauthorized(format!("user has an unknown role {role_name:?}")))?;
     Ok(AuthUser {
         id,
-        username: claims.name,
+        username: row.get("username"),
         role,
         session,
         expires_at: claims.exp,

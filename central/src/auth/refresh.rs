@@ -93,6 +93,7 @@ pub async fn rotate(
             &[&family],
         )
         .await?;
+        super::sessions::announce(&*tx, family).await?;
         tx.commit().await?;
         tracing::warn!(%user, %family, "a used refresh token was presented again; its family is revoked");
         return Err(RefreshError::Reused);
@@ -113,17 +114,27 @@ pub async fn rotate(
     Ok((user, next))
 }
 
-/// Revokes the token's whole family (logout). Unknown tokens are ignored.
+/// Revokes the token's whole family (logout); returns the family (the
+/// session), `None` for an unknown token.
 pub async fn revoke(
     client: &impl deadpool_postgres::GenericClient,
     token: &str,
-) -> Result<(), RefreshError> {
-    client
-        .execute(
-            "UPDATE refresh_tokens SET revoked_at = now()
-             WHERE revoked_at IS NULL AND family = (SELECT family FROM refresh_tokens WHERE token_hash = $1)",
+) -> Result<Option<Uuid>, RefreshError> {
+    let Some(row) = client
+        .query_opt(
+            "SELECT family FROM refresh_tokens WHERE token_hash = $1",
             &[&digest(token)],
         )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let family: Uuid = row.get(0);
+    client
+        .execute(
+            "UPDATE refresh_tokens SET revoked_at = now() WHERE revoked_at IS NULL AND family = $1",
+            &[&family],
+        )
         .await?;
-    Ok(())
+    Ok(Some(family))
 }

@@ -7,10 +7,20 @@
 //! commits them when it returns. When even the spool is full, nothing is
 //! acknowledged and the broker holds the messages (its in-flight window
 //! stops delivery). Bad messages are committed too, to `dead_letters`, with
-//! their reason, so they are acknowledged and never block the stream.
+//! their reason, so they are acknowledged and never block the stream. The
+//! rules for each outcome are in [`state`]; this module does the I/O.
+//!
+//! The MQTT client accepts packets up to
+//! [`atrium_proto::limits::CLIENT_MAX_PACKET`], above anything the broker
+//! forwards: a message too large for the rules is dead-lettered, never a
+//! reason to drop the connection (which would make the persistent session
+//! deliver it again, for ever, and stop every camera).
 
-pub mod validate;
+pub mod state;
 pub mod write;
+
+/// What ingest accepts: the wire contract's own checks.
+pub use atrium_proto::validate;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,6 +39,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::live::LiveEvent;
 use crate::metrics::Metrics;
+use state::{Next, Outcome, WriterState};
 use validate::{Accepted, Cameras, KnownCamera, validate};
 use write::{Batch, DeadLetter};
 
@@ -130,6 +141,12 @@ fn decode_record(rec: &[u8]) -> Option<(String, Vec<u8>)> {
     Some((topic, rec.get(2 + len..)?.to_vec()))
 }
 
+/// How long the broker keeps an offline central's session (its shared
+/// subscription and the messages queued for it): seven days. Longer
+/// outages than that, or than the broker's queue budget, lose messages;
+/// docs/guide/operations.md.
+pub const SESSION_EXPIRY_S: u32 = 7 * 24 * 3600;
+
 /// Starts ingest: the MQTT connection and the writer. Returns the handle
 /// and the task running it.
 pub fn start(
@@ -154,14 +171,33 @@ pub fn start(
             "ingest spool holds messages from a database outage; replaying"
         );
     }
-    let receive_max: u16 = 2000;
+    // Bytes recovery could not read as records go to the dead letters, so
+    // an operator sees what was damaged.
+    let orphans: Vec<DeadLetter> = recovery
+        .corrupt
+        .iter()
+        .map(|c| DeadLetter {
+            topic: String::new(),
+            reason: format!(
+                "corrupt bytes in the ingest spool ({} at byte {}), skipped at start",
+                c.segment.display(),
+                c.offset
+            ),
+            payload: c.bytes.clone(),
+        })
+        .collect();
+    if recovery.corrupt_ranges > 0 {
+        metrics.spool_errors.inc_by(recovery.corrupt_ranges);
+    }
+    let receive_max = atrium_mqtt::broker::CENTRAL_RECEIVE_MAXIMUM;
     let mut options = MqttOptions::new(cfg.client_id.clone(), cfg.host.clone(), cfg.port);
     options
         .set_transport(transport)
         .set_keep_alive(Duration::from_secs(10))
         .set_clean_start(false)
-        .set_session_expiry_interval(Some(3600))
+        .set_session_expiry_interval(Some(SESSION_EXPIRY_S))
         .set_manual_acks(true)
+        .set_max_packet_size(Some(atrium_proto::limits::CLIENT_MAX_PACKET))
         .set_receive_maximum(Some(receive_max));
     let (client, eventloop) = AsyncClient::new(options, 4096);
     let handle = IngestHandle {
@@ -195,6 +231,8 @@ pub fn start(
         spool: Arc::new(Mutex::new(spool)),
         metrics,
         last_refresh: Instant::now(),
+        state: WriterState::new(),
+        orphans,
     };
     let task = tokio::spawn(async move {
         writer.run(rx, stop).await;
@@ -224,6 +262,7 @@ async fn mqtt_loop(
                 failures = 0;
                 connected.store(true, Ordering::Relaxed);
                 metrics.broker_connected.set(1);
+                metrics.broker_connects.inc();
                 tracing::info!("ingest connected to the broker");
                 for channel in [CameraChannel::Event, CameraChannel::Status] {
                     let filter = format!("$share/{group}/{}", topic::all_cameras(channel));
@@ -268,7 +307,13 @@ struct Writer {
     spool: Arc<Mutex<Spool>>,
     metrics: Arc<Metrics>,
     last_refresh: Instant,
+    state: WriterState,
+    /// Dead letters not yet committed (corrupt spool bytes found at start).
+    orphans: Vec<DeadLetter>,
 }
+
+/// A message as ingest handles it: topic and payload.
+type Msg = (String, Vec<u8>);
 
 impl Writer {
     async fn run(
@@ -277,15 +322,15 @@ impl Writer {
         mut stop: watch::Receiver<bool>,
     ) {
         let mut pending: Vec<Publish> = Vec::new();
-        let mut replay_tick = tokio::time::interval(Duration::from_millis(500));
         let mut refresh_tick = tokio::time::interval(Duration::from_secs(10));
         loop {
             // Collect a batch: up to batch_size, or batch_wait after the
-            // first message.
+            // first message; replay spooled messages when due.
             let deadline = tokio::time::sleep(self.cfg.batch_wait);
             tokio::pin!(deadline);
             let mut deadline_armed = !pending.is_empty();
             loop {
+                let replay_at = self.replay_wake();
                 tokio::select! {
                     m = rx.recv() => match m {
                         Some(p) => {
@@ -299,7 +344,9 @@ impl Writer {
                         None => return,
                     },
                     _ = &mut deadline, if deadline_armed => break,
-                    _ = replay_tick.tick() => { self.replay().await; }
+                    _ = tokio::time::sleep_until(replay_at.unwrap_or_else(tokio::time::Instant::now)), if replay_at.is_some() => {
+                        self.replay().await;
+                    }
                     _ = refresh_tick.tick() => { self.refresh_cameras().await; }
                     _ = stop.changed() => return,
                 }
@@ -307,18 +354,64 @@ impl Writer {
             if pending.is_empty() {
                 continue;
             }
-            if self.commit_or_spool(&pending).await {
-                for p in pending.drain(..) {
-                    if let Err(e) = self.client.ack(&p).await {
-                        tracing::warn!(error = %e, "ack not queued; the broker will redeliver");
+            let msgs: Vec<Msg> = pending
+                .iter()
+                .map(|p| {
+                    (
+                        String::from_utf8_lossy(&p.topic).into_owned(),
+                        p.payload.to_vec(),
+                    )
+                })
+                .collect();
+            self.metrics.messages.inc_by(msgs.len() as u64);
+            // Until the batch is durable it stays unacknowledged with the
+            // broker; `Hold` waits (the broker's window stops delivery).
+            loop {
+                match self.make_durable(&msgs).await {
+                    Next::Ack => break,
+                    Next::Hold(at) => {
+                        tokio::select! {
+                            _ = tokio::time::sleep_until(at.into()) => {}
+                            _ = stop.changed() => return,
+                        }
+                        // The spool is full: only replay (once the database
+                        // is back) makes room, so it must run here too.
+                        self.replay().await;
+                    }
+                    other => {
+                        // Not durable: leave the batch unacknowledged (the
+                        // broker redelivers it) rather than lose it.
+                        tracing::error!(
+                            ?other,
+                            "ingest state machine returned an unexpected step; not acknowledging"
+                        );
+                        pending.clear();
+                        break;
                     }
                 }
-            } else {
-                // Neither the database nor the spool took it: keep the
-                // messages unacknowledged and try again shortly.
-                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            for p in pending.drain(..) {
+                if let Err(e) = self.client.ack(&p).await {
+                    tracing::warn!(error = %e, "ack not queued; the broker will redeliver");
+                }
             }
         }
+    }
+
+    /// When the next replay is due, if anything is spooled.
+    fn replay_wake(&self) -> Option<tokio::time::Instant> {
+        let spooled = self.spool.lock().map(|s| s.pending()).unwrap_or(0);
+        if spooled == 0 && self.orphans.is_empty() {
+            return None;
+        }
+        let now = Instant::now();
+        Some(
+            self.state
+                .next_replay()
+                .filter(|t| *t > now)
+                .unwrap_or(now)
+                .into(),
+        )
     }
 
     async fn refresh_cameras(&mut self) {
@@ -335,7 +428,7 @@ impl Writer {
 
     /// Validates messages into a batch (refreshing the camera registry once
     /// if a camera is unknown: it may have just been added).
-    async fn build(&mut self, msgs: &[(String, Vec<u8>)]) -> Batch {
+    async fn build(&mut self, msgs: &[Msg]) -> Batch {
         let unknown = {
             let cams = self
                 .handle
@@ -378,20 +471,23 @@ impl Writer {
         batch
     }
 
-    async fn commit(&mut self, msgs: &[(String, Vec<u8>)]) -> Result<(), CommitError> {
-        let batch = self.build(msgs).await;
-        self.commit_batch(&batch).await
+    /// One attempt to commit `batch`.
+    async fn commit_batch(&mut self, batch: &Batch) -> Outcome {
+        match self.try_commit(batch).await {
+            Ok(()) => Outcome::Committed,
+            Err(e) => e,
+        }
     }
 
-    async fn commit_batch(&mut self, batch: &Batch) -> Result<(), CommitError> {
+    async fn try_commit(&mut self, batch: &Batch) -> Result<(), Outcome> {
         let started = Instant::now();
         let mut client = self
             .pool
             .get()
             .await
-            .map_err(|e| CommitError::Unavailable(e.to_string()))?;
-        let tx = client.transaction().await.map_err(CommitError::from)?;
-        let written = write::write(&tx, batch).await.map_err(CommitError::from)?;
+            .map_err(|e| Outcome::Unavailable(e.to_string()))?;
+        let tx = client.transaction().await.map_err(outcome)?;
+        let written = write::write(&tx, batch).await.map_err(outcome)?;
         // Live events go out through PostgreSQL NOTIFY, which is delivered
         // on commit and to every central instance, so a dashboard on any
         // instance sees what any instance committed, exactly once.
@@ -399,14 +495,14 @@ impl Writer {
         live.extend(
             crate::recognize::process(&tx, &batch.events, &written.new_ids, &self.cfg.recognize)
                 .await
-                .map_err(CommitError::from)?,
+                .map_err(outcome)?,
         );
         for chunk in crate::live::chunks(&live) {
             tx.execute("SELECT pg_notify($1, $2)", &[&crate::live::CHANNEL, &chunk])
                 .await
-                .map_err(CommitError::from)?;
+                .map_err(outcome)?;
         }
-        tx.commit().await.map_err(CommitError::from)?;
+        tx.commit().await.map_err(outcome)?;
         let m = &self.metrics;
         m.commit_seconds.observe(started.elapsed().as_secs_f64());
         m.batch_size.observe(batch.len() as f64);
@@ -426,67 +522,127 @@ impl Writer {
         Ok(())
     }
 
+    /// Commits a batch, retrying transient errors and splitting refused
+    /// batches, until it is committed, or the database is away
+    /// (`Unavailable`). `batch` is `build(msgs)` plus `extra` dead letters
+    /// (unreadable spool records) that a split must not forget.
+    async fn commit_with_retries(
+        &mut self,
+        batch: Batch,
+        msgs: &[Msg],
+        extra: &[DeadLetter],
+    ) -> Outcome {
+        loop {
+            let outcome = self.commit_batch(&batch).await;
+            match self.state.after_commit(&outcome, Instant::now()) {
+                Next::Ack => return Outcome::Committed,
+                Next::RetryAt(at) => {
+                    self.metrics.commit_retries.inc();
+                    tracing::info!(reason = ?outcome, "transient database error; retrying the batch");
+                    tokio::time::sleep_until(at.into()).await;
+                }
+                Next::OneByOne => {
+                    tracing::error!(reason = ?outcome, "database refused a batch; committing message by message");
+                    let outcome = self.commit_one_by_one(msgs).await;
+                    if outcome != Outcome::Committed {
+                        return outcome;
+                    }
+                    return self.commit_dead_letters_one_by_one(extra).await;
+                }
+                Next::Spool | Next::Hold(_) => return outcome,
+            }
+        }
+    }
+
     /// The database refused a batch (not an outage): commit message by
     /// message, dead-lettering each one it refuses, so one bad row cannot
-    /// stop ingest.
-    async fn commit_one_by_one(&mut self, msgs: &[(String, Vec<u8>)]) -> Result<(), CommitError> {
+    /// stop ingest. Ends early, `Unavailable`, if the database goes away.
+    async fn commit_one_by_one(&mut self, msgs: &[Msg]) -> Outcome {
         for m in msgs {
             let batch = self.build(std::slice::from_ref(m)).await;
-            match self.commit_batch(&batch).await {
-                Ok(()) => {}
-                Err(CommitError::Refused(reason)) => {
-                    let dead = Batch {
-                        dead: vec![DeadLetter {
+            let mut outcome = self.commit_batch(&batch).await;
+            loop {
+                match (&outcome, self.state.after_commit(&outcome, Instant::now())) {
+                    (_, Next::Ack) => break,
+                    (_, Next::RetryAt(at)) => {
+                        self.metrics.commit_retries.inc();
+                        tokio::time::sleep_until(at.into()).await;
+                        outcome = self.commit_batch(&batch).await;
+                    }
+                    (Outcome::Refused(reason), Next::OneByOne) => {
+                        let dead = DeadLetter {
                             topic: m.0.clone(),
                             reason: format!("database refused the message: {reason}"),
                             payload: m.1.clone(),
-                        }],
-                        ..Batch::default()
-                    };
-                    self.commit_batch(&dead).await?;
+                        };
+                        match self.commit_dead_letters_one_by_one(&[dead]).await {
+                            Outcome::Committed => break,
+                            other => return other,
+                        }
+                    }
+                    (_, _) => return outcome,
                 }
-                Err(e) => return Err(e),
             }
         }
-        Ok(())
+        Outcome::Committed
     }
 
-    /// Commits, or spools if the database is unreachable. True when the
-    /// messages are durable (and may be acknowledged).
-    async fn commit_or_spool(&mut self, pending: &[Publish]) -> bool {
-        let msgs: Vec<(String, Vec<u8>)> = pending
-            .iter()
-            .map(|p| {
-                (
-                    String::from_utf8_lossy(&p.topic).into_owned(),
-                    p.payload.to_vec(),
-                )
-            })
-            .collect();
-        self.metrics.messages.inc_by(msgs.len() as u64);
-        let spooled_before = self.spool.lock().map(|s| s.pending()).unwrap_or(0);
-        if spooled_before == 0 {
-            let mut result = self.commit(&msgs).await;
-            if let Err(CommitError::Refused(reason)) = &result {
-                tracing::error!(
-                    reason,
-                    "database refused a batch; committing message by message"
-                );
-                result = self.commit_one_by_one(&msgs).await;
-            }
-            match result {
-                Ok(()) => {
-                    self.set_database_up(true);
-                    return true;
-                }
-                Err(e) => {
-                    self.set_database_up(false);
-                    tracing::warn!(error = %e, messages = msgs.len(), "database write failed; spooling");
+    /// Commits dead letters one at a time (after a refused batch), with
+    /// the same retries. One the database refuses even as a dead letter is
+    /// logged with its reason: nothing more can be done with it here.
+    async fn commit_dead_letters_one_by_one(&mut self, dead: &[DeadLetter]) -> Outcome {
+        for d in dead {
+            let batch = Batch {
+                dead: vec![d.clone()],
+                ..Batch::default()
+            };
+            loop {
+                let outcome = self.commit_batch(&batch).await;
+                match self.state.after_commit(&outcome, Instant::now()) {
+                    Next::Ack => break,
+                    Next::RetryAt(at) => {
+                        self.metrics.commit_retries.inc();
+                        tokio::time::sleep_until(at.into()).await;
+                    }
+                    Next::OneByOne => {
+                        tracing::error!(
+                            topic = d.topic,
+                            reason = d.reason,
+                            ?outcome,
+                            "dead letter refused too"
+                        );
+                        break;
+                    }
+                    Next::Spool | Next::Hold(_) => return outcome,
                 }
             }
         }
-        // Spool (also while older messages are still spooled, to keep
-        // their order).
+        Outcome::Committed
+    }
+
+    /// Commits or spools a new batch. `Ack` when the messages are durable.
+    async fn make_durable(&mut self, msgs: &[Msg]) -> Next {
+        let spooled = self.spool.lock().map(|s| s.pending()).unwrap_or(0);
+        if !self.state.must_spool(spooled) {
+            let batch = self.build(msgs).await;
+            match self.commit_with_retries(batch, msgs, &[]).await {
+                Outcome::Committed => {
+                    self.set_database_up(true);
+                    return Next::Ack;
+                }
+                e => {
+                    self.set_database_up(false);
+                    tracing::warn!(error = ?e, messages = msgs.len(), "database write failed; spooling");
+                }
+            }
+        }
+        let written = self.spool_batch(msgs);
+        self.state.after_spool(written, Instant::now())
+    }
+
+    /// Writes messages to the spool (also while older messages are still
+    /// spooled, to keep their order). False if it cannot take them.
+    fn spool_batch(&self, msgs: &[Msg]) -> bool {
         let Ok(mut spool) = self.spool.lock() else {
             return false;
         };
@@ -504,14 +660,17 @@ impl Writer {
             );
             return false;
         }
-        for (topic, payload) in &msgs {
+        for (topic, payload) in msgs {
             if let Err(e) = spool.append(&encode_record(topic, payload)) {
-                tracing::error!(error = %e, "ingest spool write failed");
+                tracing::error!(error = %e, "ingest spool write failed; leaving messages with the broker");
+                // What was appended of this batch stays spooled and is
+                // committed twice at worst (idempotent); the batch is not
+                // acknowledged, so the broker delivers it again.
                 return false;
             }
         }
         if let Err(e) = spool.sync() {
-            tracing::error!(error = %e, "ingest spool sync failed");
+            tracing::error!(error = %e, "ingest spool sync failed; leaving messages with the broker");
             return false;
         }
         self.metrics.spool_depth.set(spool.pending() as i64);
@@ -530,31 +689,89 @@ impl Writer {
     }
 
     /// Commits spooled messages, oldest first, while the database takes
-    /// them.
+    /// them. Records that cannot be decoded go to the dead letters with
+    /// their raw bytes.
     async fn replay(&mut self) {
-        loop {
-            let records = match self.spool.lock() {
-                Ok(s) if s.pending() > 0 => {
-                    s.read_after(0, self.cfg.batch_size).unwrap_or_default()
-                }
-                _ => return,
+        if !self.orphans.is_empty() {
+            let batch = Batch {
+                dead: std::mem::take(&mut self.orphans),
+                ..Batch::default()
             };
-            let msgs: Vec<(String, Vec<u8>)> = records
-                .iter()
-                .filter_map(|(_, r)| decode_record(r))
-                .collect();
-            let mut result = self.commit(&msgs).await;
-            if let Err(CommitError::Refused(_)) = &result {
-                result = self.commit_one_by_one(&msgs).await;
+            let orphans = batch.dead.clone();
+            let outcome = self.commit_with_retries(batch.clone(), &[], &orphans).await;
+            self.state.after_replay(&outcome, Instant::now());
+            if outcome != Outcome::Committed {
+                self.orphans = batch.dead;
+                return;
             }
-            match result {
-                Ok(()) => {
+        }
+        loop {
+            let now = Instant::now();
+            let spooled = self.spool.lock().map(|s| s.pending()).unwrap_or(0);
+            if !self.state.replay_due(spooled, now) {
+                return;
+            }
+            let records = match self.spool.lock() {
+                Ok(s) => s.read_after(0, self.cfg.batch_size),
+                Err(_) => return,
+            };
+            let records = match records {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(error = %e, spooled, "cannot read the ingest spool; retrying later");
+                    self.metrics.spool_errors.inc();
+                    self.state.after_read_error(now);
+                    return;
+                }
+            };
+            let mut msgs = Vec::with_capacity(records.len());
+            let mut undecodable = Vec::new();
+            for r in &records {
+                match &r.payload {
+                    Ok(bytes) => match decode_record(bytes) {
+                        Some(m) => msgs.push(m),
+                        None => undecodable.push(DeadLetter {
+                            topic: String::new(),
+                            reason: format!(
+                                "ingest spool record {} does not decode as topic + payload",
+                                r.seq
+                            ),
+                            payload: bytes.clone(),
+                        }),
+                    },
+                    Err(e) => undecodable.push(DeadLetter {
+                        topic: String::new(),
+                        reason: format!("ingest spool record unreadable: {e}"),
+                        payload: match e {
+                            atrium_spool::SpoolError::Corrupt { raw, .. } => raw.clone(),
+                            _ => Vec::new(),
+                        },
+                    }),
+                }
+            }
+            let mut batch = self.build(&msgs).await;
+            if !undecodable.is_empty() {
+                tracing::error!(
+                    records = undecodable.len(),
+                    "undecodable ingest spool records go to the dead letters"
+                );
+                self.metrics.spool_errors.inc_by(undecodable.len() as u64);
+                batch.dead.extend(undecodable.iter().cloned());
+            }
+            let outcome = self.commit_with_retries(batch, &msgs, &undecodable).await;
+            self.state.after_replay(&outcome, Instant::now());
+            match outcome {
+                Outcome::Committed => {
                     self.set_database_up(true);
                     if let Ok(mut s) = self.spool.lock() {
-                        for (seq, _) in &records {
-                            let _ = s.ack(*seq);
+                        for r in &records {
+                            if let Err(e) = s.ack(r.seq) {
+                                tracing::error!(error = %e, "ingest spool acknowledgement failed");
+                            }
                         }
-                        let _ = s.sync();
+                        if let Err(e) = s.sync() {
+                            tracing::error!(error = %e, "ingest spool sync failed");
+                        }
                         self.metrics.spool_depth.set(s.pending() as i64);
                         tracing::info!(
                             replayed = records.len(),
@@ -563,9 +780,9 @@ impl Writer {
                         );
                     }
                 }
-                Err(e) => {
+                e => {
                     self.set_database_up(false);
-                    tracing::debug!(error = %e, "database still unreachable");
+                    tracing::debug!(error = ?e, "database still unreachable");
                     return;
                 }
             }
@@ -594,36 +811,33 @@ fn live_events(batch: &Batch, new_ids: &std::collections::HashSet<uuid::Uuid>) -
     out
 }
 
-/// Why a commit failed.
-#[derive(Debug, thiserror::Error)]
-enum CommitError {
-    /// The database cannot be reached: spool and retry.
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
-    /// The database answered with an error for this data.
-    #[error("database refused: {0}")]
-    Refused(String),
-}
-
-impl From<tokio_postgres::Error> for CommitError {
-    fn from(e: tokio_postgres::Error) -> Self {
-        // Errors with an SQLSTATE came from the server about this
-        // statement, except those that mean the server is going away.
-        match e.code() {
-            Some(code)
-                if !code.code().starts_with("08")
-                    && !code.code().starts_with("57")
-                    && !code.code().starts_with("53") =>
-            {
-                // "db error" alone would tell the operator nothing.
-                Self::Refused(match e.as_db_error() {
-                    Some(d) => format!("{} ({})", d.message(), d.code().code()),
-                    None => e.to_string(),
-                })
-            }
-            _ => Self::Unavailable(e.to_string()),
-        }
+/// Classifies a database error: which failures are worth retrying
+/// (transient), which mean the database is away (spool), and which are a
+/// judgement on the data (dead-letter).
+fn outcome(e: tokio_postgres::Error) -> Outcome {
+    let Some(code) = e.code() else {
+        // No SQLSTATE: the connection broke (also mid-transaction) or the
+        // server never answered.
+        return Outcome::Unavailable(e.to_string());
+    };
+    let c = code.code();
+    // "db error" alone would tell the operator nothing.
+    let text = match e.as_db_error() {
+        Some(d) => format!("{} ({c})", d.message()),
+        None => e.to_string(),
+    };
+    // 40xxx: transaction rollback (serialization failure, deadlock);
+    // 55P03 lock not available; 57014 statement cancelled (timeout).
+    // 40002 (integrity constraint violation) is a judgement on the data.
+    if (c.starts_with("40") && c != "40002") || c == "55P03" || c == "57014" {
+        return Outcome::Transient(text);
     }
+    // 08xxx connection exceptions; 57Pxx the server is shutting down or
+    // starting; 53xxx out of resources (disk full, too many connections).
+    if c.starts_with("08") || c.starts_with("57") || c.starts_with("53") {
+        return Outcome::Unavailable(text);
+    }
+    Outcome::Refused(text)
 }
 
 /// Camera state as live events carry it.

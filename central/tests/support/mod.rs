@@ -231,6 +231,39 @@ pub async fn publish_all(client: &mut TestClient, topic: &str, payloads: &[Vec<u
     }
 }
 
+/// Publishes `events` from `camera`'s own certificate as fast as the
+/// broker takes them (500 in flight); returns once every PUBACK is in.
+pub async fn publish_fast(stack: &Stack, camera: &str, events: &[Event]) {
+    let tls = stack.broker.identity(camera).unwrap();
+    let mut o = stack
+        .broker
+        .options(&format!("{camera}-fast-{}", uuid::Uuid::now_v7()), &tls)
+        .unwrap();
+    o.set_inflight(500);
+    let (client, mut el) = rumqttc::AsyncClient::new(o, 1000);
+    let topic = event_topic(camera);
+    let payloads: Vec<Vec<u8>> = events.iter().map(json).collect();
+    let n = payloads.len();
+    let publisher = tokio::spawn(async move {
+        for p in payloads {
+            client
+                .publish(&topic, rumqttc::QoS::AtLeastOnce, false, p)
+                .await
+                .unwrap();
+        }
+        client
+    });
+    let mut acked = 0;
+    while acked < n {
+        match el.poll().await {
+            Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_))) => acked += 1,
+            Ok(_) => {}
+            Err(e) => panic!("{camera} publisher lost the broker: {e}"),
+        }
+    }
+    publisher.await.unwrap();
+}
+
 /// An HTTP client of one central.
 pub struct Api {
     pub base: String,

@@ -212,7 +212,10 @@ async fn check_broker(config: &Config, report: &mut Report) {
         b.port,
     );
     opts.set_transport(transport)
-        .set_keep_alive(Duration::from_secs(5));
+        .set_keep_alive(Duration::from_secs(5))
+        // A retained configuration may follow the SUBACK; it must not break
+        // the connection (shared/proto/src/limits.rs).
+        .set_max_packet_size(Some(atrium_proto::limits::CLIENT_MAX_PACKET));
     let (client, mut eventloop) = AsyncClient::new(opts, 10);
     let config_topic = topic::camera(
         &config.camera.site,

@@ -6,6 +6,7 @@ pub mod bench;
 pub mod check;
 pub mod check_config;
 pub mod probe;
+pub mod relay;
 pub mod run;
 pub mod snapshot;
 
@@ -27,6 +28,10 @@ pub enum Command {
     /// Measure decode, detection and full-pipeline frame rates on a video
     /// file and print a table.
     Bench(bench::Args),
+    /// Deliver events another local program writes to standard input (one
+    /// JSON event per line) with the agent's spool and delivery guarantees;
+    /// answers `spooled <id>` per event.
+    Relay(relay::Args),
 }
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
@@ -37,5 +42,6 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Snapshot(args) => snapshot::run(args),
         Command::Probe(args) => probe::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Relay(args) => relay::run(args),
     }
 }

@@ -24,35 +24,7 @@ use crate::frames::Handoff;
 use crate::metrics::Kind;
 use crate::state::Shared;
 
-/// Reconnect delays: `initial`, then ×1.5 each failure, capped at `max`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Backoff {
-    initial: Duration,
-    max: Duration,
-    next: Duration,
-}
-
-impl Backoff {
-    pub fn new(initial: Duration, max: Duration) -> Self {
-        Self {
-            initial,
-            max,
-            next: initial,
-        }
-    }
-
-    /// The delay before the next attempt.
-    pub fn next_delay(&mut self) -> Duration {
-        let d = self.next;
-        self.next = self.next.mul_f64(1.5).min(self.max);
-        d
-    }
-
-    /// After a success: start from `initial` again.
-    pub fn reset(&mut self) {
-        self.next = self.initial;
-    }
-}
+pub use atrium_worker::Backoff;
 
 /// Everything a source needs to deliver frames and report state.
 #[derive(Debug, Clone)]
@@ -312,18 +284,4 @@ pub fn run_file(
         ctx.report(CameraState::Offline, Some(reason));
         ctx.handoff.close();
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_by_half_and_caps_then_resets() {
-        let mut b = Backoff::new(Duration::from_secs(2), Duration::from_secs(10));
-        let d: Vec<f64> = (0..6).map(|_| b.next_delay().as_secs_f64()).collect();
-        assert_eq!(d, vec![2.0, 3.0, 4.5, 6.75, 10.0, 10.0]);
-        b.reset();
-        assert_eq!(b.next_delay(), Duration::from_secs(2));
-    }
 }

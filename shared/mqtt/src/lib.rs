@@ -8,6 +8,7 @@
 //! broker ACL that confines each identity to its own topics.
 
 pub mod acl;
+pub mod broker;
 pub mod pki;
 pub mod tls;
 

@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::limits::{MAX_CONFIG_PAYLOAD, MAX_LINES, MAX_ZONE_VERTICES, MAX_ZONES};
+
 /// Which side of a line, looking along it from `a` to `b` on screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -78,15 +80,38 @@ pub enum ConfigError {
     Duplicate { what: &'static str, id: String },
     #[error("{what} id must be 1-64 characters of letters, digits, '-' or '_', got {id:?}")]
     BadId { what: &'static str, id: String },
+    #[error("{count} {what} is more than the {max} a camera configuration may hold")]
+    TooMany {
+        what: &'static str,
+        count: usize,
+        max: usize,
+    },
+    #[error("zone {id:?} has {count} vertices, more than the {max} allowed")]
+    TooManyVertices {
+        id: String,
+        count: usize,
+        max: usize,
+    },
+    #[error("configuration of {bytes} bytes is larger than the {max}-byte limit")]
+    TooLarge { bytes: usize, max: usize },
+    #[error("configuration is not valid JSON of the expected shape: {0}")]
+    Malformed(String),
+    #[error("configuration schema {0} is not supported (this version reads schema 1)")]
+    Schema(u32),
 }
 
-fn check_id(what: &'static str, id: &str) -> Result<(), ConfigError> {
-    let ok = !id.is_empty()
+/// Whether `id` is a valid line or zone id: 1-64 ASCII letters, digits,
+/// `-` or `_`. Events name lines and zones by these ids too.
+pub fn is_part_id(id: &str) -> bool {
+    !id.is_empty()
         && id.len() <= 64
         && id
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if ok {
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn check_id(what: &'static str, id: &str) -> Result<(), ConfigError> {
+    if is_part_id(id) {
         Ok(())
     } else {
         Err(ConfigError::BadId {
@@ -109,8 +134,35 @@ fn check_point(what: &'static str, id: &str, p: [f32; 2]) -> Result<(), ConfigEr
 }
 
 impl CameraConfig {
-    /// Checks ids, coordinates and shapes.
+    /// Reads a configuration message as it arrives from the broker: size,
+    /// JSON shape, schema, then [`CameraConfig::validate`]. The edge applies
+    /// only what this returns.
+    pub fn parse(payload: &[u8]) -> Result<Self, ConfigError> {
+        if payload.len() > MAX_CONFIG_PAYLOAD {
+            return Err(ConfigError::TooLarge {
+                bytes: payload.len(),
+                max: MAX_CONFIG_PAYLOAD,
+            });
+        }
+        let config: Self =
+            serde_json::from_slice(payload).map_err(|e| ConfigError::Malformed(e.to_string()))?;
+        if config.schema != 1 {
+            return Err(ConfigError::Schema(config.schema));
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks counts, ids, coordinates and shapes.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        for (what, count, max) in [
+            ("lines", self.lines.len(), MAX_LINES),
+            ("zones", self.zones.len(), MAX_ZONES),
+        ] {
+            if count > max {
+                return Err(ConfigError::TooMany { what, count, max });
+            }
+        }
         let mut seen = std::collections::HashSet::new();
         for l in &self.lines {
             check_id("line", &l.id)?;
@@ -136,6 +188,13 @@ impl CameraConfig {
             }
             if z.polygon.len() < 3 {
                 return Err(ConfigError::DegenerateZone(z.id.clone()));
+            }
+            if z.polygon.len() > MAX_ZONE_VERTICES {
+                return Err(ConfigError::TooManyVertices {
+                    id: z.id.clone(),
+                    count: z.polygon.len(),
+                    max: MAX_ZONE_VERTICES,
+                });
             }
             for p in &z.polygon {
                 check_point("zone", &z.id, *p)?;
@@ -202,5 +261,91 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    fn zone(id: &str, vertices: usize) -> ZoneConfig {
+        ZoneConfig {
+            id: id.into(),
+            // The API allows names of up to 200 characters.
+            name: Some("x".repeat(200)),
+            polygon: (0..vertices)
+                .map(|i| {
+                    let t = i as f32 / vertices as f32 * std::f32::consts::TAU;
+                    [0.5 + 0.4 * t.cos(), 0.5 + 0.4 * t.sin()]
+                })
+                .collect(),
+            max_occupancy: Some(u32::MAX),
+            restricted: true,
+        }
+    }
+
+    #[test]
+    fn counts_are_limited_and_the_largest_allowed_config_fits_the_payload_limit() {
+        let id = |p: &str, i: usize| format!("{p}{i:0>63}");
+        let mut c = CameraConfig {
+            schema: 1,
+            version: u64::MAX,
+            lines: (0..MAX_LINES)
+                .map(|i| LineConfig {
+                    name: Some("y".repeat(200)),
+                    ..line(
+                        &id("l", i),
+                        [0.123_456_79, 0.987_654_3],
+                        [0.3, 0.700_000_05],
+                    )
+                })
+                .collect(),
+            zones: (0..MAX_ZONES)
+                .map(|i| zone(&id("z", i), MAX_ZONE_VERTICES))
+                .collect(),
+        };
+        let json = serde_json::to_vec(&c).unwrap();
+        assert!(
+            json.len() < MAX_CONFIG_PAYLOAD * 3 / 4,
+            "{} bytes",
+            json.len()
+        );
+        assert_eq!(CameraConfig::parse(&json).unwrap(), c);
+
+        c.zones[3] = zone("big", MAX_ZONE_VERTICES + 1);
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::TooManyVertices { count: 33, .. })
+        ));
+        c.zones.truncate(3);
+        c.lines.push(line("extra", [0.0, 0.0], [1.0, 1.0]));
+        assert_eq!(
+            c.validate(),
+            Err(ConfigError::TooMany {
+                what: "lines",
+                count: MAX_LINES + 1,
+                max: MAX_LINES
+            })
+        );
+        c.lines.clear();
+        c.zones = (0..=MAX_ZONES).map(|i| zone(&format!("z{i}"), 3)).collect();
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::TooMany { what: "zones", .. })
+        ));
+    }
+
+    #[test]
+    fn parse_refuses_oversized_malformed_and_foreign_schema_messages() {
+        let big = vec![b' '; MAX_CONFIG_PAYLOAD + 1];
+        assert!(matches!(
+            CameraConfig::parse(&big),
+            Err(ConfigError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            CameraConfig::parse(b"{\"schema\":1"),
+            Err(ConfigError::Malformed(_))
+        ));
+        assert_eq!(
+            CameraConfig::parse(br#"{"schema":2,"version":1}"#),
+            Err(ConfigError::Schema(2))
+        );
+        let ok = CameraConfig::parse(br#"{"schema":1,"version":4}"#).unwrap();
+        assert_eq!(ok.version, 4);
     }
 }

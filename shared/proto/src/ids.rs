@@ -6,6 +6,11 @@
 //! ASCII letters, digits, `-` and `_`, starting with a letter or digit, at
 //! most 64 bytes. That rules out the MQTT wildcards `+` and `#`, the level
 //! separator `/`, and anything a shell or a URL would need to escape.
+//!
+//! Camera and device ids are also broker identities, so they may not take
+//! the names reserved for central instances (`central`, `central-…`,
+//! `central_…`): the broker ACL grants those names central's rights, and a
+//! camera certificate must never carry them.
 
 use std::fmt;
 use std::str::FromStr;
@@ -22,6 +27,14 @@ pub enum IdError {
     Empty { kind: &'static str },
     #[error("{kind} id {value:?} is longer than {MAX_ID_LEN} bytes")]
     TooLong { kind: &'static str, value: String },
+    #[error(
+        "{kind} id {value:?} is reserved: `central` and names starting with `central-` or `central_` identify central instances to the broker"
+    )]
+    Reserved { kind: &'static str, value: String },
+    #[error(
+        "{value:?} is not a central identity: central instances are named `central`, `central-…` or `central_…`"
+    )]
+    NotCentral { value: String },
     #[error(
         "{kind} id {value:?} has {found:?} at byte {at}: use lower-case letters, digits, '-' and '_' (starting with a letter or digit)"
     )]
@@ -57,8 +70,34 @@ fn validate(kind: &'static str, value: &str) -> Result<(), IdError> {
     Ok(())
 }
 
+/// Whether `value` is a name reserved for central instances.
+pub fn is_reserved(value: &str) -> bool {
+    value == "central" || value.starts_with("central-") || value.starts_with("central_")
+}
+
+fn validate_identity(kind: &'static str, value: &str) -> Result<(), IdError> {
+    validate(kind, value)?;
+    if is_reserved(value) {
+        return Err(IdError::Reserved {
+            kind,
+            value: value.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+fn validate_central(kind: &'static str, value: &str) -> Result<(), IdError> {
+    validate(kind, value)?;
+    if !is_reserved(value) {
+        return Err(IdError::NotCentral {
+            value: value.to_owned(),
+        });
+    }
+    Ok(())
+}
+
 macro_rules! id_type {
-    ($(#[$doc:meta])* $name:ident, $kind:literal) => {
+    ($(#[$doc:meta])* $name:ident, $kind:literal, $check:ident) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
         #[serde(transparent)]
@@ -68,7 +107,7 @@ macro_rules! id_type {
             /// Validates and wraps `value`.
             pub fn new(value: impl Into<String>) -> Result<Self, IdError> {
                 let value = value.into();
-                validate($kind, &value)?;
+                $check($kind, &value)?;
                 Ok(Self(value))
             }
 
@@ -109,19 +148,30 @@ macro_rules! id_type {
 id_type!(
     /// A site (building or campus); the first level under `atrium/v1/`.
     SiteId,
-    "site"
+    "site",
+    validate
 );
 id_type!(
     /// A camera, unique across the whole installation; also the common name
     /// of the edge agent's client certificate.
     CameraId,
-    "camera"
+    "camera",
+    validate_identity
 );
 id_type!(
     /// An IoT device (meter, lift controller, fire panel…), unique across the
     /// installation; also the common name of its client certificate.
     DeviceId,
-    "device"
+    "device",
+    validate_identity
+);
+id_type!(
+    /// A central instance's broker identity: `central`, or `central-N` /
+    /// `central_N` for further instances. The ACL gives these names read
+    /// access to every camera and device topic.
+    CentralId,
+    "central",
+    validate_central
 );
 
 #[cfg(test)]
@@ -154,6 +204,29 @@ mod tests {
             SiteId::new("a".repeat(MAX_ID_LEN + 1)),
             Err(IdError::TooLong { .. })
         ));
+    }
+
+    #[test]
+    fn central_names_are_reserved_for_central_instances() {
+        for reserved in ["central", "central-2", "central_b"] {
+            assert!(
+                matches!(CameraId::new(reserved), Err(IdError::Reserved { .. })),
+                "{reserved}"
+            );
+            assert!(DeviceId::new(reserved).is_err(), "{reserved}");
+            assert!(CentralId::new(reserved).is_ok(), "{reserved}");
+        }
+        // Only the exact name and the two prefixes are reserved.
+        for camera in ["centralhall", "lobby-central", "centra"] {
+            assert!(CameraId::new(camera).is_ok(), "{camera}");
+            assert!(
+                matches!(CentralId::new(camera), Err(IdError::NotCentral { .. })),
+                "{camera}"
+            );
+        }
+        assert!(SiteId::new("central").is_ok(), "sites are not identities");
+        let err = CameraId::new("central").unwrap_err().to_string();
+        assert!(err.contains("reserved"), "{err}");
     }
 
     #[test]

@@ -9,10 +9,12 @@
 pub mod config;
 pub mod event;
 pub mod ids;
+pub mod limits;
 pub mod status;
 pub mod topic;
+pub mod validate;
 
 pub use config::{CameraConfig, LineConfig, Side, ZoneConfig};
 pub use event::{CameraState, Direction, Event, EventBody, SCHEMA_VERSION, WireEmbedding};
-pub use ids::{CameraId, DeviceId, IdError, SiteId};
+pub use ids::{CameraId, CentralId, DeviceId, IdError, SiteId};
 pub use status::Status;

@@ -46,6 +46,17 @@ pub struct Status {
     /// Adaptive load level (0 = full processing).
     #[serde(default)]
     pub load_level: u8,
+    /// Events lost since start because the spool could not store them
+    /// (disk full, I/O error).
+    #[serde(default)]
+    pub events_unspooled: u64,
+    /// Spooled events dropped since start because they failed their
+    /// checksum when read back.
+    #[serde(default)]
+    pub spool_corrupt: u64,
+    /// Events the broker refused since start (each is kept and sent again).
+    #[serde(default)]
+    pub events_refused: u64,
 }
 
 #[cfg(test)]

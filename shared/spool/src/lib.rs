@@ -13,7 +13,17 @@
 //! * A crash (process killed at any instant) loses nothing that `append`
 //!   returned for (written to the page cache), and leaves at most one torn
 //!   record at the end of the last segment, which recovery truncates. A power
-//!   loss may additionally lose the last `fsync_interval` of events.
+//!   loss may additionally lose what was appended in the last
+//!   `fsync_interval`: the owner calls [`Spool::sync`] when
+//!   [`Spool::sync_due`] says so, also when no further event arrives.
+//! * A failed append (disk full, I/O error) returns the error and leaves
+//!   the segment as it was before the call: a partly written record is cut
+//!   off again, so later records are never written at wrong offsets. If
+//!   even that fails, the segment is closed and the next append starts a
+//!   new one.
+//! * Every read checks the record's magic, length, sequence number and
+//!   CRC; a record that fails is reported as [`SpoolError::Corrupt`], never
+//!   returned as an event.
 //!
 //! # On-disk format
 //! The directory holds segment files `<first seq, 20 digits>.seg` and an
@@ -34,11 +44,13 @@
 //! event id), never run ahead.
 //!
 //! # Recovery
-//! Segments are read in order and every record's CRC checked. A bad record
-//! at the end of the last segment is a torn write: the file is truncated
-//! there. A bad record anywhere else is corruption: the rest of that
-//! segment is skipped and counted. Segments whose records are all
-//! acknowledged are deleted.
+//! Segments are read in order and every record's CRC checked. At a bad
+//! record, recovery looks for the next valid record further on: if there
+//! is one, the bytes in between are corruption (skipped, counted, and
+//! handed to the owner in [`Recovery::corrupt`] so central can dead-letter
+//! them); if there is none, the rest is a torn write, cut off in the last
+//! segment. Valid records after a corrupt one are never lost. Segments
+//! whose records are all acknowledged are deleted.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fs::{File, OpenOptions};
@@ -74,6 +86,24 @@ pub enum SpoolError {
     },
     #[error("event of {len} bytes is larger than the spool's {MAX_RECORD}-byte record limit")]
     TooLarge { len: usize },
+    #[error("spool {path}: record {seq} at byte {offset} is corrupt: {what}")]
+    Corrupt {
+        path: PathBuf,
+        seq: u64,
+        offset: u64,
+        what: &'static str,
+        /// The bytes found where the record should be (kept for dead
+        /// letters; not to be trusted).
+        raw: Vec<u8>,
+    },
+}
+
+/// One record read back: its sequence number and its payload, or why the
+/// bytes on disk are not the payload that was written.
+#[derive(Debug)]
+pub struct Record {
+    pub seq: u64,
+    pub payload: Result<Vec<u8>, SpoolError>,
 }
 
 /// What recovery found when opening.
@@ -83,9 +113,39 @@ pub struct Recovery {
     pub pending: u64,
     /// Bytes cut from a torn record at the end.
     pub truncated_bytes: u64,
-    /// Segments with a corrupt record in the middle (rest skipped).
-    pub corrupt_segments: u64,
+    /// Corrupt stretches between valid records (skipped), at most
+    /// [`MAX_CORRUPT_KEPT`] of them with their bytes.
+    pub corrupt: Vec<CorruptRange>,
+    /// All corrupt stretches found, also those beyond the kept ones.
+    pub corrupt_ranges: u64,
 }
+
+impl Recovery {
+    /// Counts a corrupt stretch and keeps (the start of) its bytes.
+    fn note_corrupt(&mut self, segment: &Path, offset: u64, bytes: &[u8]) {
+        self.corrupt_ranges += 1;
+        if self.corrupt.len() < MAX_CORRUPT_KEPT {
+            let keep = bytes.len().min(MAX_RECORD as usize + HEADER as usize);
+            self.corrupt.push(CorruptRange {
+                segment: segment.to_owned(),
+                offset,
+                bytes: bytes[..keep].to_vec(),
+            });
+        }
+    }
+}
+
+/// Bytes between two valid records that are not a valid record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CorruptRange {
+    pub segment: PathBuf,
+    pub offset: u64,
+    /// The bytes (at most [`MAX_RECORD`] + header).
+    pub bytes: Vec<u8>,
+}
+
+/// Corrupt ranges whose bytes recovery keeps for the owner.
+pub const MAX_CORRUPT_KEPT: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Loc {
@@ -112,8 +172,11 @@ pub struct Spool {
     acked: u64,
     acked_above: BTreeSet<u64>,
     acked_written: u64,
-    last_sync: Instant,
-    unsynced: bool,
+    /// When the oldest unsynced append happened.
+    unsynced_since: Option<Instant>,
+    /// The active segment could not be repaired after a failed write:
+    /// start a new one before the next append.
+    roll_needed: bool,
     dropped_total: u64,
 }
 
@@ -135,30 +198,59 @@ fn segment_path(dir: &Path, id: u64) -> PathBuf {
     dir.join(format!("{id:020}.seg"))
 }
 
-/// Parses records from a segment's bytes; returns them and the offset of
-/// the first byte that is not a valid record.
-fn parse(bytes: &[u8]) -> (Vec<(u64, u64, u32)>, u64) {
-    let mut out = Vec::new();
-    let mut off = 0usize;
-    while bytes.len() - off >= HEADER as usize {
-        let h = &bytes[off..off + HEADER as usize];
-        if &h[0..4] != MAGIC {
-            break;
-        }
-        let len = u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
-        let sum = u32::from_le_bytes([h[8], h[9], h[10], h[11]]);
-        let seq = u64::from_le_bytes([h[12], h[13], h[14], h[15], h[16], h[17], h[18], h[19]]);
-        let end = off + HEADER as usize + len as usize;
-        if len > MAX_RECORD || end > bytes.len() {
-            break;
-        }
-        if crc(seq, &bytes[off + HEADER as usize..end]) != sum {
-            break;
-        }
-        out.push((seq, off as u64, len));
-        off = end;
+/// The record starting at `off`, if one is there: (seq, length, end).
+fn record_at(bytes: &[u8], off: usize) -> Option<(u64, u32, usize)> {
+    let h = bytes.get(off..off + HEADER as usize)?;
+    if &h[0..4] != MAGIC {
+        return None;
     }
-    (out, off as u64)
+    let len = u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
+    let sum = u32::from_le_bytes([h[8], h[9], h[10], h[11]]);
+    let seq = u64::from_le_bytes([h[12], h[13], h[14], h[15], h[16], h[17], h[18], h[19]]);
+    if len > MAX_RECORD {
+        return None;
+    }
+    let end = off + HEADER as usize + len as usize;
+    let payload = bytes.get(off + HEADER as usize..end)?;
+    (crc(seq, payload) == sum).then_some((seq, len, end))
+}
+
+/// What parsing one segment found.
+#[derive(Debug, Default)]
+struct Parsed {
+    /// (seq, offset, length) of every valid record.
+    records: Vec<(u64, u64, u32)>,
+    /// Where the valid part ends (anything after is a torn tail).
+    valid_end: u64,
+    /// Corrupt (offset, length) stretches between valid records.
+    corrupt: Vec<(u64, u64)>,
+}
+
+/// Parses records from a segment's bytes, skipping corrupt stretches that
+/// are followed by a valid record.
+fn parse(bytes: &[u8]) -> Parsed {
+    let mut p = Parsed::default();
+    let mut off = 0usize;
+    while off < bytes.len() {
+        if let Some((seq, len, end)) = record_at(bytes, off) {
+            p.records.push((seq, off as u64, len));
+            off = end;
+            p.valid_end = end as u64;
+            continue;
+        }
+        // Resynchronise: the next offset where a valid record starts.
+        let next = (off + 1..bytes.len().saturating_sub(HEADER as usize - 1))
+            .filter(|&i| bytes[i..].starts_with(MAGIC))
+            .find(|&i| record_at(bytes, i).is_some());
+        match next {
+            Some(n) => {
+                p.corrupt.push((off as u64, (n - off) as u64));
+                off = n;
+            }
+            None => break,
+        }
+    }
+    p
 }
 
 impl Spool {
@@ -188,23 +280,39 @@ impl Spool {
         for (i, &id) in ids.iter().enumerate() {
             let path = segment_path(&dir, id);
             let bytes = std::fs::read(&path).map_err(io_err(&path))?;
-            let (records, valid) = parse(&bytes);
+            let parsed = parse(&bytes);
+            let valid = parsed.valid_end;
             let last = i + 1 == ids.len();
+            for &(offset, len) in &parsed.corrupt {
+                tracing::error!(segment = %path.display(), at = offset, bytes = len, "spool: corrupt bytes between records, skipped");
+                recovery.note_corrupt(
+                    &path,
+                    offset,
+                    &bytes[offset as usize..(offset + len) as usize],
+                );
+            }
             if valid < bytes.len() as u64 {
+                let torn = bytes.len() as u64 - valid;
                 if last {
-                    recovery.truncated_bytes = bytes.len() as u64 - valid;
+                    recovery.truncated_bytes = torn;
                     let f = OpenOptions::new()
                         .write(true)
                         .open(&path)
                         .map_err(io_err(&path))?;
                     f.set_len(valid).map_err(io_err(&path))?;
                     f.sync_all().map_err(io_err(&path))?;
-                    tracing::warn!(segment = %path.display(), bytes = recovery.truncated_bytes, "spool: truncated a torn record");
+                    tracing::warn!(segment = %path.display(), bytes = torn, "spool: truncated a torn record");
                 } else {
-                    recovery.corrupt_segments += 1;
-                    tracing::error!(segment = %path.display(), at = valid, "spool: corrupt record, rest of the segment skipped");
+                    tracing::error!(segment = %path.display(), at = valid, bytes = torn, "spool: unreadable end of a closed segment, skipped");
+                    recovery.note_corrupt(&path, valid, &bytes[valid as usize..]);
                 }
             }
+            let records = parsed.records;
+            // A segment is named after the first sequence number it was
+            // opened for: numbering goes on from there even when the
+            // segment is still empty (a crash right after older segments
+            // were deleted and before the mark was written).
+            max_seq = max_seq.max(id.saturating_sub(1));
             for &(seq, offset, len) in &records {
                 max_seq = max_seq.max(seq);
                 if seq > acked {
@@ -225,7 +333,7 @@ impl Spool {
             });
         }
         recovery.pending = index.len() as u64;
-        let next_seq = max_seq + 1;
+        let next_seq = max_seq.saturating_add(1);
         if segments.is_empty() {
             segments.push_back(Segment {
                 id: next_seq,
@@ -249,8 +357,8 @@ impl Spool {
             acked,
             acked_above: BTreeSet::new(),
             acked_written: acked,
-            last_sync: Instant::now(),
-            unsynced: false,
+            unsynced_since: None,
+            roll_needed: false,
             dropped_total: 0,
         };
         spool.delete_acked_segments()?;
@@ -258,7 +366,8 @@ impl Spool {
     }
 
     /// Appends one event; returns its sequence number and how many old
-    /// unacknowledged events the quota forced out to make room.
+    /// unacknowledged events the quota forced out to make room. On an
+    /// error nothing was appended (see the invariants).
     pub fn append(&mut self, payload: &[u8]) -> Result<(u64, u64), SpoolError> {
         let len = u32::try_from(payload.len())
             .ok()
@@ -266,7 +375,9 @@ impl Spool {
             .ok_or(SpoolError::TooLarge { len: payload.len() })?;
         let size = HEADER + u64::from(len);
         let dropped = self.make_room(size)?;
-        if self.active_bytes() + size > self.config.segment_bytes && self.active_bytes() > 0 {
+        if self.roll_needed
+            || (self.active_bytes() + size > self.config.segment_bytes && self.active_bytes() > 0)
+        {
             self.roll()?;
         }
         let seq = self.next_seq;
@@ -276,15 +387,20 @@ impl Spool {
         record.extend_from_slice(&crc(seq, payload).to_le_bytes());
         record.extend_from_slice(&seq.to_le_bytes());
         record.extend_from_slice(payload);
-        let (id, offset) = {
-            let seg = self
-                .segments
-                .back()
-                .map_or((self.next_seq, 0), |s| (s.id, s.bytes));
-            (seg.0, seg.1)
-        };
+        let (id, offset) = self
+            .segments
+            .back()
+            .map_or((self.next_seq, 0), |s| (s.id, s.bytes));
         let path = segment_path(&self.config.dir, id);
-        self.active.write_all(&record).map_err(io_err(&path))?;
+        if let Err(e) = self.active.write_all(&record) {
+            // Cut a partial record off again, so the next record starts
+            // where the index expects it.
+            if let Err(cut) = self.active.set_len(offset) {
+                tracing::error!(segment = %path.display(), error = %cut, "spool: cannot cut a failed write off; closing the segment");
+                self.roll_needed = true;
+            }
+            return Err(SpoolError::Io { path, source: e });
+        }
         if let Some(seg) = self.segments.back_mut() {
             seg.bytes += size;
             seg.last_seq = Some(seq);
@@ -298,11 +414,20 @@ impl Spool {
             },
         );
         self.next_seq += 1;
-        self.unsynced = true;
-        if self.last_sync.elapsed() >= self.config.fsync_interval {
-            self.sync()?;
+        let since = *self.unsynced_since.get_or_insert_with(Instant::now);
+        // The event is written and indexed: a failed sync here does not
+        // make it less spooled. It stays due (`sync_due`), so the next
+        // `sync` call, whose caller reports its error, tries again.
+        if since.elapsed() >= self.config.fsync_interval {
+            let _ = self.sync();
         }
         Ok((seq, dropped))
+    }
+
+    /// When the spool must next be synced to keep the `fsync_interval`
+    /// promise (`None`: nothing unsynced).
+    pub fn sync_due(&self) -> Option<Instant> {
+        self.unsynced_since.map(|t| t + self.config.fsync_interval)
     }
 
     fn active_bytes(&self) -> u64 {
@@ -313,6 +438,16 @@ impl Spool {
         self.sync()?;
         let id = self.next_seq;
         let path = segment_path(&self.config.dir, id);
+        if self.segments.back().is_some_and(|s| s.id == id) {
+            // The active segment holds no record yet (a failed write left
+            // only a fragment that could not be cut off): start it again.
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(SpoolError::Io { path, source: e }),
+            }
+            self.segments.pop_back();
+        }
         self.active = OpenOptions::new()
             .create(true)
             .append(true)
@@ -323,6 +458,7 @@ impl Spool {
             bytes: 0,
             last_seq: None,
         });
+        self.roll_needed = false;
         Ok(())
     }
 
@@ -426,21 +562,21 @@ impl Spool {
 
     /// Flushes appended records and the acknowledgement mark to disk.
     pub fn sync(&mut self) -> Result<(), SpoolError> {
-        if self.unsynced {
+        if self.unsynced_since.is_some() {
             let path = segment_path(&self.config.dir, self.segments.back().map_or(0, |s| s.id));
             self.active.sync_data().map_err(io_err(&path))?;
-            self.unsynced = false;
+            self.unsynced_since = None;
         }
         if self.acked != self.acked_written {
             self.write_acked()?;
         }
-        self.last_sync = Instant::now();
         Ok(())
     }
 
     /// Up to `max` unacknowledged events with sequence numbers above
-    /// `after`, in order.
-    pub fn read_after(&self, after: u64, max: usize) -> Result<Vec<(u64, Vec<u8>)>, SpoolError> {
+    /// `after`, in order, each checked against its header and CRC. The
+    /// outer error is for a segment that cannot be read at all.
+    pub fn read_after(&self, after: u64, max: usize) -> Result<Vec<Record>, SpoolError> {
         let mut out = Vec::new();
         let mut open: Option<(u64, File)> = None;
         for (&seq, loc) in self.index.range(after + 1..).take(max) {
@@ -452,13 +588,22 @@ impl Spool {
                     &mut open.insert((loc.segment, f)).1
                 }
             };
-            file.seek(SeekFrom::Start(loc.offset + HEADER))
-                .map_err(io_err(&path))?;
-            let mut buf = vec![0; loc.len as usize];
-            file.read_exact(&mut buf).map_err(io_err(&path))?;
-            out.push((seq, buf));
+            out.push(Record {
+                seq,
+                payload: read_record(file, &path, seq, loc),
+            });
         }
         Ok(out)
+    }
+
+    /// The payload of one unacknowledged event (`None`: not in the spool).
+    pub fn read(&self, seq: u64) -> Result<Option<Vec<u8>>, SpoolError> {
+        let Some(loc) = self.index.get(&seq) else {
+            return Ok(None);
+        };
+        let path = segment_path(&self.config.dir, loc.segment);
+        let mut file = File::open(&path).map_err(io_err(&path))?;
+        read_record(&mut file, &path, seq, loc).map(Some)
     }
 
     /// Unacknowledged events.
@@ -489,6 +634,46 @@ impl Spool {
     /// Highest sequence number below which everything is acknowledged.
     pub fn acked_through(&self) -> u64 {
         self.acked
+    }
+}
+
+/// Reads the record at `loc` and checks that it is the one the index
+/// says: magic, length, sequence number, CRC.
+fn read_record(file: &mut File, path: &Path, seq: u64, loc: &Loc) -> Result<Vec<u8>, SpoolError> {
+    let corrupt = |what, raw| SpoolError::Corrupt {
+        path: path.to_owned(),
+        seq,
+        offset: loc.offset,
+        what,
+        raw,
+    };
+    file.seek(SeekFrom::Start(loc.offset))
+        .map_err(io_err(path))?;
+    let mut buf = Vec::with_capacity(HEADER as usize + loc.len as usize);
+    let want = HEADER + u64::from(loc.len);
+    (&mut *file)
+        .take(want)
+        .read_to_end(&mut buf)
+        .map_err(io_err(path))?;
+    if (buf.len() as u64) < want {
+        return Err(corrupt("the segment ends inside the record", buf));
+    }
+    let (h, payload) = buf.split_at(HEADER as usize);
+    let len = u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
+    let sum = u32::from_le_bytes([h[8], h[9], h[10], h[11]]);
+    let on_disk = u64::from_le_bytes([h[12], h[13], h[14], h[15], h[16], h[17], h[18], h[19]]);
+    let problem = if &h[0..4] != MAGIC {
+        Some("no record header at this offset")
+    } else if len != loc.len || on_disk != seq {
+        Some("the header names another record")
+    } else if crc(seq, payload) != sum {
+        Some("checksum mismatch")
+    } else {
+        None
+    };
+    match problem {
+        Some(what) => Err(corrupt(what, buf)),
+        None => Ok(payload.to_vec()),
     }
 }
 
@@ -527,7 +712,16 @@ mod tests {
             .read_after(0, usize::MAX)
             .unwrap()
             .into_iter()
-            .map(|(_, p)| String::from_utf8(p).unwrap())
+            .map(|r| String::from_utf8(r.payload.unwrap()).unwrap())
+            .collect()
+    }
+
+    fn seqs_after(spool: &Spool, after: u64) -> Vec<u64> {
+        spool
+            .read_after(after, usize::MAX)
+            .unwrap()
+            .iter()
+            .map(|r| r.seq)
             .collect()
     }
 
@@ -546,22 +740,21 @@ mod tests {
         s.ack(4).unwrap();
         assert_eq!(s.acked_through(), 2, "3 is still pending");
         assert_eq!(payloads(&s), vec!["e2", "e4"]);
-        assert_eq!(
-            s.read_after(0, 10)
-                .unwrap()
-                .iter()
-                .map(|r| r.0)
-                .collect::<Vec<_>>(),
-            vec![3, 5]
-        );
-        assert_eq!(
-            s.read_after(3, 10)
-                .unwrap()
-                .iter()
-                .map(|r| r.0)
-                .collect::<Vec<_>>(),
-            vec![5]
-        );
+        assert_eq!(seqs_after(&s, 0), vec![3, 5]);
+        assert_eq!(seqs_after(&s, 3), vec![5]);
+        assert_eq!(s.read(3).unwrap(), Some(b"e2".to_vec()));
+        assert_eq!(s.read(1).unwrap(), None, "acknowledged");
+    }
+
+    #[test]
+    fn numbering_goes_on_from_an_empty_segment_when_the_mark_was_not_written() {
+        // A crash after the older segments were deleted and before the
+        // acknowledgement mark reached the disk leaves only the (empty)
+        // active segment: sequence numbers must not start again below it.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(segment_path(dir.path(), 100), b"").unwrap();
+        let (mut s, _) = Spool::open(config(dir.path(), 1 << 20)).unwrap();
+        assert_eq!(s.append(b"next").unwrap().0, 100);
     }
 
     #[test]
@@ -631,8 +824,71 @@ mod tests {
         bytes[second] ^= 0x40;
         std::fs::write(&seg, bytes).unwrap();
         let (s, rec) = Spool::open(config(dir.path(), 1 << 20)).unwrap();
-        assert!(rec.truncated_bytes > 0);
-        assert_eq!(payloads(&s), vec!["payload-0"]);
+        assert_eq!(rec.truncated_bytes, 0, "not a torn tail");
+        assert_eq!(rec.corrupt_ranges, 1);
+        assert_eq!(rec.corrupt[0].offset, HEADER + 9);
+        assert_eq!(rec.corrupt[0].bytes.len() as u64, HEADER + 9);
+        // The record after the corrupt one is kept.
+        assert_eq!(payloads(&s), vec!["payload-0", "payload-2"]);
+    }
+
+    #[test]
+    fn a_record_corrupted_after_opening_is_reported_on_reading_with_its_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut s, _) = Spool::open(config(dir.path(), 1 << 20)).unwrap();
+        for i in 0..3 {
+            s.append(format!("payload-{i}").as_bytes()).unwrap();
+        }
+        s.sync().unwrap();
+        let seg = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|e| e == "seg"))
+            .unwrap();
+        let mut bytes = std::fs::read(&seg).unwrap();
+        bytes[(HEADER as usize + 9) + HEADER as usize + 2] ^= 0x40;
+        std::fs::write(&seg, &bytes).unwrap();
+        let records = s.read_after(0, 10).unwrap();
+        assert_eq!(records.len(), 3);
+        assert_eq!(records[0].payload.as_deref().unwrap(), b"payload-0");
+        match &records[1].payload {
+            Err(SpoolError::Corrupt { seq, what, raw, .. }) => {
+                assert_eq!(*seq, 2);
+                assert_eq!(*what, "checksum mismatch");
+                assert_eq!(raw.len() as u64, HEADER + 9);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(records[2].payload.as_deref().unwrap(), b"payload-2");
+        assert!(matches!(s.read(2), Err(SpoolError::Corrupt { .. })));
+    }
+
+    #[test]
+    fn sync_due_tracks_the_oldest_unsynced_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = config(dir.path(), 1 << 20);
+        c.fsync_interval = Duration::from_secs(3600);
+        let (mut s, _) = Spool::open(c).unwrap();
+        assert_eq!(s.sync_due(), None);
+        let before = Instant::now();
+        s.append(b"a").unwrap();
+        let due = s.sync_due().unwrap();
+        assert!(due >= before + Duration::from_secs(3600));
+        s.append(b"b").unwrap();
+        assert_eq!(
+            s.sync_due(),
+            Some(due),
+            "the oldest append sets the deadline"
+        );
+        s.sync().unwrap();
+        assert_eq!(s.sync_due(), None);
+        // fsync_interval zero: every append is synced before it returns.
+        let dir2 = tempfile::tempdir().unwrap();
+        let mut c = config(dir2.path(), 1 << 20);
+        c.fsync_interval = Duration::ZERO;
+        let (mut s, _) = Spool::open(c).unwrap();
+        s.append(b"a").unwrap();
+        assert_eq!(s.sync_due(), None);
     }
 
     #[test]
@@ -649,12 +905,7 @@ mod tests {
         assert!(s.bytes() <= 16 * 1024, "{}", s.bytes());
         assert_eq!(s.pending() + dropped, 100);
         // What is left is the newest, still in order.
-        let seqs: Vec<u64> = s
-            .read_after(0, usize::MAX)
-            .unwrap()
-            .iter()
-            .map(|r| r.0)
-            .collect();
+        let seqs = seqs_after(&s, 0);
         assert_eq!(seqs.last(), Some(&100));
         assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1));
     }

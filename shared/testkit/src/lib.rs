@@ -13,17 +13,21 @@ pub mod browser;
 pub mod fixtures;
 pub mod mosquitto;
 pub mod mqtt_client;
+pub mod netns;
 pub mod postgres;
 pub mod process;
 pub mod rtsp;
+pub mod small_disk;
 pub mod video;
 
 pub use browser::Chromedriver;
 pub use fixtures::{fixture, onnxruntime_library, workspace_root};
 pub use mosquitto::Mosquitto;
-pub use mqtt_client::TestClient;
+pub use mqtt_client::{TestClient, TestClientV5};
+pub use netns::NetNs;
 pub use postgres::Postgres;
 pub use rtsp::RtspCamera;
+pub use small_disk::SmallDisk;
 
 use std::path::PathBuf;
 

@@ -1,16 +1,24 @@
 //! A private Mosquitto broker that speaks only mutual TLS.
 //!
-//! A fresh site CA is generated in-process for each broker; the broker
-//! certificate is valid for `127.0.0.1` and `localhost`; clients must present
-//! a certificate from that CA, whose common name becomes their user name for
-//! the ACL from [`atrium_mqtt::acl`] (identities `central` and `central-2`
-//! are central instances, every other name is a camera or device).
+//! It runs with the configuration operators get
+//! ([`atrium_mqtt::broker::MosquittoConfig`], the same text `central admin
+//! broker config` writes); only the paths, the port, the log file and (as
+//! root) the user differ. A fresh site CA is generated in-process for each
+//! broker; the broker certificate is valid for `127.0.0.1`, `localhost` and
+//! any extra listener address; clients must present a certificate from that
+//! CA, whose common name becomes their user name for the ACL from
+//! [`atrium_mqtt::acl`] (identities `central` and `central-2` are central
+//! instances, every other name is a camera or device), and must not be on
+//! the CA's revocation list (`crl.pem`, empty at start; `tests/e2e/admin.rs`
+//! revokes through the CLI).
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
 use atrium_mqtt::TlsFiles;
+use atrium_mqtt::broker::{Listener, LogDest, MosquittoConfig, QueueBudget};
 use atrium_mqtt::pki::{Issued, SiteCa};
 use tempfile::TempDir;
 use tokio::process::{Child, Command};
@@ -24,30 +32,46 @@ pub const CENTRAL_IDENTITIES: [&str; 2] = ["central", "central-2"];
 /// A running private broker; killed and deleted on drop.
 #[derive(Debug)]
 pub struct Mosquitto {
+    // Dropped first (fields drop in order): the broker is killed before
+    // its directory is removed, so it cannot write into a deleted one.
+    child: Option<Child>,
     dir: TempDir,
     port: u16,
+    extra: Vec<IpAddr>,
     ca: SiteCa,
-    child: Option<Child>,
 }
 
 impl Mosquitto {
-    /// Generates the PKI and configuration and starts the broker.
+    /// Generates the PKI and configuration and starts the broker on
+    /// 127.0.0.1.
     pub async fn start() -> Result<Self, HarnessError> {
+        Self::start_on(&[]).await
+    }
+
+    /// As [`Mosquitto::start`], also listening (same port) on `extra`
+    /// addresses, e.g. the host side of a veth pair into a network
+    /// namespace. The addresses must exist already.
+    pub async fn start_on(extra: &[IpAddr]) -> Result<Self, HarnessError> {
         let dir = tempfile::Builder::new()
             .prefix("atrium-mqtt-")
             .tempdir()
             .map_err(io_err("create a temporary directory"))?;
         let ca = SiteCa::generate("test site")?;
-        let server = ca.issue_server(&["127.0.0.1", "localhost"])?;
+        let mut names = vec!["127.0.0.1".to_owned(), "localhost".to_owned()];
+        names.extend(extra.iter().map(IpAddr::to_string));
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let server = ca.issue_server(&names)?;
         let mut broker = Self {
             dir,
             port: 0,
+            extra: extra.to_vec(),
             ca,
             child: None,
         };
         broker.write("ca.pem", broker.ca.cert_pem())?;
         broker.write("server.pem", &server.cert_pem)?;
         broker.write("server.key", &server.key_pem)?;
+        broker.write("crl.pem", &broker.ca.crl(&[], 1)?)?;
         broker.write("acl", &atrium_mqtt::acl::mosquitto_acl(&CENTRAL_IDENTITIES))?;
 
         let mut last = None;
@@ -74,37 +98,34 @@ impl Mosquitto {
         std::fs::write(&p, text).map_err(io_err(format!("write {}", p.display())))
     }
 
-    async fn launch(&mut self) -> Result<(), HarnessError> {
-        let conf = format!(
-            "per_listener_settings false\n\
-             allow_anonymous false\n\
-             persistence true\n\
-             persistence_location {dir}/\n\
-             autosave_interval 1\n\
-             max_queued_messages 1000000\n\
-             max_inflight_messages 0\n\
-             {user}\
-             log_dest file {log}\n\
-             log_type error\nlog_type warning\nlog_type notice\nlog_type information\n\
-             connection_messages true\n\
-             acl_file {acl}\n\
-             listener {port} 127.0.0.1\n\
-             cafile {ca}\n\
-             certfile {cert}\n\
-             keyfile {key}\n\
-             require_certificate true\n\
-             use_identity_as_username true\n",
+    /// The configuration this broker runs with: the operators' one.
+    pub fn config(&self) -> MosquittoConfig {
+        let mut listeners = vec![Listener {
+            address: "127.0.0.1".into(),
+            port: self.port,
+        }];
+        listeners.extend(self.extra.iter().map(|a| Listener {
+            address: a.to_string(),
+            port: self.port,
+        }));
+        MosquittoConfig {
+            listeners,
+            ca_file: self.path("ca.pem"),
+            cert_file: self.path("server.pem"),
+            key_file: self.path("server.key"),
+            crl_file: Some(self.path("crl.pem")),
+            acl_file: self.path("acl"),
+            persistence_dir: self.dir.path().to_owned(),
+            log: LogDest::File(self.path("mosquitto.log")),
             // As root Mosquitto would switch to the `mosquitto` user, which
             // cannot read our private temporary directory.
-            user = if is_root() { "user root\n" } else { "" },
-            dir = self.dir.path().display(),
-            log = self.path("mosquitto.log").display(),
-            acl = self.path("acl").display(),
-            port = self.port,
-            ca = self.path("ca.pem").display(),
-            cert = self.path("server.pem").display(),
-            key = self.path("server.key").display(),
-        );
+            user: is_root().then(|| "root".to_owned()),
+            queue: QueueBudget::default(),
+        }
+    }
+
+    async fn launch(&mut self) -> Result<(), HarnessError> {
+        let conf = self.config().render();
         self.write("mosquitto.conf", &conf)?;
         let mut cmd = Command::new("mosquitto");
         if let Some(g) = crate::process::process_group() {
@@ -159,6 +180,43 @@ impl Mosquitto {
     pub fn identity(&self, identity: &str) -> Result<TlsFiles, HarnessError> {
         let issued = self.ca.issue_client(identity)?;
         self.write_identity(identity, &issued, self.ca.cert_pem())
+    }
+
+    /// Makes the broker save its in-memory database now (SIGUSR1, as an
+    /// autosave would) and waits until the file on disk has changed.
+    pub async fn save(&self) -> Result<(), HarnessError> {
+        use std::os::unix::fs::MetadataExt;
+        // Mosquitto writes `mosquitto.db.new` and renames it over the old
+        // file: a new save is a new inode.
+        let db = self.dir.path().join("mosquitto.db");
+        let before = std::fs::metadata(&db).map(|m| m.ino()).ok();
+        self.signal(nix::sys::signal::Signal::SIGUSR1);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let now = std::fs::metadata(&db).map(|m| m.ino()).ok();
+            if now.is_some() && now != before {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(HarnessError::NotReady {
+                    what: "Mosquitto save (SIGUSR1)",
+                    secs: 10,
+                    log: self.log(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn signal(&self, sig: nix::sys::signal::Signal) {
+        if let Some(pid) = self
+            .child
+            .as_ref()
+            .and_then(Child::id)
+            .and_then(|p| i32::try_from(p).ok())
+        {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+        }
     }
 
     /// A client certificate for `identity` signed by an unrelated CA, which

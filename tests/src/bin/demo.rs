@@ -151,6 +151,7 @@ async fn run() -> anyhow::Result<()> {
         listen: format!("127.0.0.1:{port}"),
         // Plain http on localhost: browsers would not return Secure cookies.
         secure_cookies: false,
+        client_id: None,
     }
     .write(&state);
     let mut central = CentralServer::start(&state, &config);

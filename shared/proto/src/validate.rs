@@ -1,16 +1,20 @@
-//! What ingest accepts, as a pure function of (topic, payload, known
-//! cameras): an event or status, or the reason to dead-letter it.
+//! What central's ingest accepts, as a pure function of (topic, payload,
+//! known cameras): an event or status, or the reason to dead-letter it.
+//! It lives with the wire contract (not in central) because it is the
+//! contract's enforcement, and so that the fuzz targets can exercise it
+//! without building the server.
 //!
 //! Checks, in order: size; topic shape; JSON; schema version; the typed
 //! payload (unknown fields refused); topic identity = payload identity (a
-//! box may only speak for its own camera); the camera is known and
-//! enabled; a face embedding decodes and has the expected dimension.
+//! box may only speak for its own camera); line and zone ids; the camera is
+//! known and enabled; a face embedding decodes and has the expected
+//! dimension.
 
 use std::collections::HashMap;
 
-use atrium_proto::event::EventBody;
-use atrium_proto::topic::{CameraChannel, Topic};
-use atrium_proto::{CameraId, Event, SCHEMA_VERSION, SiteId, Status};
+use crate::event::EventBody;
+use crate::topic::{CameraChannel, Topic};
+use crate::{CameraId, Event, SCHEMA_VERSION, SiteId, Status};
 
 /// Embedding dimension the face tables store.
 pub const EMBEDDING_DIM: u32 = 1024;
@@ -103,6 +107,26 @@ pub fn validate(
         }
         Some(k) if !k.enabled => return Err(format!("camera {camera} is disabled")),
         Some(_) => {}
+    }
+    if let Accepted::Event(e) = &accepted {
+        let parts: Vec<(&str, &str)> = match &e.body {
+            EventBody::LineCrossed { line, .. } => vec![("line", line)],
+            EventBody::ZoneEntered { zone, .. }
+            | EventBody::ZoneExited { zone, .. }
+            | EventBody::ZoneViolation { zone, .. } => vec![("zone", zone)],
+            EventBody::Occupancy { zones, .. } => {
+                zones.iter().map(|z| ("zone", z.zone.as_str())).collect()
+            }
+            _ => Vec::new(),
+        };
+        for (what, id) in parts {
+            if !crate::config::is_part_id(id) {
+                return Err(format!(
+                    "invalid event: {what} id {:?} is not 1-64 letters, digits, '-' or '_'",
+                    id.chars().take(80).collect::<String>()
+                ));
+            }
+        }
     }
     if let Accepted::Event(e) = &accepted
         && let EventBody::FaceObserved { embedding, .. } = &e.body
@@ -208,6 +232,16 @@ mod tests {
                 event("cam-a").replace("\"hq\"", "\"other\""),
                 "belongs to site hq",
             ),
+            (
+                TOPIC_A,
+                event("cam-a").replace("\"door\"", &format!("\"{}\"", "d".repeat(65))),
+                "line id",
+            ),
+            (
+                TOPIC_A,
+                event("cam-a").replace("\"door\"", "\"door/1\""),
+                "line id",
+            ),
         ];
         for (topic, payload, want) in cases {
             let err = validate(topic, payload.as_bytes(), 4096, &c).unwrap_err();
@@ -226,7 +260,7 @@ mod tests {
                 r#"{{"schema":1,"id":"0193a1b2-0000-7000-8000-000000000002","ts":"2026-11-25T10:00:00Z","site":"hq","camera":"cam-a","type":"face_observed","data":{{"track":1,"quality":0.8,"bbox":[0,0,1,1],"embedding":{{"model":"m","dim":{dim},"dtype":"f32le","data":"{data}"}}}}}}"#
             )
         };
-        let good = atrium_proto::WireEmbedding::encode("m", &vec![0.03125; 1024]);
+        let good = crate::WireEmbedding::encode("m", &vec![0.03125; 1024]);
         assert!(validate(TOPIC_A, face(1024, &good.data).as_bytes(), 1 << 20, &c).is_ok());
         assert!(
             validate(TOPIC_A, face(512, &good.data).as_bytes(), 1 << 20, &c)

@@ -1,0 +1,68 @@
+//! What Atrium's long-lived loops share, so that retrying works the same
+//! everywhere: camera reconnects, broker reconnects on both sides, refused
+//! publishes, database retries. Pure values, no clock: callers sleep.
+
+use std::time::Duration;
+
+/// Delays between attempts: `initial`, then ×1.5 after each failure,
+/// capped at `max`; [`Backoff::reset`] after a success.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Backoff {
+    initial: Duration,
+    max: Duration,
+    next: Duration,
+    failures: u32,
+}
+
+impl Backoff {
+    pub fn new(initial: Duration, max: Duration) -> Self {
+        Self {
+            initial,
+            max: max.max(initial),
+            next: initial,
+            failures: 0,
+        }
+    }
+
+    /// The delay before the next attempt; counts a failure.
+    pub fn next_delay(&mut self) -> Duration {
+        let d = self.next;
+        self.next = self.next.mul_f64(1.5).min(self.max);
+        self.failures = self.failures.saturating_add(1);
+        d
+    }
+
+    /// After a success: start from `initial` again.
+    pub fn reset(&mut self) {
+        self.next = self.initial;
+        self.failures = 0;
+    }
+
+    /// Failures since the last success.
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_by_half_and_caps_then_resets() {
+        let mut b = Backoff::new(Duration::from_secs(2), Duration::from_secs(10));
+        let d: Vec<f64> = (0..6).map(|_| b.next_delay().as_secs_f64()).collect();
+        assert_eq!(d, vec![2.0, 3.0, 4.5, 6.75, 10.0, 10.0]);
+        assert_eq!(b.failures(), 6);
+        b.reset();
+        assert_eq!(b.failures(), 0);
+        assert_eq!(b.next_delay(), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn a_max_below_initial_is_raised_to_it() {
+        let mut b = Backoff::new(Duration::from_secs(5), Duration::from_secs(1));
+        assert_eq!(b.next_delay(), Duration::from_secs(5));
+        assert_eq!(b.next_delay(), Duration::from_secs(5));
+    }
+}
