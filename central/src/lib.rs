@@ -1,14 +1,24 @@
 //! Central as a library, so integration tests run the same code as the
 //! binary.
+//!
+//! Modules depend downwards only, in this order (docs/architecture.md):
+//! `server` → `routes` → the HTTP surfaces (`api`, `ws`, `ui`) →
+//! `caller` → `app` → everything below it (`auth`, `ingest`, `recognize`,
+//! `live`, `retention`, `store`, `metrics`, `config`, `http`, `error`).
 
 pub mod api;
+pub mod app;
 pub mod auth;
+pub mod caller;
 pub mod config;
+pub mod error;
+pub mod http;
 pub mod ingest;
 pub mod live;
 pub mod metrics;
 pub mod recognize;
 pub mod retention;
+pub mod routes;
 pub mod server;
 pub mod store;
 pub mod ui;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
-use crate::api::{AppState, Settings};
+use crate::app::{AppState, Settings};
 use crate::auth::jwt::Keys;
 use crate::auth::login_limit::LoginLimiter;
 use crate::config::Config;
@@ -160,7 +160,7 @@ pub async fn start(cfg: Config) -> Result<Running, ServerError> {
             addr: cfg.http.listen.clone(),
             source,
         })?;
-    let app = crate::api::router(state.clone());
+    let app = crate::routes::router(state.clone());
     let mut http_stop = stop.clone();
     let http = tokio::spawn(async move {
         let serve = axum::serve(
@@ -244,7 +244,7 @@ async fn sync_configs(state: AppState, mut stop: watch::Receiver<bool>) {
         for r in rows {
             let id: String = r.get(0);
             if let Ok(Some((site, camera, config))) =
-                crate::api::config::camera_config(&client, &id).await
+                crate::store::cameras::edge_config(&client, &id).await
             {
                 crate::api::config::push(&state, &site, &camera, &config).await;
             }

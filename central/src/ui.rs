@@ -11,9 +11,9 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::api::AppState;
-use crate::api::error::ApiError;
-use crate::api::extract::Path;
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::http::extract::Path;
 
 #[derive(rust_embed::Embed)]
 #[folder = "ui/"]

@@ -25,11 +25,12 @@ use axum::response::Response;
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::api::AppState;
-use crate::api::config::ensure_camera;
-use crate::api::error::ApiError;
-use crate::api::extract::Path;
-use crate::auth::{AuthUser, Permission, access_token, authenticate};
+use crate::app::AppState;
+use crate::auth::{AuthUser, Permission, access_token};
+use crate::caller::authenticate;
+use crate::error::ApiError;
+use crate::http::exists::ensure_camera;
+use crate::http::extract::Path;
 use crate::live::LiveEvent;
 
 #[derive(Debug, Deserialize)]

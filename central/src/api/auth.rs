@@ -17,11 +17,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::AppState;
-use super::error::ApiError;
-use super::extract::Json;
+use crate::app::AppState;
 use crate::auth::refresh::RefreshError;
 use crate::auth::{ACCESS_COOKIE, AuthUser, Permission, REFRESH_COOKIE, Role, password, refresh};
+use crate::error::ApiError;
+use crate::http::extract::Json;
 
 /// How the client keeps its session.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
@@ -175,8 +175,8 @@ async fn respond_with_tokens(
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in", body = TokenResponse),
-        (status = 401, description = "Wrong user name or password", body = super::error::ErrorBody),
-        (status = 429, description = "Too many attempts", body = super::error::ErrorBody),
+        (status = 401, description = "Wrong user name or password", body = crate::error::ErrorBody),
+        (status = 429, description = "Too many attempts", body = crate::error::ErrorBody),
     ))]
 pub async fn login(
     State(state): State<AppState>,
@@ -241,7 +241,7 @@ pub async fn login(
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body(content = RefreshRequest, description = "Omit the body to use the refresh cookie"),
     responses(
         (status = 200, description = "New tokens", body = TokenResponse),
-        (status = 401, description = "Unknown, used, expired or revoked refresh token", body = super::error::ErrorBody),
+        (status = 401, description = "Unknown, used, expired or revoked refresh token", body = crate::error::ErrorBody),
     ))]
 pub async fn refresh(
     State(state): State<AppState>,
@@ -345,7 +345,7 @@ pub async fn logout(
 #[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 200, description = "The authenticated user", body = UserInfo),
-        (status = 401, description = "Not authenticated", body = super::error::ErrorBody),
+        (status = 401, description = "Not authenticated", body = crate::error::ErrorBody),
     ))]
 pub async fn me(user: AuthUser) -> axum::Json<UserInfo> {
     axum::Json(user_info(user.id, user.username, user.role))

@@ -14,13 +14,13 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::AppState;
-use super::config::ensure_camera;
-use super::error::ApiError;
-use super::extract::Query;
-use super::pagination::{Page, PageQuery, Paginated};
-use super::sql::Filter;
+use crate::app::AppState;
 use crate::auth::{AuthUser, Permission};
+use crate::error::ApiError;
+use crate::http::exists::ensure_camera;
+use crate::http::extract::Query;
+use crate::http::pagination::{Page, PageQuery, Paginated};
+use crate::store::filter::Filter;
 
 /// A camera's heartbeat older than this counts as offline.
 pub const STALE_AFTER_S: i64 = 30;
@@ -93,8 +93,8 @@ pub fn effective_state(
 #[utoipa::path(get, path = "/api/v1/counting/current", tag = "counting", params(CurrentQuery), security(("bearer" = [])),
     responses(
         (status = 200, description = "One entry per camera", body = Paginated<CameraNow>),
-        (status = 400, description = "Bad query", body = super::error::ErrorBody),
-        (status = 404, description = "Unknown camera", body = super::error::ErrorBody),
+        (status = 400, description = "Bad query", body = crate::error::ErrorBody),
+        (status = 404, description = "Unknown camera", body = crate::error::ErrorBody),
     ))]
 pub async fn current(
     State(state): State<AppState>,
@@ -220,8 +220,8 @@ pub struct HistoryBucket {
 #[utoipa::path(get, path = "/api/v1/counting/history", tag = "counting", params(HistoryQuery), security(("bearer" = [])),
     responses(
         (status = 200, description = "Buckets, oldest first", body = Paginated<HistoryBucket>),
-        (status = 400, description = "Bad query", body = super::error::ErrorBody),
-        (status = 404, description = "Unknown camera", body = super::error::ErrorBody),
+        (status = 400, description = "Bad query", body = crate::error::ErrorBody),
+        (status = 404, description = "Unknown camera", body = crate::error::ErrorBody),
     ))]
 pub async fn history(
     State(state): State<AppState>,
@@ -239,7 +239,7 @@ pub async fn history(
         Interval::Hourly => (Duration::hours(24), Duration::days(93)),
         Interval::Daily => (Duration::days(30), Duration::days(3660)),
     };
-    let (start, end) = super::time::range(q.start_time, q.end_time, default_span, max_span)?;
+    let (start, end) = crate::http::time::range(q.start_time, q.end_time, default_span, max_span)?;
     let client = state.pool.get().await?;
     if let Some(c) = &q.camera_id {
         ensure_camera(&client, c).await?;

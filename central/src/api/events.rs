@@ -10,13 +10,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::AppState;
-use super::config::ensure_camera;
-use super::error::ApiError;
-use super::extract::Query;
-use super::pagination::{Page, PageQuery, Paginated};
-use super::sql::Filter;
+use crate::app::AppState;
 use crate::auth::{AuthUser, Permission};
+use crate::error::ApiError;
+use crate::http::exists::ensure_camera;
+use crate::http::extract::Query;
+use crate::http::pagination::{Page, PageQuery, Paginated};
+use crate::store::filter::Filter;
 
 /// Event types the edge sends.
 pub const EVENT_TYPES: [&str; 9] = [
@@ -68,8 +68,8 @@ pub struct StoredEvent {
 #[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventsQuery), security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of events", body = Paginated<StoredEvent>),
-        (status = 400, description = "Bad query", body = super::error::ErrorBody),
-        (status = 404, description = "Unknown camera", body = super::error::ErrorBody),
+        (status = 400, description = "Bad query", body = crate::error::ErrorBody),
+        (status = 404, description = "Unknown camera", body = crate::error::ErrorBody),
     ))]
 pub async fn list(
     State(state): State<AppState>,
@@ -88,7 +88,7 @@ pub async fn list(
         return Err(ApiError::bad_request(format!("unknown event type {k:?}"))
             .with_details(serde_json::json!({ "allowed": EVENT_TYPES })));
     }
-    let (start, end) = super::time::range(
+    let (start, end) = crate::http::time::range(
         q.start_time,
         q.end_time,
         Duration::days(7),

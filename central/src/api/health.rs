@@ -16,8 +16,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::AppState;
 use super::counting::effective_state;
+use crate::app::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DatabaseHealth {

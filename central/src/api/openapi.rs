@@ -3,7 +3,8 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{auth, config, counting, error, events, health, persons, photos, recognition};
+use super::{auth, config, counting, events, health, persons, photos, recognition};
+use crate::error;
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -12,9 +13,9 @@ use super::{auth, config, counting, error, events, health, persons, photos, reco
         auth::login, auth::refresh, auth::logout, auth::me,
         counting::current, counting::history,
         events::list,
-        config::list_cameras, config::get_camera, config::put_camera,
-        config::list_zones, config::create_zone, config::put_zone, config::delete_zone,
-        config::list_lines, config::create_line, config::put_line, config::delete_line,
+        config::cameras::list_cameras, config::cameras::get_camera, config::cameras::put_camera,
+        config::zones::list_zones, config::zones::create_zone, config::zones::put_zone, config::zones::delete_zone,
+        config::lines::list_lines, config::lines::create_line, config::lines::put_line, config::lines::delete_line,
         persons::list, persons::create, persons::get_one, persons::update, persons::delete,
         photos::add_photo, photos::list_photos, photos::get_photo, photos::delete_photo,
         recognition::list, recognition::reject,

@@ -18,12 +18,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::AppState;
-use super::error::ApiError;
-use super::extract::{Json, Path, Query};
-use super::pagination::{Page, PageQuery, Paginated};
-use super::sql::Filter;
+use crate::app::AppState;
 use crate::auth::{AuthUser, Permission};
+use crate::error::ApiError;
+use crate::http::extract::{Json, Path, Query};
+use crate::http::pagination::{Page, PageQuery, Paginated};
+use crate::store::audit;
+use crate::store::filter::Filter;
+use crate::store::persons::{self, NewPerson};
 
 /// Employee or visitor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -155,23 +157,6 @@ pub fn person_not_found(id: Uuid) -> ApiError {
     }))
 }
 
-/// Records access to personal data.
-pub async fn audit(
-    client: &impl deadpool_postgres::GenericClient,
-    user: &AuthUser,
-    action: &str,
-    subject: &str,
-    detail: serde_json::Value,
-) -> Result<(), ApiError> {
-    client
-        .execute(
-            "INSERT INTO audit_log (user_id, username, action, subject, detail) VALUES ($1, $2, $3, $4, $5)",
-            &[&user.id, &user.username, &action, &subject, &detail],
-        )
-        .await?;
-    Ok(())
-}
-
 pub(super) async fn load_person(
     client: &impl deadpool_postgres::GenericClient,
     id: Uuid,
@@ -187,7 +172,7 @@ pub(super) async fn load_person(
 /// Persons, by name.
 #[utoipa::path(get, path = "/api/v1/persons", tag = "persons", params(PersonsQuery), security(("bearer" = [])),
     responses((status = 200, description = "A page of persons", body = Paginated<Person>),
-              (status = 400, description = "Bad query", body = super::error::ErrorBody)))]
+              (status = 400, description = "Bad query", body = crate::error::ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,
@@ -229,9 +214,9 @@ pub async fn list(
     let rows = client
         .query(&sql, &f.params(&[&page.limit(), &page.offset()]))
         .await?;
-    audit(
+    audit::record(
         &client,
-        &user,
+        user.actor(),
         "persons.list",
         "persons",
         serde_json::json!({ "q": q.q, "returned": rows.len() }),
@@ -244,7 +229,7 @@ pub async fn list(
 /// Create a person (then add photos).
 #[utoipa::path(post, path = "/api/v1/persons", tag = "persons", request_body = PersonInput, security(("bearer" = [])),
     responses((status = 201, description = "Created", body = Person),
-              (status = 400, description = "Invalid", body = super::error::ErrorBody)))]
+              (status = 400, description = "Invalid", body = crate::error::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     user: AuthUser,
@@ -254,22 +239,20 @@ pub async fn create(
     input.validate()?;
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
-    let id = Uuid::now_v7();
-    tx.execute(
-        "INSERT INTO persons (id, name, category, notes, consent, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        &[
-            &id,
-            &input.name.trim(),
-            &input.category.as_str(),
-            &input.notes,
-            &input.consent,
-            &input.expires_at,
-        ],
+    let id = persons::insert(
+        &tx,
+        &NewPerson {
+            name: input.name.trim(),
+            category: input.category.as_str(),
+            notes: &input.notes,
+            consent: input.consent,
+            expires_at: input.expires_at,
+        },
     )
     .await?;
-    audit(
+    audit::record(
         &tx,
-        &user,
+        user.actor(),
         "person.create",
         &id.to_string(),
         serde_json::json!({}),
@@ -284,7 +267,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/v1/persons/{person_id}", tag = "persons", security(("bearer" = [])),
     params(("person_id" = Uuid, Path)),
     responses((status = 200, description = "The person", body = Person),
-              (status = 404, description = "Unknown person", body = super::error::ErrorBody)))]
+              (status = 404, description = "Unknown person", body = crate::error::ErrorBody)))]
 pub async fn get_one(
     State(state): State<AppState>,
     user: AuthUser,
@@ -293,9 +276,9 @@ pub async fn get_one(
     user.require(Permission::PersonsRead)?;
     let client = state.pool.get().await?;
     let p = load_person(&client, id).await?;
-    audit(
+    audit::record(
         &client,
-        &user,
+        user.actor(),
         "person.read",
         &id.to_string(),
         serde_json::json!({}),
@@ -308,7 +291,7 @@ pub async fn get_one(
 #[utoipa::path(put, path = "/api/v1/persons/{person_id}", tag = "persons", request_body = PersonInput, security(("bearer" = [])),
     params(("person_id" = Uuid, Path)),
     responses((status = 200, description = "Updated", body = Person),
-              (status = 404, description = "Unknown person", body = super::error::ErrorBody)))]
+              (status = 404, description = "Unknown person", body = crate::error::ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     user: AuthUser,
@@ -335,9 +318,9 @@ pub async fn update(
     if n == 0 {
         return Err(person_not_found(id));
     }
-    audit(
+    audit::record(
         &tx,
-        &user,
+        user.actor(),
         "person.update",
         &id.to_string(),
         serde_json::json!({}),
@@ -353,7 +336,7 @@ pub async fn update(
 #[utoipa::path(delete, path = "/api/v1/persons/{person_id}", tag = "persons", security(("bearer" = [])),
     params(("person_id" = Uuid, Path)),
     responses((status = 200, description = "Erased", body = crate::recognize::Erased),
-              (status = 404, description = "Unknown person", body = super::error::ErrorBody)))]
+              (status = 404, description = "Unknown person", body = crate::error::ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
     user: AuthUser,
@@ -365,9 +348,9 @@ pub async fn delete(
     let er = crate::recognize::erase_person(&tx, id)
         .await?
         .ok_or_else(|| person_not_found(id))?;
-    audit(
+    audit::record(
         &tx,
-        &user,
+        user.actor(),
         "person.erase",
         &id.to_string(),
         serde_json::to_value(er).unwrap_or_default(),

@@ -19,12 +19,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::AppState;
-use super::error::ApiError;
-use super::extract::Path;
-use super::persons::{audit, load_person, person_not_found};
+use super::persons::{load_person, person_not_found};
+use crate::app::AppState;
 use crate::auth::{AuthUser, Permission};
+use crate::error::ApiError;
+use crate::http::extract::Path;
 use crate::recognize::enrol::EnrolError;
+use crate::store::audit;
 
 /// An enrolment photo.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -155,9 +156,9 @@ async fn photo_part(mut multipart: Multipart, max: usize) -> Result<Bytes, ApiEr
     params(("person_id" = Uuid, Path)),
     request_body(content_type = "multipart/form-data", description = "Form field `photo`: a JPEG or PNG"),
     responses((status = 201, description = "Enrolled", body = Enrolment),
-              (status = 404, description = "Unknown person", body = super::error::ErrorBody),
-              (status = 413, description = "Photo too large", body = super::error::ErrorBody),
-              (status = 422, description = "Photo refused, with the reason", body = super::error::ErrorBody)))]
+              (status = 404, description = "Unknown person", body = crate::error::ErrorBody),
+              (status = 413, description = "Photo too large", body = crate::error::ErrorBody),
+              (status = 422, description = "Photo refused, with the reason", body = crate::error::ErrorBody)))]
 pub async fn add_photo(
     State(state): State<AppState>,
     user: AuthUser,
@@ -196,9 +197,9 @@ pub async fn add_photo(
     }
     let (photo_id, template_id) =
         crate::recognize::store_enrolment(&tx, id, &enrolled, content_type, image, sealed).await?;
-    audit(
+    audit::record(
         &tx,
-        &user,
+        user.actor(),
         "photo.enrol",
         &id.to_string(),
         serde_json::json!({ "photo_id": photo_id, "quality": enrolled.quality.overall }),
@@ -230,7 +231,7 @@ pub async fn add_photo(
 #[utoipa::path(get, path = "/api/v1/persons/{person_id}/photos", tag = "persons", security(("bearer" = [])),
     params(("person_id" = Uuid, Path)),
     responses((status = 200, description = "Photos", body = Vec<Photo>),
-              (status = 404, description = "Unknown person", body = super::error::ErrorBody)))]
+              (status = 404, description = "Unknown person", body = crate::error::ErrorBody)))]
 pub async fn list_photos(
     State(state): State<AppState>,
     user: AuthUser,
@@ -262,7 +263,7 @@ fn photo_not_found(id: Uuid) -> ApiError {
 #[utoipa::path(get, path = "/api/v1/persons/{person_id}/photos/{photo_id}", tag = "persons", security(("bearer" = [])),
     params(("person_id" = Uuid, Path), ("photo_id" = Uuid, Path)),
     responses((status = 200, description = "The image", content_type = "image/jpeg"),
-              (status = 404, description = "Unknown photo, or not kept", body = super::error::ErrorBody)))]
+              (status = 404, description = "Unknown photo, or not kept", body = crate::error::ErrorBody)))]
 pub async fn get_photo(
     State(state): State<AppState>,
     user: AuthUser,
@@ -298,9 +299,9 @@ pub async fn get_photo(
     } else {
         image
     };
-    audit(
+    audit::record(
         &client,
-        &user,
+        user.actor(),
         "photo.read",
         &id.to_string(),
         serde_json::json!({ "photo_id": photo_id }),
@@ -320,7 +321,7 @@ pub async fn get_photo(
 #[utoipa::path(delete, path = "/api/v1/persons/{person_id}/photos/{photo_id}", tag = "persons", security(("bearer" = [])),
     params(("person_id" = Uuid, Path), ("photo_id" = Uuid, Path)),
     responses((status = 204, description = "Removed"),
-              (status = 404, description = "Unknown photo", body = super::error::ErrorBody)))]
+              (status = 404, description = "Unknown photo", body = crate::error::ErrorBody)))]
 pub async fn delete_photo(
     State(state): State<AppState>,
     user: AuthUser,
@@ -338,9 +339,9 @@ pub async fn delete_photo(
     if n == 0 {
         return Err(photo_not_found(photo_id));
     }
-    audit(
+    audit::record(
         &tx,
-        &user,
+        user.actor(),
         "photo.delete",
         &id.to_string(),
         serde_json::json!({ "photo_id": photo_id }),

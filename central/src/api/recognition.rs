@@ -12,14 +12,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::AppState;
-use super::config::ensure_camera;
-use super::error::ApiError;
-use super::extract::{Path, Query};
-use super::pagination::{Page, PageQuery, Paginated};
-use super::persons::audit;
-use super::sql::Filter;
+use crate::app::AppState;
 use crate::auth::{AuthUser, Permission};
+use crate::error::ApiError;
+use crate::http::exists::ensure_camera;
+use crate::http::extract::{Path, Query};
+use crate::http::pagination::{Page, PageQuery, Paginated};
+use crate::store::audit;
+use crate::store::filter::Filter;
 
 /// Statuses a recognition can have.
 pub const STATUSES: [&str; 4] = ["recognized", "unknown", "rejected", "erased"];
@@ -69,8 +69,8 @@ pub struct Recognition {
 #[utoipa::path(get, path = "/api/v1/events/recognition", tag = "recognition", params(RecognitionQuery), security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of recognitions", body = Paginated<Recognition>),
-        (status = 400, description = "Bad query", body = super::error::ErrorBody),
-        (status = 404, description = "Unknown camera", body = super::error::ErrorBody),
+        (status = 400, description = "Bad query", body = crate::error::ErrorBody),
+        (status = 404, description = "Unknown camera", body = crate::error::ErrorBody),
     ))]
 pub async fn list(
     State(state): State<AppState>,
@@ -108,7 +108,7 @@ pub async fn list(
             "min_confidence is above max_confidence",
         ));
     }
-    let (start, end) = super::time::range(
+    let (start, end) = crate::http::time::range(
         q.start_time,
         q.end_time,
         Duration::days(7),
@@ -145,9 +145,9 @@ pub async fn list(
     let rows = client
         .query(&sql, &f.params(&[&page.limit(), &page.offset()]))
         .await?;
-    audit(
+    audit::record(
         &client,
-        &user,
+        user.actor(),
         "recognitions.list",
         &q.person_id
             .map_or_else(|| "recognitions".to_owned(), |p| p.to_string()),
@@ -190,7 +190,7 @@ pub struct Rejection {
     params(("recognition_id" = Uuid, Path)),
     responses(
         (status = 200, description = "Rejected", body = Rejection),
-        (status = 404, description = "No such recognition of a person", body = super::error::ErrorBody),
+        (status = 404, description = "No such recognition of a person", body = crate::error::ErrorBody),
     ))]
 pub async fn reject(
     State(state): State<AppState>,
@@ -211,9 +211,9 @@ pub async fn reject(
             ),
         ));
     };
-    audit(
+    audit::record(
         &tx,
-        &user,
+        user.actor(),
         "recognition.reject",
         &person.to_string(),
         serde_json::json!({ "recognition_id": id, "negatives": negatives }),

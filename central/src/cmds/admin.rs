@@ -209,7 +209,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         (None, Some(c)) => {
             let cfg = central::config::Config::load(c)?;
             let pg = cfg.database_config().map_err(anyhow::Error::msg)?;
-            return run_db(args.command, connect_with(pg).await?, cfg.faces).await;
+            return run_db(args.command, central::store::connect_config(pg).await?, cfg.faces).await;
         }
         (None, None) => bail!("give --database-url (or ATRIUM_DATABASE_URL) or --config"),
     };
@@ -217,20 +217,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     run_db(args.command, client, Default::default()).await
 }
 
-async fn connect_with(pg: tokio_postgres::Config) -> anyhow::Result<tokio_postgres::Client> {
-    let (client, conn) = pg
-        .connect(tokio_postgres::NoTls)
-        .await
-        .context("connecting to the database")?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    Ok(client)
-}
-
 async fn run_db(
     cmd: AdminCommand,
-    mut client: tokio_postgres::Client,
+    mut client: deadpool_postgres::Client,
     faces: central::config::FacesSection,
 ) -> anyhow::Result<ExitCode> {
     match cmd {

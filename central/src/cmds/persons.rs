@@ -13,6 +13,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use central::recognize::FacesState;
 use central::recognize::enrol::{EnrolError, Enroller};
+use central::store::audit::{self, Actor};
+use central::store::persons::{self, NewPerson};
 use uuid::Uuid;
 
 #[derive(Debug, clap::Subcommand)]
@@ -82,7 +84,7 @@ fn is_photo_name(p: &Path) -> bool {
 
 pub async fn run(
     cmd: PersonsCommand,
-    client: &mut tokio_postgres::Client,
+    client: &mut deadpool_postgres::Client,
     faces: central::config::FacesSection,
 ) -> anyhow::Result<ExitCode> {
     let PersonsCommand::Import {
@@ -168,7 +170,7 @@ pub async fn run(
 /// Enrols one file; creates the person on their first accepted photo.
 #[allow(clippy::too_many_arguments)]
 async fn enrol_file(
-    client: &mut tokio_postgres::Client,
+    client: &mut deadpool_postgres::Client,
     enroller: &Enroller,
     faces: &FacesState,
     name: &str,
@@ -194,17 +196,19 @@ async fn enrol_file(
     let id = match *person {
         Some(id) => id,
         None => {
-            let id = Uuid::now_v7();
-            tx.execute(
-                "INSERT INTO persons (id, name, category) VALUES ($1, $2, $3)",
-                &[&id, &name, &category],
-            )
-            .await
-            .map_err(db)?;
-            audit(
+            let new = NewPerson {
+                name,
+                category,
+                notes: "",
+                consent: false,
+                expires_at: None,
+            };
+            let id = persons::insert(&tx, &new).await.map_err(db)?;
+            audit::record(
                 &tx,
+                Actor::Cli,
                 "person.create",
-                id,
+                &id.to_string(),
                 serde_json::json!({ "via": "import" }),
             )
             .await
@@ -222,10 +226,11 @@ async fn enrol_file(
     )
     .await
     .map_err(db)?;
-    audit(
+    audit::record(
         &tx,
+        Actor::Cli,
         "photo.enrol",
-        id,
+        &id.to_string(),
         serde_json::json!({ "photo_id": photo_id, "file": file.display().to_string() }),
     )
     .await
@@ -233,19 +238,6 @@ async fn enrol_file(
     tx.commit().await.map_err(db)?;
     *person = Some(id);
     Ok(enrolled.quality.overall)
-}
-
-async fn audit(
-    tx: &tokio_postgres::Transaction<'_>,
-    action: &str,
-    person: Uuid,
-    detail: serde_json::Value,
-) -> Result<u64, tokio_postgres::Error> {
-    tx.execute(
-        "INSERT INTO audit_log (username, action, subject, detail) VALUES ('admin-cli', $1, $2, $3)",
-        &[&action, &person.to_string(), &detail],
-    )
-    .await
 }
 
 #[cfg(test)]

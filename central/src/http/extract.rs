@@ -4,7 +4,7 @@
 use axum::extract::FromRequest;
 use axum::extract::FromRequestParts;
 
-use super::error::ApiError;
+use crate::error::ApiError;
 
 /// `axum::Json` with API errors.
 #[derive(Debug, FromRequest)]

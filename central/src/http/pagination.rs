@@ -5,7 +5,7 @@
 use axum::http::Uri;
 use serde::{Deserialize, Serialize};
 
-use super::error::ApiError;
+use crate::error::ApiError;
 
 pub const DEFAULT_PER_PAGE: u32 = 50;
 pub const MAX_PER_PAGE: u32 = 1000;

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::error::ApiError;
+use crate::error::ApiError;
 
 /// Resolves an optional range: `end` defaults to now, `start` to `end -
 /// default_span`; `start` must precede `end` and the span may not exceed

@@ -85,6 +85,12 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", message)
     }
 
+    /// 404 for an unknown camera, pointing at the list.
+    pub fn camera_not_found(id: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "CAMERA_NOT_FOUND", format!("camera {id:?} not found"))
+            .with_details(serde_json::json!({ "camera_id": id, "suggestion": "GET /api/v1/config/cameras lists the cameras" }))
+    }
+
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "CONFLICT", message)
     }

@@ -1,0 +1,51 @@
+//! The application state every handler shares. It lives below the HTTP
+//! surfaces (API, WebSockets, UI) that use it, so none of them has to
+//! import another to reach it.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::broadcast;
+
+use crate::auth::jwt::Keys;
+use crate::auth::login_limit::LoginLimiter;
+use crate::ingest::IngestHandle;
+use crate::live::LiveEvent;
+use crate::metrics::Metrics;
+
+/// Settings the handlers need.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Mark cookies `Secure`.
+    pub secure_cookies: bool,
+    pub refresh_ttl_s: u64,
+    pub max_body_bytes: usize,
+    /// Directory whose file system `/health` reports on (the spool's).
+    pub disk_path: std::path::PathBuf,
+}
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: deadpool_postgres::Pool,
+    pub keys: Arc<Keys>,
+    pub ingest: IngestHandle,
+    pub live: broadcast::Sender<LiveEvent>,
+    /// Sessions and users whose access just changed (logout, password,
+    /// role, disabled): WebSockets check themselves again.
+    pub sessions: broadcast::Sender<uuid::Uuid>,
+    pub metrics: Arc<Metrics>,
+    pub settings: Arc<Settings>,
+    pub login_limiter: Arc<LoginLimiter>,
+    pub started: Instant,
+    pub faces: Arc<crate::recognize::FacesState>,
+    pub recognize: crate::recognize::RecognizeConfig,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
