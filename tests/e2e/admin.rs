@@ -274,3 +274,68 @@ async fn the_generated_broker_config_runs_and_a_revoked_certificate_is_refused_a
     assert!(list.contains(" cam-1 "), "{list}");
     broker.kill().await.unwrap();
 }
+
+#[test]
+fn check_config_opens_every_named_file_and_wants_a_central_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    central_cli(&["admin", "pki", "init", "--dir", d, "--central", "central-1"]);
+    central_cli(&["admin", "pki", "issue", "--dir", d, "cam-1"]);
+    let tls = |name: &str| TlsFiles {
+        ca: dir.path().join("ca.pem"),
+        cert: dir.path().join(format!("{name}.pem")),
+        key: dir.path().join(format!("{name}.key")),
+    };
+    let setup = |files: TlsFiles| atrium_tests::CentralSetup {
+        database_url: "postgres://atrium@127.0.0.1:1/atrium".into(),
+        broker_port: 8883,
+        tls: files,
+        listen: "127.0.0.1:0".into(),
+        secure_cookies: false,
+        client_id: Some("central-1".into()),
+    };
+    let config = setup(tls("central-1")).write(dir.path());
+    let check = |path: &Path| central(&["check-config", "--config", path.to_str().unwrap()]);
+
+    // A good file passes (the database port is closed: nothing connects).
+    let out = check(&config);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("as central-1"), "{stdout}");
+    assert!(stdout.contains("created at the first start"), "{stdout}");
+
+    // A camera's certificate would not get central's broker rights.
+    setup(tls("cam-1")).write(dir.path());
+    let out = check(&config);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("\"cam-1\"") && err.contains("not to a central instance"),
+        "{err}"
+    );
+
+    // A named file that is missing, and an unknown key, are named.
+    let mut missing = tls("central-1");
+    missing.key = dir.path().join("nowhere.key");
+    setup(missing).write(dir.path());
+    let out = check(&config);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nowhere.key"), "{err}");
+    setup(tls("central-1")).write(dir.path());
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("[http]", "[http]\nlisen = \"x\"");
+    std::fs::write(&config, text).unwrap();
+    let out = check(&config);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("lisen") && err.contains("central.toml"),
+        "{err}"
+    );
+}

@@ -6,9 +6,8 @@
 
 use axum::extract::{OriginalUri, State};
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use crate::app::AppState;
 use crate::auth::{AuthUser, Permission};
@@ -16,7 +15,8 @@ use crate::error::ApiError;
 use crate::http::exists::ensure_camera;
 use crate::http::extract::Query;
 use crate::http::pagination::{Page, PageQuery, Paginated};
-use crate::store::filter::Filter;
+use crate::store::events::{self, EventFilter, StoredEvent};
+use crate::store::list::Window;
 
 /// Event types the edge sends.
 pub const EVENT_TYPES: [&str; 9] = [
@@ -47,21 +47,6 @@ pub struct EventsQuery {
     pub end_time: Option<DateTime<Utc>>,
     pub page: Option<u32>,
     pub per_page: Option<u32>,
-}
-
-/// One stored event.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct StoredEvent {
-    pub id: Uuid,
-    pub ts: DateTime<Utc>,
-    pub site_id: String,
-    pub camera_id: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// The event's `data` as published.
-    #[schema(value_type = Object)]
-    pub data: serde_json::Value,
-    pub received_at: DateTime<Utc>,
 }
 
 /// Events in [start_time, end_time), newest first.
@@ -98,40 +83,17 @@ pub async fn list(
     if let Some(c) = &q.camera_id {
         ensure_camera(&client, c).await?;
     }
-    let mut f = Filter::default();
-    f.add("ts >= $", start);
-    f.add("ts < $", end);
-    f.opt("site_id = $", q.site_id.clone());
-    f.opt("camera_id = $", q.camera_id.clone());
-    f.opt("type = $", q.kind.clone());
-    let total: i64 = client
-        .query_one(
-            &format!("SELECT count(*) FROM events {}", f.where_sql()),
-            &f.params(&[]),
-        )
-        .await?
-        .get(0);
-    let n = f.next_index();
-    let sql = format!(
-        "SELECT id, ts, site_id, camera_id, type, coalesce(payload -> 'data', 'null'::jsonb), received_at
-         FROM events {} ORDER BY ts DESC, id DESC LIMIT ${n} OFFSET ${}",
-        f.where_sql(),
-        n + 1
-    );
-    let rows = client
-        .query(&sql, &f.params(&[&page.limit(), &page.offset()]))
-        .await?;
-    let data = rows
-        .iter()
-        .map(|r| StoredEvent {
-            id: r.get(0),
-            ts: r.get(1),
-            site_id: r.get(2),
-            camera_id: r.get(3),
-            kind: r.get(4),
-            data: r.get(5),
-            received_at: r.get(6),
-        })
-        .collect();
+    let filter = EventFilter {
+        start,
+        end,
+        site: q.site_id,
+        camera: q.camera_id,
+        kind: q.kind,
+    };
+    let window = Window {
+        limit: page.limit(),
+        offset: page.offset(),
+    };
+    let (data, total) = events::page(&client, &filter, window).await?;
     Ok(axum::Json(Paginated::new(data, page, total, &uri)))
 }

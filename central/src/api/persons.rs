@@ -14,7 +14,7 @@
 use axum::extract::{OriginalUri, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -24,56 +24,8 @@ use crate::error::ApiError;
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{Page, PageQuery, Paginated};
 use crate::store::audit;
-use crate::store::filter::Filter;
-use crate::store::persons::{self, NewPerson};
-
-/// Employee or visitor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Category {
-    Employee,
-    Visitor,
-}
-
-impl Category {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Employee => "employee",
-            Self::Visitor => "visitor",
-        }
-    }
-
-    fn parse(s: &str) -> Self {
-        if s == "visitor" {
-            Self::Visitor
-        } else {
-            Self::Employee
-        }
-    }
-}
-
-/// Where and when a person was last recognised.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct LastSeen {
-    pub ts: DateTime<Utc>,
-    pub camera_id: String,
-    pub confidence: f32,
-}
-
-/// A person.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct Person {
-    pub id: Uuid,
-    pub name: String,
-    pub category: Category,
-    pub notes: String,
-    pub consent: bool,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub photos: i64,
-    pub last_seen: Option<LastSeen>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
+use crate::store::list::Window;
+use crate::store::persons::{self, Category, NewPerson, Person, PersonFilter};
 
 /// Create or replace a person.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -117,34 +69,6 @@ pub struct PersonsQuery {
     pub per_page: Option<u32>,
 }
 
-const PERSON_COLUMNS: &str = "p.id, p.name, p.category, p.notes, p.consent, p.expires_at,
-    (SELECT count(*) FROM face_photos f WHERE f.person_id = p.id),
-    ls.ts, ls.camera_id, ls.confidence, p.created_at, p.updated_at";
-
-const LAST_SEEN_JOIN: &str = "LEFT JOIN LATERAL (
-    SELECT r.ts, r.camera_id, r.confidence FROM face_recognitions r
-    WHERE r.person_id = p.id AND r.status = 'recognized' ORDER BY r.ts DESC LIMIT 1) ls ON true";
-
-fn person_from(r: &tokio_postgres::Row) -> Person {
-    let seen_ts: Option<DateTime<Utc>> = r.get(7);
-    Person {
-        id: r.get(0),
-        name: r.get(1),
-        category: Category::parse(r.get(2)),
-        notes: r.get(3),
-        consent: r.get(4),
-        expires_at: r.get(5),
-        photos: r.get(6),
-        last_seen: seen_ts.map(|ts| LastSeen {
-            ts,
-            camera_id: r.get(8),
-            confidence: r.get(9),
-        }),
-        created_at: r.get(10),
-        updated_at: r.get(11),
-    }
-}
-
 pub fn person_not_found(id: Uuid) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
@@ -161,11 +85,8 @@ pub(super) async fn load_person(
     client: &impl deadpool_postgres::GenericClient,
     id: Uuid,
 ) -> Result<Person, ApiError> {
-    let sql = format!("SELECT {PERSON_COLUMNS} FROM persons p {LAST_SEEN_JOIN} WHERE p.id = $1");
-    client
-        .query_opt(&sql, &[&id])
+    persons::get(client, id)
         .await?
-        .map(|r| person_from(&r))
         .ok_or_else(|| person_not_found(id))
 }
 
@@ -185,44 +106,23 @@ pub async fn list(
         per_page: q.per_page,
     })?;
     let client = state.pool.get().await?;
-    let mut f = Filter::default();
-    if let Some(text) = q.q.as_ref().filter(|t| !t.trim().is_empty()) {
-        let pattern = format!(
-            "%{}%",
-            text.trim()
-                .to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
-        f.add("lower(p.name) LIKE $", pattern);
-    }
-    f.opt("p.category = $", q.category.map(|c| c.as_str().to_owned()));
-    let total: i64 = client
-        .query_one(
-            &format!("SELECT count(*) FROM persons p {}", f.where_sql()),
-            &f.params(&[]),
-        )
-        .await?
-        .get(0);
-    let n = f.next_index();
-    let sql = format!(
-        "SELECT {PERSON_COLUMNS} FROM persons p {LAST_SEEN_JOIN} {} ORDER BY lower(p.name), p.id LIMIT ${n} OFFSET ${}",
-        f.where_sql(),
-        n + 1
-    );
-    let rows = client
-        .query(&sql, &f.params(&[&page.limit(), &page.offset()]))
-        .await?;
+    let filter = PersonFilter {
+        name_contains: q.q.clone(),
+        category: q.category,
+    };
+    let window = Window {
+        limit: page.limit(),
+        offset: page.offset(),
+    };
+    let (data, total) = persons::page(&client, &filter, window).await?;
     audit::record(
         &client,
         user.actor(),
         "persons.list",
         "persons",
-        serde_json::json!({ "q": q.q, "returned": rows.len() }),
+        serde_json::json!({ "q": q.q, "returned": data.len() }),
     )
     .await?;
-    let data = rows.iter().map(person_from).collect();
     Ok(axum::Json(Paginated::new(data, page, total, &uri)))
 }
 

@@ -26,6 +26,7 @@ use crate::error::ApiError;
 use crate::http::extract::Path;
 use crate::recognize::enrol::EnrolError;
 use crate::store::audit;
+use crate::store::list::{self, FromRow};
 
 /// An enrolment photo.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -55,22 +56,22 @@ pub struct Enrolment {
     pub quality: serde_json::Value,
 }
 
-fn photo_from(r: &tokio_postgres::Row) -> Photo {
-    Photo {
-        id: r.get(0),
-        person_id: r.get(1),
-        content_type: r.get(2),
-        width: r.get(3),
-        height: r.get(4),
-        face_bbox: r.get(5),
-        quality: r.get(6),
-        stored: r.get(7),
-        created_at: r.get(8),
+impl FromRow for Photo {
+    const COLUMNS: &'static str = "id, person_id, content_type, width, height, face_bbox, quality, image IS NOT NULL AS stored, created_at";
+    fn from_row(r: &tokio_postgres::Row) -> Result<Self, tokio_postgres::Error> {
+        Ok(Self {
+            id: r.try_get("id")?,
+            person_id: r.try_get("person_id")?,
+            content_type: r.try_get("content_type")?,
+            width: r.try_get("width")?,
+            height: r.try_get("height")?,
+            face_bbox: r.try_get("face_bbox")?,
+            quality: r.try_get("quality")?,
+            stored: r.try_get("stored")?,
+            created_at: r.try_get("created_at")?,
+        })
     }
 }
-
-const PHOTO_COLUMNS: &str =
-    "id, person_id, content_type, width, height, face_bbox, quality, image IS NOT NULL, created_at";
 
 fn enrol_refused(e: EnrolError) -> ApiError {
     match e {
@@ -207,7 +208,7 @@ pub async fn add_photo(
     .await?;
     let row = tx
         .query_one(
-            &format!("SELECT {PHOTO_COLUMNS} FROM face_photos WHERE id = $1"),
+            &format!("SELECT {} FROM face_photos WHERE id = $1", Photo::COLUMNS),
             &[&photo_id],
         )
         .await?;
@@ -216,7 +217,7 @@ pub async fn add_photo(
     Ok((
         StatusCode::CREATED,
         axum::Json(Enrolment {
-            photo: photo_from(&row),
+            photo: Photo::from_row(&row)?,
             template_id,
             model: enrolled.embedding.model,
             quality: serde_json::json!({
@@ -243,12 +244,13 @@ pub async fn list_photos(
     let rows = client
         .query(
             &format!(
-                "SELECT {PHOTO_COLUMNS} FROM face_photos WHERE person_id = $1 ORDER BY created_at"
+                "SELECT {} FROM face_photos WHERE person_id = $1 ORDER BY created_at",
+                Photo::COLUMNS
             ),
             &[&id],
         )
         .await?;
-    Ok(axum::Json(rows.iter().map(photo_from).collect()))
+    Ok(axum::Json(list::rows(&rows)?))
 }
 
 fn photo_not_found(id: Uuid) -> ApiError {

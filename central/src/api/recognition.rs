@@ -19,7 +19,8 @@ use crate::http::exists::ensure_camera;
 use crate::http::extract::{Path, Query};
 use crate::http::pagination::{Page, PageQuery, Paginated};
 use crate::store::audit;
-use crate::store::filter::Filter;
+use crate::store::list::Window;
+use crate::store::recognitions::{self, Recognition, RecognitionFilter};
 
 /// Statuses a recognition can have.
 pub const STATUSES: [&str; 4] = ["recognized", "unknown", "rejected", "erased"];
@@ -42,27 +43,6 @@ pub struct RecognitionQuery {
     pub max_confidence: Option<f32>,
     pub page: Option<u32>,
     pub per_page: Option<u32>,
-}
-
-/// One decision about one track.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct Recognition {
-    pub id: Uuid,
-    /// Time of the track's latest observation when it was decided.
-    pub ts: DateTime<Utc>,
-    pub site_id: String,
-    pub camera_id: String,
-    pub track: i64,
-    pub status: String,
-    pub person_id: Option<Uuid>,
-    pub person_name: Option<String>,
-    /// recognized: mean similarity of the agreeing observations; unknown:
-    /// 1 - the best similarity seen.
-    pub confidence: f32,
-    pub observations: i32,
-    /// The `face_observed` event with the best face of the track.
-    pub best_face_event_id: Uuid,
-    pub decided_at: DateTime<Utc>,
 }
 
 /// Recognitions in [start_time, end_time), newest first.
@@ -118,59 +98,29 @@ pub async fn list(
     if let Some(c) = &q.camera_id {
         ensure_camera(&client, c).await?;
     }
-    let mut f = Filter::default();
-    f.add("r.ts >= $", start);
-    f.add("r.ts < $", end);
-    f.opt("r.camera_id = $", q.camera_id.clone());
-    f.opt("r.person_id = $", q.person_id);
-    f.opt("r.status = $", q.status.clone());
-    f.opt("r.confidence >= $", q.min_confidence);
-    f.opt("r.confidence <= $", q.max_confidence);
-    let total: i64 = client
-        .query_one(
-            &format!("SELECT count(*) FROM face_recognitions r {}", f.where_sql()),
-            &f.params(&[]),
-        )
-        .await?
-        .get(0);
-    let n = f.next_index();
-    let sql = format!(
-        "SELECT r.id, r.ts, r.site_id, r.camera_id, r.track, r.status, r.person_id, p.name,
-                r.confidence, r.observations, r.best_face_event_id, r.decided_at
-         FROM face_recognitions r LEFT JOIN persons p ON p.id = r.person_id
-         {} ORDER BY r.ts DESC, r.id DESC LIMIT ${n} OFFSET ${}",
-        f.where_sql(),
-        n + 1
-    );
-    let rows = client
-        .query(&sql, &f.params(&[&page.limit(), &page.offset()]))
-        .await?;
+    let filter = RecognitionFilter {
+        start,
+        end,
+        camera: q.camera_id.clone(),
+        person: q.person_id,
+        status: q.status.clone(),
+        min_confidence: q.min_confidence,
+        max_confidence: q.max_confidence,
+    };
+    let window = Window {
+        limit: page.limit(),
+        offset: page.offset(),
+    };
+    let (data, total) = recognitions::page(&client, &filter, window).await?;
     audit::record(
         &client,
         user.actor(),
         "recognitions.list",
         &q.person_id
             .map_or_else(|| "recognitions".to_owned(), |p| p.to_string()),
-        serde_json::json!({ "camera_id": q.camera_id, "returned": rows.len() }),
+        serde_json::json!({ "camera_id": q.camera_id, "returned": data.len() }),
     )
     .await?;
-    let data = rows
-        .iter()
-        .map(|r| Recognition {
-            id: r.get(0),
-            ts: r.get(1),
-            site_id: r.get(2),
-            camera_id: r.get(3),
-            track: r.get(4),
-            status: r.get(5),
-            person_id: r.get(6),
-            person_name: r.get(7),
-            confidence: r.get(8),
-            observations: r.get(9),
-            best_face_event_id: r.get(10),
-            decided_at: r.get(11),
-        })
-        .collect();
     Ok(axum::Json(Paginated::new(data, page, total, &uri)))
 }
 

@@ -209,7 +209,12 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         (None, Some(c)) => {
             let cfg = central::config::Config::load(c)?;
             let pg = cfg.database_config().map_err(anyhow::Error::msg)?;
-            return run_db(args.command, central::store::connect_config(pg).await?, cfg.faces).await;
+            return run_db(
+                args.command,
+                central::store::connect_config(pg).await?,
+                cfg.faces,
+            )
+            .await;
         }
         (None, None) => bail!("give --database-url (or ATRIUM_DATABASE_URL) or --config"),
     };

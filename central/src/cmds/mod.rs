@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 pub mod admin;
+pub mod check_config;
 pub mod migrate;
 pub mod persons;
 pub mod serve;
@@ -15,6 +16,9 @@ pub enum Command {
     Serve(serve::Args),
     /// Administration: users, sites, cameras, certificates.
     Admin(admin::Args),
+    /// Validate a configuration file and the files it names (no
+    /// connections) and print what it sets up; for `ExecStartPre`.
+    CheckConfig(serve::Args),
 }
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
@@ -23,5 +27,6 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Migrate(args) => rt.block_on(migrate::run(args)),
         Command::Serve(args) => rt.block_on(serve::run(args)),
         Command::Admin(args) => rt.block_on(admin::run(args)),
+        Command::CheckConfig(args) => check_config::run(args),
     }
 }

@@ -11,7 +11,7 @@ use anyhow::Context;
 pub struct Args {
     /// Configuration file (see docs/ref/central-config.md).
     #[arg(long, short, env = "ATRIUM_CENTRAL_CONFIG")]
-    config: PathBuf,
+    pub config: PathBuf,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {

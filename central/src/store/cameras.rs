@@ -108,7 +108,7 @@ pub async fn page(
 ) -> Result<(Vec<Camera>, i64), tokio_postgres::Error> {
     let mut f = Filter::default();
     f.opt("site_id = $", site);
-    let (rows, total) = list::page::<CameraRow>(client, "cameras", &f, "id", window).await?;
+    let (rows, total) = list::page::<CameraRow>(client, "cameras", "", &f, "id", window).await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         out.push(with_parts(client, r).await?);

@@ -27,11 +27,14 @@ pub struct Window {
     pub offset: i64,
 }
 
-/// One page of `from` (a table or a join, with its aliases) filtered by
-/// `filter`, in `order_by`, and the number of rows matching the filter.
+/// One page of `from` (a table with its alias) filtered by `filter`, in
+/// `order_by`, and the number of rows matching the filter. `join` (may be
+/// empty) adds columns to the page without changing which rows match, so
+/// the count leaves it out.
 pub async fn page<T: FromRow>(
     client: &impl GenericClient,
     from: &str,
+    join: &str,
     filter: &Filter,
     order_by: &str,
     window: Window,
@@ -46,7 +49,7 @@ pub async fn page<T: FromRow>(
         .try_get("total")?;
     let n = filter.next_index();
     let sql = format!(
-        "SELECT {} FROM {from} {where_sql} ORDER BY {order_by} LIMIT ${n} OFFSET ${}",
+        "SELECT {} FROM {from} {join} {where_sql} ORDER BY {order_by} LIMIT ${n} OFFSET ${}",
         T::COLUMNS,
         n + 1
     );

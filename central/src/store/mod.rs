@@ -2,10 +2,12 @@
 
 pub mod audit;
 pub mod cameras;
+pub mod events;
 pub mod filter;
 pub mod list;
 pub mod parts;
 pub mod persons;
+pub mod recognitions;
 
 use tokio_postgres::NoTls;
 

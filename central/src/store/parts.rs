@@ -225,7 +225,7 @@ pub async fn page<P: Part>(
 ) -> Result<(Vec<P>, i64), tokio_postgres::Error> {
     let mut f = Filter::default();
     f.opt("camera_id = $", camera);
-    list::page(client, P::TABLE, &f, "camera_id, id", window).await
+    list::page(client, P::TABLE, "", &f, "camera_id, id", window).await
 }
 
 /// Every part of one camera, by id.
