@@ -32,6 +32,7 @@ use atrium_proto::event::EventBody;
 use atrium_proto::topic::{self, CameraChannel, Topic};
 use atrium_proto::{CameraId, CameraState, SiteId};
 use atrium_spool::{Spool, SpoolConfig};
+use atrium_worker::{Attempt, Backoff, Worker, supervise};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::{Packet, Publish};
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
@@ -214,15 +215,29 @@ pub fn start(
     // The broker bounds what can be in this channel: it sends at most
     // `receive_max` unacknowledged messages.
     let (tx, rx) = mpsc::unbounded_channel::<Publish>();
-    let mqtt = tokio::spawn(mqtt_loop(
+    let mut receiver = Receiver {
         eventloop,
-        client.clone(),
-        cfg.share_group.clone(),
+        client: client.clone(),
+        group: cfg.share_group.clone(),
         tx,
-        handle.clone(),
-        metrics.clone(),
-        stop.clone(),
-    ));
+        handle: handle.clone(),
+        metrics: metrics.clone(),
+    };
+    let receiver_stop = stop.clone();
+    let mqtt = tokio::spawn(async move {
+        // 375 ms, growing by half up to 15 s, as before the shared shape.
+        let backoff = Backoff::new(Duration::from_millis(375), Duration::from_secs(15));
+        supervise(
+            "ingest broker connection",
+            &mut receiver,
+            backoff,
+            receiver_stop,
+        )
+        .await;
+        if let Err(e) = receiver.client.try_disconnect() {
+            tracing::debug!(error = %e, "no clean disconnect from the broker");
+        }
+    });
     let writer = Writer {
         cfg,
         pool,
@@ -241,62 +256,59 @@ pub fn start(
     Ok((handle, task))
 }
 
-async fn mqtt_loop(
-    mut eventloop: rumqttc::v5::EventLoop,
+/// Receives from the broker: one [`Worker`] attempt is one connection
+/// (rumqttc reconnects on the next poll after an error).
+struct Receiver {
+    eventloop: rumqttc::v5::EventLoop,
     client: AsyncClient,
     group: String,
     tx: mpsc::UnboundedSender<Publish>,
     handle: IngestHandle,
     metrics: Arc<Metrics>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let connected = &handle.broker_connected;
-    let mut failures = 0u32;
-    loop {
-        let ev = tokio::select! {
-            ev = eventloop.poll() => ev,
-            _ = stop.changed() => break,
-        };
-        match ev {
-            Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                failures = 0;
-                connected.store(true, Ordering::Relaxed);
-                metrics.broker_connected.set(1);
-                metrics.broker_connects.inc();
-                tracing::info!("ingest connected to the broker");
-                for channel in [CameraChannel::Event, CameraChannel::Status] {
-                    let filter = format!("$share/{group}/{}", topic::all_cameras(channel));
-                    if let Err(e) = client.try_subscribe(filter, QoS::AtLeastOnce) {
-                        tracing::error!(error = %e, "cannot queue the ingest subscription");
+}
+
+impl Worker for Receiver {
+    type Error = rumqttc::v5::ConnectionError;
+
+    async fn run_once(&mut self, attempt: &mut Attempt) -> Result<(), Self::Error> {
+        let connected = &self.handle.broker_connected;
+        let result = loop {
+            let ev = tokio::select! {
+                ev = self.eventloop.poll() => ev,
+                _ = attempt.stopped() => break Ok(()),
+            };
+            match ev {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    attempt.progressed();
+                    connected.store(true, Ordering::Relaxed);
+                    self.metrics.broker_connected.set(1);
+                    self.metrics.broker_connects.inc();
+                    tracing::info!("ingest connected to the broker");
+                    for channel in [CameraChannel::Event, CameraChannel::Status] {
+                        let filter =
+                            format!("$share/{}/{}", self.group, topic::all_cameras(channel));
+                        if let Err(e) = self.client.try_subscribe(filter, QoS::AtLeastOnce) {
+                            tracing::error!(error = %e, "cannot queue the ingest subscription");
+                        }
+                    }
+                    self.handle.connected.notify_one();
+                }
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    if self.tx.send(p).is_err() {
+                        // The writer is gone: ingest is stopping.
+                        break Ok(());
                     }
                 }
-                handle.connected.notify_one();
+                Ok(_) => {}
+                Err(e) => break Err(e),
             }
-            Ok(Event::Incoming(Packet::Publish(p))) => {
-                if tx.send(p).is_err() {
-                    break;
-                }
-            }
-            Ok(_) => {}
-            Err(e) => {
-                if connected.swap(false, Ordering::Relaxed) {
-                    tracing::warn!(error = %e, "ingest lost the broker");
-                } else if failures == 0 {
-                    tracing::warn!(error = %e, "ingest cannot reach the broker");
-                }
-                metrics.broker_connected.set(0);
-                failures += 1;
-                let delay = Duration::from_millis(250)
-                    .mul_f64(1.5f64.powi(failures.min(10) as i32))
-                    .min(Duration::from_secs(15));
-                tokio::select! {
-                    _ = tokio::time::sleep(delay) => {}
-                    _ = stop.changed() => break,
-                }
-            }
+        };
+        if result.is_err() {
+            connected.store(false, Ordering::Relaxed);
+            self.metrics.broker_connected.set(0);
         }
+        result
     }
-    let _ = client.try_disconnect();
 }
 
 struct Writer {

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use atrium_proto::topic::{self, CameraChannel};
 use atrium_proto::{CameraConfig, CameraId, CameraState, SiteId, Status};
-use atrium_worker::Backoff;
+use atrium_worker::{Attempt, Backoff, Worker, supervise};
 use rumqttc::Outgoing;
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::{LastWill, Packet, PubAck, PubAckReason};
@@ -120,10 +120,10 @@ pub async fn run(
     shared: Arc<Shared>,
     status: StatusSource,
     config_tx: std::sync::mpsc::Sender<CameraConfig>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
-    let (client, mut eventloop) = AsyncClient::new(mqtt_options(&cfg, &status), cfg.inflight + 64);
-    let mut d = Driver {
+    let (client, eventloop) = AsyncClient::new(mqtt_options(&cfg, &status), cfg.inflight + 64);
+    let d = Driver {
         client,
         state: PublishState::new(Settings {
             window: cfg.inflight,
@@ -142,46 +142,23 @@ pub async fn run(
         status_changed: status_changed.clone(),
         problem_reported: false,
     };
-    let mut reconnect = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
     let mut heartbeat = tokio::time::interval(cfg.heartbeat);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let far = Duration::from_secs(3600);
-
-    loop {
-        let deadline = d.state.next_deadline();
-        let wake = tokio::time::Instant::from_std(deadline.unwrap_or_else(|| Instant::now() + far));
-        tokio::select! {
-            ev = eventloop.poll() => match ev {
-                Ok(ev) => d.on_event(ev),
-                Err(e) => {
-                    let m = &d.shared.metrics;
-                    if d.state.connected() {
-                        tracing::warn!(error = %e, "broker connection lost");
-                        m.reconnects.get_or_create(&Kind::of("broker")).inc();
-                    } else if reconnect.failures() == 0 {
-                        tracing::warn!(error = %e, host = %cfg.host, port = cfg.port, "cannot connect to the broker");
-                    } else {
-                        tracing::debug!(error = %e, "cannot connect to the broker");
-                    }
-                    d.state.on_disconnected();
-                    d.set_connected(false);
-                    let delay = reconnect.next_delay();
-                    tokio::select! {
-                        _ = tokio::time::sleep(delay) => {}
-                        _ = stop.changed() => break,
-                    }
-                }
-            },
-            _ = tokio::time::sleep_until(wake), if deadline.is_some() => d.on_due(),
-            _ = spooled.notified(), if d.state.connected() => d.fill(),
-            _ = heartbeat.tick(), if d.state.connected() => d.publish_status(),
-            _ = status_changed.notified(), if d.state.connected() => d.publish_status(),
-            _ = stop.changed() => break,
-        }
-        if d.state.connected() {
-            reconnect.reset();
-        }
-    }
+    let mut conn = Connection {
+        d,
+        eventloop,
+        spooled,
+        status_changed,
+        heartbeat,
+    };
+    let backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
+    let name = format!("broker connection to {}:{}", cfg.host, cfg.port);
+    supervise(&name, &mut conn, backoff, stop).await;
+    let Connection {
+        mut d,
+        mut eventloop,
+        ..
+    } = conn;
     if d.state.connected() {
         d.deliver_before_stopping(&mut eventloop).await;
     }
@@ -189,6 +166,53 @@ pub async fn run(
         && let Err(e) = s.sync()
     {
         tracing::error!(error = %e, "spool sync at stop failed");
+    }
+}
+
+/// One attempt is one broker connection: rumqttc connects on the first
+/// poll and again on the first poll after an error.
+struct Connection {
+    d: Driver,
+    eventloop: EventLoop,
+    spooled: Arc<Notify>,
+    status_changed: Arc<Notify>,
+    heartbeat: tokio::time::Interval,
+}
+
+impl Worker for Connection {
+    type Error = rumqttc::v5::ConnectionError;
+
+    async fn run_once(&mut self, attempt: &mut Attempt) -> Result<(), Self::Error> {
+        let far = Duration::from_secs(3600);
+        let d = &mut self.d;
+        loop {
+            let deadline = d.state.next_deadline();
+            let wake =
+                tokio::time::Instant::from_std(deadline.unwrap_or_else(|| Instant::now() + far));
+            tokio::select! {
+                ev = self.eventloop.poll() => match ev {
+                    Ok(ev) => {
+                        d.on_event(ev);
+                        if d.state.connected() {
+                            attempt.progressed();
+                        }
+                    }
+                    Err(e) => {
+                        if d.state.connected() {
+                            d.shared.metrics.reconnects.get_or_create(&Kind::of("broker")).inc();
+                        }
+                        d.state.on_disconnected();
+                        d.set_connected(false);
+                        return Err(e);
+                    }
+                },
+                _ = tokio::time::sleep_until(wake), if deadline.is_some() => d.on_due(),
+                _ = self.spooled.notified(), if d.state.connected() => d.fill(),
+                _ = self.heartbeat.tick(), if d.state.connected() => d.publish_status(),
+                _ = self.status_changed.notified(), if d.state.connected() => d.publish_status(),
+                _ = attempt.stopped() => return Ok(()),
+            }
+        }
     }
 }
 

@@ -25,6 +25,7 @@ use crate::metrics::Kind;
 use crate::state::Shared;
 
 pub use atrium_worker::Backoff;
+use atrium_worker::{Attempt, Worker, supervise};
 
 /// Everything a source needs to deliver frames and report state.
 #[derive(Debug, Clone)]
@@ -146,7 +147,7 @@ pub async fn run_rtsp(
     ctx: SourceContext,
     opts: RtspOptions,
     backoff: Backoff,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
     let (tx, rx) = std::sync::mpsc::sync_channel::<DecodeMsg>(64);
     let dctx = ctx.clone();
@@ -157,35 +158,48 @@ pub async fn run_rtsp(
         tracing::error!(error = %e, "cannot start the decode thread");
         return;
     }
-    let mut backoff = backoff;
-    let mut first = true;
-    while !*stop.borrow() {
-        if !first {
-            ctx.shared
+    let mut camera = Camera {
+        ctx: &ctx,
+        opts: &opts,
+        tx: &tx,
+    };
+    supervise("camera session", &mut camera, backoff, stop).await;
+    drop(tx);
+    if let Ok(handle) = decode {
+        let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+    }
+}
+
+/// Why a camera session ended (it is retried after the back-off).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SessionEnded(String);
+
+/// One attempt is one RTSP session.
+struct Camera<'a> {
+    ctx: &'a SourceContext,
+    opts: &'a RtspOptions,
+    tx: &'a SyncSender<DecodeMsg>,
+}
+
+impl Worker for Camera<'_> {
+    type Error = SessionEnded;
+
+    async fn run_once(&mut self, attempt: &mut Attempt) -> Result<(), SessionEnded> {
+        if attempt.number() > 1 {
+            self.ctx
+                .shared
                 .metrics
                 .reconnects
                 .get_or_create(&Kind::of("camera"))
                 .inc();
         }
-        first = false;
         let reason = tokio::select! {
-            r = stream_session(&ctx, &opts, &tx, &mut backoff) => r,
-            _ = stop.changed() => break,
+            r = stream_session(self.ctx, self.opts, self.tx, attempt) => r,
+            _ = attempt.stopped() => return Ok(()),
         };
-        ctx.report(CameraState::Offline, Some(reason));
-        let delay = backoff.next_delay();
-        tracing::info!(
-            retry_in_s = delay.as_secs_f64(),
-            "reconnecting to the camera"
-        );
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            _ = stop.changed() => break,
-        }
-    }
-    drop(tx);
-    if let Ok(handle) = decode {
-        let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        self.ctx.report(CameraState::Offline, Some(reason.clone()));
+        Err(SessionEnded(reason))
     }
 }
 
@@ -194,7 +208,7 @@ async fn stream_session(
     ctx: &SourceContext,
     opts: &RtspOptions,
     tx: &SyncSender<DecodeMsg>,
-    backoff: &mut Backoff,
+    attempt: &Attempt,
 ) -> String {
     let mut stream = match rtsp::connect(opts).await {
         Ok(s) => s,
@@ -212,7 +226,7 @@ async fn stream_session(
             Err(e) => return e.to_string(),
         };
         if ctx.shared.camera().0 == CameraState::Offline {
-            backoff.reset();
+            attempt.progressed();
             ctx.report(CameraState::Online, None);
         }
         if need_resync {

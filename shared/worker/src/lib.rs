@@ -1,8 +1,14 @@
 //! What Atrium's long-lived loops share, so that retrying works the same
 //! everywhere: camera reconnects, broker reconnects on both sides, refused
-//! publishes, database retries. Pure values, no clock: callers sleep.
+//! publishes, database retries. [`Backoff`] is a pure value (no clock:
+//! callers sleep); [`supervise`] is the one loop shape around a worker's
+//! attempts.
+
+mod supervise;
 
 use std::time::Duration;
+
+pub use supervise::{Attempt, Worker, supervise};
 
 /// Delays between attempts: `initial`, then ×1.5 after each failure,
 /// capped at `max`; [`Backoff::reset`] after a success.
