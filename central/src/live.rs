@@ -108,7 +108,7 @@ pub async fn listen(
         let attempt = async {
             let (client, mut conn) = config.connect(tokio_postgres::NoTls).await?;
             let (msg_tx, mut msgs) = tokio::sync::mpsc::unbounded_channel();
-            let driver = tokio::spawn(async move {
+            let driver = atrium_worker::spawn(async move {
                 let mut stream = futures::stream::poll_fn(move |cx| conn.poll_message(cx));
                 while let Some(m) = stream.next().await {
                     match m {

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
@@ -78,6 +79,23 @@ pub fn pool(cfg: &Config) -> Result<deadpool_postgres::Pool, ServerError> {
 
 /// Starts everything; returns once the HTTP server is listening.
 pub async fn start(cfg: Config) -> Result<Running, ServerError> {
+    // Every task of this instance logs inside this span, so the JSON logs
+    // of several instances can be told apart.
+    let span = tracing::info_span!("central", instance = %instance_id(&cfg));
+    start_in_span(cfg).instrument(span).await
+}
+
+/// The instance's name: its MQTT client id.
+fn instance_id(cfg: &Config) -> String {
+    cfg.broker.client_id.clone().unwrap_or_else(|| {
+        format!(
+            "central-{}",
+            sysinfo::System::host_name().unwrap_or_else(|| "host".into())
+        )
+    })
+}
+
+async fn start_in_span(cfg: Config) -> Result<Running, ServerError> {
     let pool = pool(&cfg)?;
     {
         let mut client = pool.get().await.map_err(|e| {
@@ -101,12 +119,7 @@ pub async fn start(cfg: Config) -> Result<Running, ServerError> {
     let (live, _) = broadcast::channel(LIVE_BUFFER);
     let (sessions, _) = broadcast::channel(256);
     let (stop_tx, stop) = watch::channel(false);
-    let client_id = cfg.broker.client_id.clone().unwrap_or_else(|| {
-        format!(
-            "central-{}",
-            sysinfo::System::host_name().unwrap_or_else(|| "host".into())
-        )
-    });
+    let client_id = instance_id(&cfg);
     let (handle, ingest_task) = ingest::start(
         IngestConfig {
             host: cfg.broker.host.clone(),
@@ -162,7 +175,7 @@ pub async fn start(cfg: Config) -> Result<Running, ServerError> {
         })?;
     let app = crate::routes::router(state.clone());
     let mut http_stop = stop.clone();
-    let http = tokio::spawn(async move {
+    let http = atrium_worker::spawn(async move {
         let serve = axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -176,16 +189,19 @@ pub async fn start(cfg: Config) -> Result<Running, ServerError> {
     });
     let mut tasks = vec![ingest_task, http];
     if cfg.retention.interval_s > 0 {
-        tasks.push(tokio::spawn(crate::retention::run(
+        tasks.push(atrium_worker::spawn(crate::retention::run(
             pool.clone(),
             Duration::from_secs(cfg.retention.interval_s),
             stop.clone(),
         )));
     }
-    tasks.push(tokio::spawn(sync_configs(state.clone(), stop.clone())));
+    tasks.push(atrium_worker::spawn(sync_configs(
+        state.clone(),
+        stop.clone(),
+    )));
     let pg = cfg.database_config().map_err(ServerError::Database)?;
     let (ready_tx, ready) = tokio::sync::oneshot::channel();
-    tasks.push(tokio::spawn(crate::live::listen(
+    tasks.push(atrium_worker::spawn(crate::live::listen(
         pg,
         state.live.clone(),
         state.sessions.clone(),
@@ -200,7 +216,10 @@ pub async fn start(cfg: Config) -> Result<Running, ServerError> {
     {
         tracing::warn!("live events are not flowing yet (the database does not answer LISTEN)");
     }
-    tasks.push(tokio::spawn(housekeeping(state.clone(), stop.clone())));
+    tasks.push(atrium_worker::spawn(housekeeping(
+        state.clone(),
+        stop.clone(),
+    )));
     tracing::info!(%addr, "central is serving");
     Ok(Running {
         addr,

@@ -96,9 +96,9 @@ pub fn spawn(
         tx,
         shared: shared.clone(),
     };
-    let handle = std::thread::Builder::new()
-        .name("faces".into())
-        .spawn(move || work(rx, detector, embedder, settings, sink, shared))?;
+    let handle = atrium_worker::thread("faces", move || {
+        work(rx, detector, embedder, settings, sink, shared)
+    })?;
     Ok((queue, handle))
 }
 

@@ -120,7 +120,7 @@ pub async fn run(
     {
         let stop_tx = stop_tx.clone();
         let mut ext = external_stop;
-        tokio::spawn(async move {
+        atrium_worker::spawn(async move {
             while !*ext.borrow() {
                 if ext.changed().await.is_err() {
                     return;
@@ -180,7 +180,7 @@ pub async fn run(
         .map_err(io("binding the HTTP port"))?;
     tracing::info!(%bound, "serving /health and /metrics");
     let _ = std::fs::write(config.spool.dir.join("http.addr"), bound.to_string());
-    let http = tokio::spawn(http);
+    let http = atrium_worker::spawn(http);
 
     // Source.
     let handoff = Arc::new(Handoff::new());
@@ -209,7 +209,12 @@ pub async fn run(
                 Duration::from_secs_f64(config.camera.reconnect_initial_s),
                 Duration::from_secs_f64(config.camera.reconnect_max_s),
             );
-            rtsp_task = Some(tokio::spawn(run_rtsp(ctx, o, backoff, stop.clone())));
+            rtsp_task = Some(atrium_worker::spawn(run_rtsp(
+                ctx,
+                o,
+                backoff,
+                stop.clone(),
+            )));
         }
         SourceUrl::File(path) => {
             let o = FileOptions {
@@ -233,14 +238,12 @@ pub async fn run(
         let face_queue = faces.as_ref().map(|(q, _)| q.clone());
         let config = config.clone();
         let latency = latency.clone();
-        std::thread::Builder::new()
-            .name("inference".into())
-            .spawn(move || {
-                inference_loop(
-                    config, detector, handoff, config_rx, sink, shared, face_queue, latency,
-                )
-            })
-            .map_err(io("starting the inference thread"))?
+        atrium_worker::thread("inference", move || {
+            inference_loop(
+                config, detector, handoff, config_rx, sink, shared, face_queue, latency,
+            )
+        })
+        .map_err(io("starting the inference thread"))?
     };
 
     // Load control and heartbeat figures.
@@ -251,7 +254,7 @@ pub async fn run(
         let latency = latency.clone();
         let adaptive = config.adaptive.clone();
         let mut stop = stop.clone();
-        tokio::spawn(async move {
+        atrium_worker::spawn(async move {
             let mut controller = Controller::new(adaptive.clone());
             let mut sys = SysLoad::new();
             let period = Duration::from_secs_f64(adaptive.interval_s.max(0.5) as f64);
@@ -329,7 +332,7 @@ pub async fn run(
     let publisher_stop_rx_for_sync = publisher_stop_rx.clone();
     let status =
         crate::outbox::status_source(&config, shared.clone(), spool.clone(), figures.clone());
-    let publisher = tokio::spawn(crate::publish::run(
+    let publisher = atrium_worker::spawn(crate::publish::run(
         crate::outbox::publisher_config(&config, transport),
         spool.clone(),
         spooled,
@@ -340,7 +343,7 @@ pub async fn run(
         publisher_stop_rx,
     ));
 
-    let syncer = tokio::spawn(crate::spool_sync::run(
+    let syncer = atrium_worker::spawn(crate::spool_sync::run(
         spool.clone(),
         fsync_interval,
         shared.clone(),
@@ -352,7 +355,7 @@ pub async fn run(
         let spool = spool.clone();
         let handoff = handoff.clone();
         let shared = shared.clone();
-        tokio::spawn(async move {
+        atrium_worker::spawn(async move {
             while !handoff.is_closed() {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }

@@ -111,7 +111,7 @@ where
             source,
         })?;
     let _ = std::fs::write(config.spool.dir.join("http.addr"), bound.to_string());
-    let http = tokio::spawn(http);
+    let http = atrium_worker::spawn(http);
 
     let status = crate::outbox::status_source(
         &config,
@@ -121,7 +121,7 @@ where
     );
     // Configurations are not used by the relay; the channel just drains.
     let (config_tx, _config_rx) = std::sync::mpsc::channel::<CameraConfig>();
-    let publisher = tokio::spawn(crate::publish::run(
+    let publisher = atrium_worker::spawn(crate::publish::run(
         crate::outbox::publisher_config(&config, transport),
         spool.clone(),
         spooled,
@@ -131,7 +131,7 @@ where
         config_tx,
         stop.clone(),
     ));
-    let syncer = tokio::spawn(crate::spool_sync::run(
+    let syncer = atrium_worker::spawn(crate::spool_sync::run(
         spool.clone(),
         Duration::from_millis(config.spool.fsync_ms),
         shared.clone(),

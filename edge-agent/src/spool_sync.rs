@@ -66,7 +66,7 @@ mod tests {
         let spool = Arc::new(Mutex::new(spool));
         let shared = Arc::new(Shared::new(1));
         let (stop_tx, stop) = watch::channel(false);
-        let task = tokio::spawn(run(spool.clone(), interval, shared, stop));
+        let task = atrium_worker::spawn(run(spool.clone(), interval, shared, stop));
         let appended = Instant::now();
         spool.lock().unwrap().append(b"the only event").unwrap();
         assert!(spool.lock().unwrap().sync_due().is_some(), "not synced yet");

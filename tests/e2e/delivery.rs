@@ -444,3 +444,59 @@ async fn events_published_while_central_is_down_survive_a_broker_restart() {
     agent.stop().await;
     central.stop();
 }
+
+/// The JSON log line with `message`, if any.
+fn log_line(log: &str, message: &str) -> Option<serde_json::Value> {
+    log.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["message"] == message)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_lived_tasks_log_inside_spans_naming_their_instance_or_camera() {
+    let pg = Postgres::start().await.unwrap();
+    let broker = Mosquitto::start().await.unwrap();
+    let db = pg.connect().await.unwrap();
+    db.batch_execute(
+        "INSERT INTO sites (id, name) VALUES ('hq', 'HQ');
+         INSERT INTO cameras (id, site_id, name) VALUES ('cam-a', 'hq', 'A');",
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let central_config = CentralSetup {
+        database_url: pg.url(),
+        broker_port: broker.port(),
+        tls: broker.identity("central").unwrap(),
+        listen: "127.0.0.1:0".into(),
+        secure_cookies: true,
+        client_id: Some("central-spans".into()),
+    }
+    .write(dir.path());
+    let mut central = CentralServer::start(dir.path(), &central_config);
+    let edge_dir = dir.path().join("edge");
+    std::fs::create_dir_all(&edge_dir).unwrap();
+    let config = relay_setup(&broker, "cam-a", "cam-a", &edge_dir);
+    let mut agent = RelayAgent::start(&edge_dir, &config, None);
+    let event = crossing("cam-a", 0);
+    feed(&mut agent, std::slice::from_ref(&event)).await;
+    wait_for(Duration::from_secs(30), "the event stored", || async {
+        db.query_one("SELECT count(*) FROM events WHERE id = $1", &[&event.id])
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+            == 1
+    })
+    .await;
+    // Lines written by spawned tasks (ingest's broker connection, the
+    // agent's publisher), not by the code that created the span.
+    let line = log_line(&central.log(), "ingest connected to the broker")
+        .expect("central logged its broker connection");
+    assert_eq!(line["span"]["instance"], "central-spans", "{line}");
+    let line = log_line(&agent.log(), "connected to the broker")
+        .expect("the agent logged its broker connection");
+    assert_eq!(line["span"]["camera"], "cam-a", "{line}");
+    assert_eq!(line["span"]["site"], "hq", "{line}");
+    agent.stop().await;
+    central.stop();
+}

@@ -2,6 +2,7 @@
 //! like the camera's own (see `edge_agent::relay`).
 
 use std::process::ExitCode;
+use tracing::Instrument;
 
 use anyhow::Context;
 use edge_agent::config::Config;
@@ -35,6 +36,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let _ = tx.send(true);
         });
         tracing::info!(camera = %config.camera.id, site = %config.camera.site, "edge relay starting");
+        let span = tracing::info_span!("camera", camera = %config.camera.id, site = %config.camera.site);
         relay::run(
             config,
             tokio::io::BufReader::new(tokio::io::stdin()),
@@ -44,6 +46,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 exit_at_eof: args.exit_at_eof,
             },
         )
+        .instrument(span)
         .await
     })?;
     Ok(ExitCode::SUCCESS)

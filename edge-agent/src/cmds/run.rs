@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use tracing::Instrument;
 
 use anyhow::Context;
 use edge_agent::config::Config;
@@ -34,6 +35,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let _ = tx.send(true);
         });
         tracing::info!(camera = %config.camera.id, site = %config.camera.site, version = env!("CARGO_PKG_VERSION"), "edge agent starting");
+        let span = tracing::info_span!("camera", camera = %config.camera.id, site = %config.camera.site);
         pipeline::run(
             config,
             rx,
@@ -41,6 +43,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 exit_when_source_ends: args.exit_at_end,
             },
         )
+        .instrument(span)
         .await
     })?;
     Ok(ExitCode::SUCCESS)

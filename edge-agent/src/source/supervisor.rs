@@ -151,9 +151,7 @@ pub async fn run_rtsp(
 ) {
     let (tx, rx) = std::sync::mpsc::sync_channel::<DecodeMsg>(64);
     let dctx = ctx.clone();
-    let decode = std::thread::Builder::new()
-        .name("decode".into())
-        .spawn(move || decode_thread(dctx, rx));
+    let decode = atrium_worker::thread("decode", move || decode_thread(dctx, rx));
     if let Err(e) = &decode {
         tracing::error!(error = %e, "cannot start the decode thread");
         return;
@@ -264,7 +262,7 @@ pub fn run_file(
     opts: FileOptions,
     stop: Arc<AtomicBool>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
-    std::thread::Builder::new().name("file-source".into()).spawn(move || {
+    atrium_worker::thread("file-source", move || {
         let mut maker = FrameMaker::new(ctx.detector_input, ctx.started);
         let mut full = FullFramePolicy {
             every: ctx.full_every,

@@ -10,6 +10,29 @@ use std::time::Duration;
 
 pub use supervise::{Attempt, Worker, supervise};
 
+/// `tokio::spawn` inside the caller's span: a long-lived task keeps the
+/// fields (`instance`, `camera`, `site`) that tell its logs apart.
+pub fn spawn<F>(future: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    use tracing::Instrument;
+    tokio::spawn(future.in_current_span())
+}
+
+/// A named thread inside the caller's span (decode, inference, faces).
+pub fn thread<F, T>(name: &str, f: F) -> std::io::Result<std::thread::JoinHandle<T>>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let span = tracing::Span::current();
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || span.in_scope(f))
+}
+
 /// Delays between attempts: `initial`, then ×1.5 after each failure,
 /// capped at `max`; [`Backoff::reset`] after a success.
 #[derive(Debug, Clone, PartialEq)]
