@@ -137,6 +137,7 @@ pub async fn listen(
                 if session {
                     match uuid::Uuid::parse_str(&payload) {
                         Ok(id) => {
+                            // No receiver: no WebSocket open, nobody to close.
                             let _ = sessions.send(id);
                         }
                         Err(_) => tracing::warn!(payload, "unreadable session notification"),

@@ -225,6 +225,7 @@ async fn recheck_or_close(
         Check::Unknown => true,
         Check::Ended => {
             tracing::info!(user = %user.username, "session ended; closing its WebSocket");
+            // The client may be gone already; the socket closes either way.
             let _ = socket
                 .send(Message::Close(Some(CloseFrame {
                     code: 1008,

@@ -126,6 +126,8 @@ pub fn status_source(
     let site = config.camera.site.clone();
     let camera = config.camera.id.clone();
     Arc::new(move |state: CameraState, reason: Option<String>| {
+        // Poisoned (a pipeline thread panicked): report zero figures
+        // rather than no heartbeat.
         let f = figures.lock().map(|f| *f).unwrap_or_default();
         let (depth, fill) = spool
             .lock()

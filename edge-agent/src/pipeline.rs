@@ -406,6 +406,8 @@ pub async fn run(
     if let Err(e) = publisher.await {
         return Err(StartError::Other(format!("publisher task: {e}")));
     }
+    // These tasks log their own errors; a join error is a panic, already
+    // printed by the panic hook.
     let _ = syncer.await;
     let _ = http.await;
     if let Ok(mut s) = spool.lock() {

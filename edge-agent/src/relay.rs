@@ -110,6 +110,7 @@ where
             what: "binding the HTTP port".into(),
             source,
         })?;
+    // A convenience for scripts and tests (the address is also logged).
     let _ = std::fs::write(config.spool.dir.join("http.addr"), bound.to_string());
     let http = atrium_worker::spawn(http);
 
@@ -154,6 +155,7 @@ where
                     break;
                 }
                 // Keep delivering until stopped.
+                // Err: the stop sender is gone, which also means stop.
                 let _ = ext.changed().await;
                 break;
             }
@@ -182,6 +184,8 @@ where
             break;
         }
     }
+    // No receiver left means every task has already ended. The tasks log
+    // their own errors; a join error is a panic, already printed.
     let _ = stop_tx.send(true);
     let _ = publisher.await;
     let _ = syncer.await;

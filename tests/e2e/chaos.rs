@@ -141,6 +141,8 @@ struct Fault {
 async fn nothing_is_lost_or_doubled_under_broker_central_database_edge_and_network_faults() {
     let rounds: u32 = env_or("ATRIUM_CHAOS_ROUNDS", 1);
     let rate: f64 = env_or("ATRIUM_CHAOS_RATE", 20.0);
+    // Deliberate periods of normal traffic between faults (the generator
+    // runs throughout); every other wait in this test polls with a deadline.
     let steady = Duration::from_secs(env_or("ATRIUM_CHAOS_STEADY_S", 6));
     let started = Instant::now();
 

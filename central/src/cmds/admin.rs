@@ -393,6 +393,8 @@ async fn change_user(
     match result {
         Ok(()) => client.batch_execute("COMMIT").await?,
         Err(e) => {
+            // The statement's error is what the admin needs; a failed
+            // ROLLBACK ends with this one-shot connection anyway.
             let _ = client.batch_execute("ROLLBACK").await;
             return Err(e);
         }
@@ -528,6 +530,7 @@ fn issue(dir: &Path, ca: &atrium_mqtt::pki::SiteCa, identity: &str) -> anyhow::R
 
 /// Central identities named in an ACL file (`user NAME` lines).
 fn acl_centrals(dir: &Path) -> Vec<String> {
+    // No ACL yet (a fresh PKI directory): no central identities in it.
     std::fs::read_to_string(dir.join("acl"))
         .unwrap_or_default()
         .lines()
@@ -562,6 +565,8 @@ fn update_acl(dir: &Path, add: &[String]) -> anyhow::Result<()> {
 /// Atomically replaces a file (write a temporary, rename).
 fn replace_file(path: &Path, text: &str, secret: bool) -> anyhow::Result<()> {
     let tmp = path.with_extension("tmp");
+    // A leftover from an interrupted run, usually absent; write_new
+    // reports any real problem with the directory.
     let _ = std::fs::remove_file(&tmp);
     write_new(&tmp, text, secret)?;
     std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;

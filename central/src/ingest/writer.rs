@@ -170,18 +170,14 @@ impl Writer {
     /// Validates messages into a batch (refreshing the camera registry once
     /// if a camera is unknown: it may have just been added).
     async fn build(&mut self, msgs: &[Msg]) -> Batch {
-        let unknown = {
-            let cams = self
-                .handle
-                .cameras
-                .read()
-                .map(|g| g.clone())
-                .unwrap_or_default();
+        // Checked under the read lock, without copying the registry; a
+        // poisoned lock counts as "unknown" and refreshes it.
+        let unknown = self.handle.cameras.read().map_or(true, |cams| {
             msgs.iter().any(|(t, _)| match Topic::parse(t) {
                 Ok(Topic::Camera { camera, .. }) => !cams.contains_key(&camera),
                 _ => false,
             })
-        };
+        });
         if unknown && self.last_refresh.elapsed() > Duration::from_secs(1) {
             self.refresh_cameras().await;
         }
@@ -190,11 +186,14 @@ impl Writer {
             .cameras
             .read()
             .map(|g| g.clone())
+            // Poisoned: no camera is known, so messages are dead-lettered
+            // with "unknown camera" rather than lost.
             .unwrap_or_default();
         let mut batch = Batch::default();
         for (topic, payload) in msgs {
             match validate(topic, payload, self.cfg.max_payload_bytes, &cams) {
                 Ok(Accepted::Event(e)) => {
+                    // `validate` has just parsed these bytes as JSON.
                     let raw = serde_json::from_slice(payload).unwrap_or_default();
                     batch.events.push((*e, raw));
                 }

@@ -33,6 +33,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let (tx, rx) = watch::channel(false);
         tokio::spawn(async move {
             super::run::shutdown_signal().await;
+            // No receiver: the relay has already ended.
             let _ = tx.send(true);
         });
         tracing::info!(camera = %config.camera.id, site = %config.camera.site, "edge relay starting");

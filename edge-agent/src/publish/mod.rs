@@ -65,6 +65,7 @@ impl std::fmt::Debug for PublisherConfig {
 pub type StatusSource = Arc<dyn Fn(CameraState, Option<String>) -> Status + Send + Sync>;
 
 fn offline_status(status: &StatusSource, reason: &str) -> Vec<u8> {
+    // A struct of strings and numbers always serialises.
     serde_json::to_vec(&status(CameraState::Offline, Some(reason.into()))).unwrap_or_default()
 }
 
@@ -364,8 +365,10 @@ impl Driver {
     fn drop_corrupt(&self, seq: u64, e: &SpoolError) {
         tracing::error!(error = %e, seq, "spool record is corrupt; it is dropped and counted");
         self.shared.metrics.spool_corrupt.inc();
-        if let Ok(mut s) = self.spool.lock() {
-            let _ = s.ack(seq);
+        if let Ok(mut s) = self.spool.lock()
+            && let Err(e) = s.ack(seq)
+        {
+            tracing::error!(error = %e, seq, "corrupt spool record not removed; it is met again");
         }
     }
 
@@ -454,6 +457,7 @@ impl Driver {
             zones = config.zones.len(),
             "camera configuration received"
         );
+        // The pipeline has stopped: nothing is left to apply it to.
         let _ = self.config_tx.send(config);
     }
 
@@ -503,6 +507,8 @@ impl Driver {
                 self.on_event(ev);
             }
         }
+        // Stopping: if the clean disconnect does not go out, the broker
+        // notices the closed connection (and publishes the last will).
         let _ = self.client.try_disconnect();
         let _ = tokio::time::timeout(Duration::from_millis(500), eventloop.poll()).await;
     }

@@ -166,6 +166,7 @@ impl MosquittoConfig {
         );
         if let Some(user) = &self.user {
             // Writing to a String cannot fail.
+            // Writing to a String cannot fail.
             let _ = writeln!(out, "user {user}");
         }
         out.push_str(&match &self.log {
@@ -178,6 +179,7 @@ impl MosquittoConfig {
              connection_messages true\n",
         );
         for l in &self.listeners {
+            // Writing to a String cannot fail.
             let _ = write!(
                 out,
                 "\nlistener {port} {address}\n\
@@ -191,6 +193,7 @@ impl MosquittoConfig {
                 key = self.key_file.display(),
             );
             if let Some(crl) = &self.crl_file {
+                // Writing to a String cannot fail.
                 let _ = writeln!(out, "crlfile {}", crl.display());
             }
             out.push_str("require_certificate true\nuse_identity_as_username true\n");

@@ -78,6 +78,7 @@ pub fn certificate_id(cert_pem: &str) -> Result<(Vec<u8>, String), PkiError> {
         .iter_common_name()
         .next()
         .and_then(|cn| cn.as_str().ok())
+        // No readable common name: "", which no identity check accepts.
         .unwrap_or_default()
         .to_owned();
     Ok((cert.raw_serial().to_vec(), cn))

@@ -189,6 +189,7 @@ impl Mosquitto {
         // Mosquitto writes `mosquitto.db.new` and renames it over the old
         // file: a new save is a new inode.
         let db = self.dir.path().join("mosquitto.db");
+        // None: no database file yet, which any save then changes.
         let before = std::fs::metadata(&db).map(|m| m.ino()).ok();
         self.signal(nix::sys::signal::Signal::SIGUSR1);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -215,6 +216,7 @@ impl Mosquitto {
             .and_then(Child::id)
             .and_then(|p| i32::try_from(p).ok())
         {
+            // The broker may have exited already (a test that killed it).
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
         }
     }

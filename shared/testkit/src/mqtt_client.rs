@@ -45,6 +45,7 @@ impl TestClient {
             loop {
                 match eventloop.poll().await {
                     Ok(Event::Incoming(Packet::Publish(p))) => {
+                        // The test dropped its receiver: it wants no more.
                         let _ = pub_tx.send(p);
                     }
                     Ok(Event::Incoming(Packet::SubAck(s))) => {
@@ -146,6 +147,7 @@ impl TestClientV5 {
                         let _ = pub_tx.send(p);
                     }
                     Ok(E5::Incoming(P::PubAck(a))) => {
+                        // The test dropped its receiver: it wants no more.
                         let _ = ack_tx.send(a.reason);
                     }
                     Ok(_) => {}

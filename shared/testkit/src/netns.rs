@@ -57,6 +57,7 @@ impl NetNs {
             host_ip,
         };
         // Leftovers of a killed earlier run with the same names.
+        // Cleanup of what may not exist (a half-made namespace): best effort.
         let _ = ip().args(["netns", "del", &ns.name]).output();
         let _ = ip().args(["link", "del", &ns.host_if]).output();
         run(ip().args(["netns", "add", &ns.name]))?;
@@ -110,6 +111,7 @@ impl Drop for NetNs {
     fn drop(&mut self) {
         // Deleting the namespace deletes its end of the pair, and with it
         // the host's end.
+        // Cleanup of what may not exist (a half-made namespace): best effort.
         let _ = ip().args(["netns", "del", &self.name]).output();
         let _ = ip().args(["link", "del", &self.host_if]).output();
     }

@@ -84,6 +84,7 @@ pub(crate) async fn wait_for_port(
 
 /// The tail of a log file, for error messages.
 pub(crate) fn log_tail(path: &Path) -> String {
+    // No log yet: an empty tail (it only decorates an error message).
     let bytes = std::fs::read(path).unwrap_or_default();
     let text = String::from_utf8_lossy(&bytes);
     let lines: Vec<&str> = text.lines().collect();

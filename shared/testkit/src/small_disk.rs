@@ -67,6 +67,7 @@ impl SmallDisk {
 
 impl Drop for SmallDisk {
     fn drop(&mut self) {
+        // Drop cannot report; a lazy unmount of a temp dir is best effort.
         let _ = sudo("umount").arg("-l").arg(self.dir.path()).output();
     }
 }

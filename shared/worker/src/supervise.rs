@@ -64,6 +64,7 @@ fn chain(e: &dyn Error) -> String {
     let mut s = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {
+        // Writing to a String cannot fail.
         let _ = write!(s, ": {cause}");
         source = cause.source();
     }
