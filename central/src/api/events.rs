@@ -16,7 +16,6 @@ use crate::http::exists::ensure_camera;
 use crate::http::extract::Query;
 use crate::http::pagination::{Page, PageQuery, Paginated};
 use crate::store::events::{self, EventFilter, StoredEvent};
-use crate::store::list::Window;
 
 /// Event types the edge sends.
 pub const EVENT_TYPES: [&str; 9] = [
@@ -90,10 +89,7 @@ pub async fn list(
         camera: q.camera_id,
         kind: q.kind,
     };
-    let window = Window {
-        limit: page.limit(),
-        offset: page.offset(),
-    };
+    let window = page.window();
     let (data, total) = events::page(&client, &filter, window).await?;
     Ok(axum::Json(Paginated::new(data, page, total, &uri)))
 }

@@ -24,7 +24,6 @@ use crate::error::ApiError;
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{Page, PageQuery, Paginated};
 use crate::store::audit;
-use crate::store::list::Window;
 use crate::store::persons::{self, Category, NewPerson, Person, PersonFilter};
 
 /// Create or replace a person.
@@ -110,10 +109,7 @@ pub async fn list(
         name_contains: q.q.clone(),
         category: q.category,
     };
-    let window = Window {
-        limit: page.limit(),
-        offset: page.offset(),
-    };
+    let window = page.window();
     let (data, total) = persons::page(&client, &filter, window).await?;
     audit::record(
         &client,

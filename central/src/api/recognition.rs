@@ -19,7 +19,6 @@ use crate::http::exists::ensure_camera;
 use crate::http::extract::{Path, Query};
 use crate::http::pagination::{Page, PageQuery, Paginated};
 use crate::store::audit;
-use crate::store::list::Window;
 use crate::store::recognitions::{self, Recognition, RecognitionFilter};
 
 /// Statuses a recognition can have.
@@ -107,10 +106,7 @@ pub async fn list(
         min_confidence: q.min_confidence,
         max_confidence: q.max_confidence,
     };
-    let window = Window {
-        limit: page.limit(),
-        offset: page.offset(),
-    };
+    let window = page.window();
     let (data, total) = recognitions::page(&client, &filter, window).await?;
     audit::record(
         &client,

@@ -46,6 +46,14 @@ impl Page {
     pub fn offset(&self) -> i64 {
         i64::from(self.page - 1) * i64::from(self.per_page)
     }
+
+    /// The rows this page covers, as the store's list query takes them.
+    pub fn window(&self) -> crate::store::list::Window {
+        crate::store::list::Window {
+            limit: self.limit(),
+            offset: self.offset(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

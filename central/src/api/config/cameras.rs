@@ -16,7 +16,6 @@ use crate::error::ApiError;
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{Page, PageQuery, Paginated};
 use crate::store::cameras::{self as store, Camera};
-use crate::store::list::Window;
 use crate::store::parts::{self, InSide, Line, LineFields, Part, Zone, ZoneFields};
 
 /// A line in a whole-camera update.
@@ -77,10 +76,7 @@ pub async fn list_cameras(
         per_page: q.per_page,
     })?;
     let client = state.pool.get().await?;
-    let window = Window {
-        limit: page.limit(),
-        offset: page.offset(),
-    };
+    let window = page.window();
     let (data, total) = store::page(&client, q.site_id, window).await?;
     Ok(axum::Json(Paginated::new(data, page, total, &uri)))
 }

@@ -9,7 +9,6 @@ use crate::app::AppState;
 use crate::error::ApiError;
 use crate::http::exists::ensure_camera;
 use crate::http::pagination::{Page, PageQuery, Paginated};
-use crate::store::list::Window;
 use crate::store::parts::{self, Line, Part, Zone};
 
 fn not_found<P: Part>(camera: &str, id: &str) -> ApiError {
@@ -39,10 +38,7 @@ pub async fn list<P: Part + Serialize>(
     if let Some(c) = &q.camera_id {
         ensure_camera(&client, c).await?;
     }
-    let window = Window {
-        limit: page.limit(),
-        offset: page.offset(),
-    };
+    let window = page.window();
     let (data, total) = parts::page::<P>(&client, q.camera_id, window).await?;
     Ok(Paginated::new(data, page, total, uri))
 }
