@@ -37,6 +37,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub settings: Arc<Settings>,
     pub login_limiter: Arc<LoginLimiter>,
+    /// Every handler reads the time here (tests pass a manual clock).
+    pub clock: atrium_clock::SharedClock,
     pub started: Instant,
     pub faces: Arc<crate::recognize::FacesState>,
     pub recognize: crate::recognize::RecognizeConfig,

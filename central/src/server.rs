@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tracing::Instrument;
 
 use tokio::sync::{broadcast, watch};
@@ -120,6 +120,7 @@ async fn start_in_span(cfg: Config) -> Result<Running, ServerError> {
     let (sessions, _) = broadcast::channel(256);
     let (stop_tx, stop) = watch::channel(false);
     let client_id = instance_id(&cfg);
+    let clock = atrium_clock::system();
     let (handle, ingest_task) = ingest::start(
         IngestConfig {
             host: cfg.broker.host.clone(),
@@ -137,6 +138,7 @@ async fn start_in_span(cfg: Config) -> Result<Running, ServerError> {
             spool_dir: cfg.ingest.spool_dir.clone(),
             spool_max_bytes: cfg.ingest.spool_max_mib * 1024 * 1024,
             recognize,
+            clock: clock.clone(),
         },
         pool.clone(),
         cameras,
@@ -156,8 +158,9 @@ async fn start_in_span(cfg: Config) -> Result<Running, ServerError> {
             max_body_bytes: cfg.http.max_body_bytes,
             disk_path: cfg.ingest.spool_dir.clone(),
         }),
-        login_limiter: Arc::new(LoginLimiter::default()),
-        started: Instant::now(),
+        login_limiter: Arc::new(LoginLimiter::standard(clock.clone())),
+        started: clock.instant(),
+        clock,
         faces: Arc::new(faces),
         recognize,
     };

@@ -117,7 +117,7 @@ async fn serve(
     let mut may_see_persons = user.role.allows(Permission::PersonsRead);
     let mut recheck = tokio::time::interval(RECHECK);
     recheck.tick().await;
-    let expires_in = (user.expires_at - chrono::Utc::now().timestamp()).max(0) as u64;
+    let expires_in = (user.expires_at - state.clock.now().timestamp()).max(0) as u64;
     let expiry = tokio::time::sleep(Duration::from_secs(expires_in));
     tokio::pin!(expiry);
     let mut ping = tokio::time::interval(Duration::from_secs(20));

@@ -274,6 +274,7 @@ async fn undecodable_and_corrupt_spool_records_are_dead_lettered_with_their_byte
             max_bytes: 1 << 30,
             segment_bytes: 4 << 20,
             fsync_interval: Duration::ZERO,
+            clock: atrium_clock::system(),
         })
         .unwrap();
         for e in &good[..10] {

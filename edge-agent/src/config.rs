@@ -285,6 +285,21 @@ pub enum ConfigError {
     Invalid { path: PathBuf, message: String },
 }
 
+/// Why `camera.url` names no usable source.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("camera.url {url:?}: {source}")]
+    Url {
+        url: String,
+        #[source]
+        source: url::ParseError,
+    },
+    #[error("camera.url {0:?} is not a usable file path")]
+    NotAPath(String),
+    #[error("camera.url scheme {0:?} is not supported (rtsp or file)")]
+    Scheme(String),
+}
+
 /// The source kind a URL names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceUrl {
@@ -316,7 +331,7 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), String> {
-        self.source().map(|_| ())?;
+        self.source().map_err(|e| e.to_string())?;
         let c = &self.camera;
         for (name, v) in [
             ("camera.stall_timeout_s", c.stall_timeout_s),
@@ -369,18 +384,19 @@ impl Config {
     }
 
     /// The source named by `camera.url`.
-    pub fn source(&self) -> Result<SourceUrl, String> {
+    pub fn source(&self) -> Result<SourceUrl, SourceError> {
         let raw = &self.camera.url;
-        let url = url::Url::parse(raw).map_err(|e| format!("camera.url {raw:?}: {e}"))?;
+        let url = url::Url::parse(raw).map_err(|source| SourceError::Url {
+            url: raw.clone(),
+            source,
+        })?;
         match url.scheme() {
             "rtsp" | "rtsps" => Ok(SourceUrl::Rtsp(url)),
             "file" => url
                 .to_file_path()
                 .map(SourceUrl::File)
-                .map_err(|_| format!("camera.url {raw:?} is not a usable file path")),
-            other => Err(format!(
-                "camera.url scheme {other:?} is not supported (rtsp or file)"
-            )),
+                .map_err(|()| SourceError::NotAPath(raw.clone())),
+            other => Err(SourceError::Scheme(other.to_owned())),
         }
     }
 

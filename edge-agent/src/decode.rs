@@ -223,6 +223,7 @@ pub struct FrameMaker {
     scaled_size: Option<(u32, u32)>,
     full: RgbConverter,
     started: std::time::Instant,
+    clock: atrium_clock::SharedClock,
     seq: u64,
 }
 
@@ -237,8 +238,13 @@ impl std::fmt::Debug for FrameMaker {
 impl FrameMaker {
     /// `detector_input` is the model's input size; `started` the agent's
     /// start, the zero of `Frame::t`.
-    pub fn new(detector_input: (u32, u32), started: std::time::Instant) -> Self {
+    pub fn new(
+        detector_input: (u32, u32),
+        started: std::time::Instant,
+        clock: atrium_clock::SharedClock,
+    ) -> Self {
         Self {
+            clock,
             detector_input,
             scaled: RgbConverter::new(None),
             scaled_size: None,
@@ -276,8 +282,12 @@ impl FrameMaker {
         self.seq += 1;
         Ok(crate::frames::Frame {
             seq: self.seq,
-            captured: chrono::Utc::now(),
-            t: self.started.elapsed().as_secs_f64(),
+            captured: self.clock.now(),
+            t: self
+                .clock
+                .instant()
+                .saturating_duration_since(self.started)
+                .as_secs_f64(),
             stream_ms,
             width: w,
             height: h,

@@ -120,7 +120,7 @@ impl EventSink {
             );
             // The alert is itself an event, so central learns what was lost.
             self.emit(
-                Utc::now(),
+                self.shared.clock.now(),
                 None,
                 EventBody::SpoolOverflow {
                     dropped,

@@ -6,6 +6,7 @@ pub mod adaptive;
 pub mod analytics;
 pub mod config;
 pub mod decode;
+pub mod detect;
 pub mod events;
 pub mod face;
 pub mod frames;

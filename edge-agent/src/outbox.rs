@@ -10,7 +10,7 @@ use std::time::Duration;
 use atrium_mqtt::TlsFiles;
 use atrium_proto::{CameraState, SCHEMA_VERSION, Status};
 use atrium_spool::{Spool, SpoolConfig};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 use crate::config::Config;
 use crate::events::EventSink;
@@ -36,6 +36,7 @@ pub fn open(config: &Config, shared: &Arc<Shared>) -> Result<Outbox, StartError>
         max_bytes: config.spool.max_mib * 1024 * 1024,
         segment_bytes: config.spool.segment_kib * 1024,
         fsync_interval: Duration::from_millis(config.spool.fsync_ms),
+        clock: shared.clock.clone(),
     })?;
     tracing::info!(
         pending = recovery.pending,
@@ -87,7 +88,45 @@ pub fn transport(config: &Config) -> Result<rumqttc::Transport, StartError> {
         key: config.broker.key_file.clone(),
     }
     .transport()
-    .map_err(|e| StartError::Other(format!("broker TLS: {e}")))
+    .map_err(StartError::from)
+}
+
+/// Waits until the broker has taken every spooled event (accepted ones
+/// that only wait out their linger count as taken), `limit` at most, or
+/// until `stop`. Woken by the publisher on each acknowledgement, never by
+/// polling. Returns whether everything was taken.
+pub async fn wait_delivered(
+    spool: &Mutex<Spool>,
+    shared: &Shared,
+    limit: Duration,
+    stop: &mut watch::Receiver<bool>,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let woken = shared.delivered.notified();
+        tokio::pin!(woken);
+        // Registered before the check, so an acknowledgement between the
+        // check and the wait still wakes it.
+        woken.as_mut().enable();
+        let lingering = shared.lingering.load(Ordering::Relaxed) as u64;
+        // A poisoned spool lock (a panicked thread) has nothing more to
+        // deliver in this run.
+        let unsent = spool
+            .lock()
+            .map(|s| s.pending() > lingering)
+            .unwrap_or(false);
+        if !unsent {
+            return true;
+        }
+        if *stop.borrow() {
+            return false;
+        }
+        tokio::select! {
+            _ = woken => {}
+            _ = tokio::time::sleep_until(deadline) => return false,
+            _ = stop.changed() => return false,
+        }
+    }
 }
 
 /// The publisher's settings from the configuration.
@@ -146,7 +185,7 @@ pub fn status_source(
             .sum();
         Status {
             schema: SCHEMA_VERSION,
-            ts: chrono::Utc::now(),
+            ts: shared.clock.now(),
             site: site.clone(),
             camera: camera.clone(),
             state,

@@ -15,13 +15,12 @@
 //! No camera, no models.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use atrium_proto::limits::MAX_EVENT_PAYLOAD;
 use atrium_proto::topic::{self, CameraChannel};
 use atrium_proto::validate::{Accepted, Cameras, KnownCamera, validate};
 use atrium_proto::{CameraConfig, CameraState, Event, SCHEMA_VERSION};
-use atrium_spool::Spool;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Notify, watch};
 
@@ -29,6 +28,9 @@ use crate::config::Config;
 use crate::outbox::{Figures, Outbox};
 use crate::pipeline::StartError;
 use crate::state::Shared;
+
+/// How long `--exit-at-eof` waits for the broker to take what is spooled.
+const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 
 /// How the relay ends.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -90,7 +92,7 @@ where
     W: AsyncWrite + Unpin,
 {
     let transport = crate::outbox::transport(&config)?;
-    let shared = Arc::new(Shared::new(1));
+    let shared = Arc::new(Shared::new(1, atrium_clock::system()));
     shared.set_camera(CameraState::Online, Some("relay".into()));
     let Outbox {
         spool,
@@ -99,11 +101,7 @@ where
     } = crate::outbox::open(&config, &shared)?;
 
     let (stop_tx, stop) = watch::channel(false);
-    let listen = config
-        .http
-        .listen
-        .parse()
-        .map_err(|e| StartError::Other(format!("http.listen: {e}")))?;
+    let listen = crate::pipeline::listen_addr(&config)?;
     let (bound, http) = crate::http::serve(listen, shared.clone(), stop.clone())
         .await
         .map_err(|source| StartError::Io {
@@ -151,7 +149,7 @@ where
             Ok(Some(l)) => l,
             Ok(None) => {
                 if options.exit_at_eof {
-                    wait_delivered(&spool, &shared, &mut ext).await;
+                    crate::outbox::wait_delivered(&spool, &shared, DRAIN_LIMIT, &mut ext).await;
                     break;
                 }
                 // Keep delivering until stopped.
@@ -194,27 +192,6 @@ where
         s.sync()?;
     }
     Ok(())
-}
-
-/// Waits until no spooled event awaits the broker (lingering ones count as
-/// delivered), for 30 s at most.
-async fn wait_delivered(spool: &Mutex<Spool>, shared: &Shared, stop: &mut watch::Receiver<bool>) {
-    use std::sync::atomic::Ordering;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let lingering = shared.lingering.load(Ordering::Relaxed) as u64;
-        let unsent = spool
-            .lock()
-            .map(|s| s.pending() > lingering)
-            .unwrap_or(false);
-        if !unsent || Instant::now() >= deadline || *stop.borrow() {
-            return;
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
-            _ = stop.changed() => return,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! the sync inside `append` (a quiet camera after its last event).
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use atrium_spool::Spool;
 use tokio::sync::watch;
@@ -23,14 +23,14 @@ pub async fn run(
     let idle = interval.max(Duration::from_millis(10));
     loop {
         let due = spool.lock().ok().and_then(|s| s.sync_due());
-        let wake = due.unwrap_or_else(|| Instant::now() + idle);
+        let wake = due.unwrap_or_else(|| shared.clock.instant() + idle);
         tokio::select! {
             _ = tokio::time::sleep_until(wake.into()) => {}
             _ = stop.changed() => return,
         }
         let failed = {
             let Ok(mut s) = spool.lock() else { return };
-            s.sync_due().is_some_and(|t| t <= Instant::now()) && s.sync().is_err_and(|e| {
+            s.sync_due().is_some_and(|t| t <= shared.clock.instant()) && s.sync().is_err_and(|e| {
                 shared.metrics.spool_sync_errors.inc();
                 tracing::error!(error = %e, "spool sync failed: events appended since the last sync may not survive a power cut");
                 true
@@ -51,6 +51,7 @@ pub async fn run(
 mod tests {
     use super::*;
     use atrium_spool::SpoolConfig;
+    use std::time::Instant;
 
     #[tokio::test]
     async fn an_event_appended_alone_is_synced_within_the_interval() {
@@ -61,10 +62,11 @@ mod tests {
             max_bytes: 1 << 20,
             segment_bytes: 1 << 16,
             fsync_interval: interval,
+            clock: atrium_clock::system(),
         })
         .unwrap();
         let spool = Arc::new(Mutex::new(spool));
-        let shared = Arc::new(Shared::new(1));
+        let shared = Arc::new(Shared::new(1, atrium_clock::system()));
         let (stop_tx, stop) = watch::channel(false);
         let task = atrium_worker::spawn(run(spool.clone(), interval, shared, stop));
         let appended = Instant::now();

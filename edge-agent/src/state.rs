@@ -5,7 +5,9 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicUsize, Ordering};
 
+use atrium_clock::SharedClock;
 use atrium_proto::CameraState;
+use tokio::sync::Notify;
 
 use crate::metrics::Metrics;
 
@@ -21,13 +23,18 @@ pub struct Shared {
     pub broker_connected: AtomicBool,
     /// Accepted events still spooled for their linger (publisher).
     pub lingering: AtomicUsize,
+    /// Woken whenever the broker accepts events (the publisher signals,
+    /// a draining shutdown waits).
+    pub delivered: Notify,
+    /// Every stage reads the time here.
+    pub clock: SharedClock,
     camera: Mutex<(CameraState, Option<String>)>,
     /// Why the broker refuses this camera's events, while it does.
     publish_problem: Mutex<Option<String>>,
 }
 
 impl Shared {
-    pub fn new(detect_every: u32) -> Self {
+    pub fn new(detect_every: u32, clock: SharedClock) -> Self {
         Self {
             metrics: Metrics::new(),
             detect_every: AtomicU32::new(detect_every.max(1)),
@@ -35,6 +42,8 @@ impl Shared {
             load_level: AtomicU8::new(0),
             broker_connected: AtomicBool::new(false),
             lingering: AtomicUsize::new(0),
+            delivered: Notify::new(),
+            clock,
             camera: Mutex::new((CameraState::Offline, Some("starting".into()))),
             publish_problem: Mutex::new(None),
         }

@@ -277,6 +277,55 @@ async fn faces_clip_gives_1024_d_face_observations_that_agree_per_person() {
     );
 }
 
+#[tokio::test]
+async fn exit_at_end_plays_the_file_once_delivers_every_event_and_exits_cleanly() {
+    let broker = Mosquitto::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // The first 8 s of vtest: people walk through, so there is more than
+    // status to deliver.
+    let clip = dir.path().join("clip.mp4");
+    let made = Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-y", "-i"])
+        .arg(fixture("vtest.mp4").unwrap())
+        .args(["-t", "8", "-c", "copy"])
+        .arg(&clip)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let observer = Observer::start(&broker).await;
+    let url = format!("file://{}", clip.display());
+    let config = setup(&broker, "cam-file", &url)
+        .section("camera", "realtime = false\nloop_file = false")
+        .extra("[analytics]\noccupancy_interval_s = 1\n")
+        .write(dir.path());
+    let mut agent = EdgeAgent::start_with(dir.path(), &config, &["--exit-at-end"]);
+    let status = agent.wait(Duration::from_secs(120));
+    let log = agent.log();
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "no clean exit by itself: {status:?}\n{log}"
+    );
+    // Everything produced was acknowledged before the exit, so the
+    // observer (subscribed throughout) has it all.
+    let produced = agent.journal();
+    assert!(
+        produced.iter().any(|(_, _, kind)| kind == "occupancy"),
+        "{produced:?}"
+    );
+    let (done, seen) = observer
+        .wait_for(Duration::from_secs(10), |s| {
+            let got: HashSet<String> = received_ids(s).into_iter().collect();
+            produced.iter().all(|(_, id, _)| got.contains(id))
+        })
+        .await;
+    assert!(done, "not every produced event reached the broker: {log}");
+    assert_all_delivered_in_order(&agent, &seen);
+    assert!(
+        log.contains("end of file after"),
+        "the source reported why it ended: {log}"
+    );
+}
+
 /// Ids the observer received, first occurrences in arrival order.
 fn received_ids(seen: &atrium_tests::Seen) -> Vec<String> {
     let mut first = HashSet::new();

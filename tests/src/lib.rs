@@ -207,6 +207,11 @@ pub struct EdgeAgent {
 impl EdgeAgent {
     /// Starts the agent with `config` (in `dir`).
     pub fn start(dir: &Path, config: &Path) -> Self {
+        Self::start_with(dir, config, &[])
+    }
+
+    /// Starts the agent with more `run` arguments (e.g. `--exit-at-end`).
+    pub fn start_with(dir: &Path, config: &Path, args: &[&str]) -> Self {
         let mut a = Self {
             config: config.to_owned(),
             dir: dir.to_owned(),
@@ -214,7 +219,7 @@ impl EdgeAgent {
             log: dir.join("edge.log"),
             starts: 0,
         };
-        a.spawn(&[]);
+        a.spawn(args);
         a
     }
 

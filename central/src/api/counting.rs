@@ -147,7 +147,7 @@ pub async fn current(
     let rows = client
         .query(&sql, &f.params(&[&page.limit(), &page.offset()]))
         .await?;
-    let now = Utc::now();
+    let now = state.clock.now();
     let mut data = Vec::with_capacity(rows.len());
     for r in rows {
         let lines: Vec<LineToday> = serde_json::from_value(r.get(9))

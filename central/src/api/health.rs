@@ -151,7 +151,7 @@ pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
             disk_free_bytes: 0,
             disk_total_bytes: 0,
         });
-    let now = Utc::now();
+    let now = state.clock.now();
     let (database, cameras) = match db {
         Ok((latency, rows)) => (
             DatabaseHealth {

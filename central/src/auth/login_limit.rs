@@ -6,15 +6,36 @@
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota};
+use atrium_clock::SharedClock;
+use governor::clock::{Clock as _, ReasonablyRealtime};
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DashMapStateStore;
+use governor::{Quota, RateLimiter};
+
+/// Governor reads the time through this, so the limiter follows the
+/// process's [`atrium_clock::Clock`] (and a test's manual clock).
+#[derive(Debug, Clone)]
+pub struct GovernorClock(pub SharedClock);
+
+impl governor::clock::Clock for GovernorClock {
+    type Instant = Instant;
+
+    fn now(&self) -> Instant {
+        self.0.instant()
+    }
+}
+
+impl ReasonablyRealtime for GovernorClock {}
+
+type Keyed<K> = RateLimiter<K, DashMapStateStore<K>, GovernorClock, NoOpMiddleware<Instant>>;
 
 /// Per-user and per-address limiters.
 pub struct LoginLimiter {
-    per_user: DefaultKeyedRateLimiter<String>,
-    per_addr: DefaultKeyedRateLimiter<IpAddr>,
+    per_user: Keyed<String>,
+    per_addr: Keyed<IpAddr>,
+    clock: GovernorClock,
 }
 
 impl std::fmt::Debug for LoginLimiter {
@@ -23,34 +44,35 @@ impl std::fmt::Debug for LoginLimiter {
     }
 }
 
-impl Default for LoginLimiter {
-    fn default() -> Self {
-        Self::new(5, 30)
-    }
-}
-
 impl LoginLimiter {
+    /// The planning document's limits: 5 attempts per minute per user,
+    /// 30 per address.
+    pub fn standard(clock: SharedClock) -> Self {
+        Self::new(5, 30, clock)
+    }
+
     /// `per_user` and `per_addr` attempts per minute.
-    pub fn new(per_user: u32, per_addr: u32) -> Self {
+    pub fn new(per_user: u32, per_addr: u32, clock: SharedClock) -> Self {
         let quota =
             |n: u32| Quota::per_minute(NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN));
+        let clock = GovernorClock(clock);
         Self {
-            per_user: governor::RateLimiter::keyed(quota(per_user)),
-            per_addr: governor::RateLimiter::keyed(quota(per_addr)),
+            per_user: RateLimiter::dashmap_with_clock(quota(per_user), clock.clone()),
+            per_addr: RateLimiter::dashmap_with_clock(quota(per_addr), clock.clone()),
+            clock,
         }
     }
 
     /// Counts one attempt; `Err(wait)` when over the limit.
     pub fn check(&self, username: &str, addr: Option<IpAddr>) -> Result<(), Duration> {
-        let clock = DefaultClock::default();
         if let Some(a) = addr {
             self.per_addr
                 .check_key(&a)
-                .map_err(|n| n.wait_time_from(clock.now()))?;
+                .map_err(|n| n.wait_time_from(self.clock.now()))?;
         }
         self.per_user
             .check_key(&username.to_lowercase())
-            .map_err(|n| n.wait_time_from(clock.now()))?;
+            .map_err(|n| n.wait_time_from(self.clock.now()))?;
         Ok(())
     }
 
@@ -65,9 +87,12 @@ impl LoginLimiter {
 mod tests {
     use super::*;
 
+    use atrium_clock::ManualClock;
+
     #[test]
-    fn the_sixth_attempt_within_a_minute_waits() {
-        let l = LoginLimiter::new(5, 100);
+    fn the_sixth_attempt_within_a_minute_waits_and_is_let_through_once_time_passes() {
+        let clock = ManualClock::new(chrono::Utc::now());
+        let l = LoginLimiter::new(5, 100, clock.shared());
         let addr = Some(IpAddr::from([127, 0, 0, 1]));
         for _ in 0..5 {
             assert!(l.check("alice", addr).is_ok());
@@ -78,5 +103,16 @@ mod tests {
             "{wait:?}"
         );
         assert!(l.check("bob", addr).is_ok(), "other users are not affected");
+        clock.advance(wait - Duration::from_millis(1));
+        assert!(
+            l.check("alice", addr).is_err(),
+            "not before the wait is over"
+        );
+        clock.advance(Duration::from_millis(1));
+        assert!(
+            l.check("alice", addr).is_ok(),
+            "one attempt back after 12 s"
+        );
+        assert!(l.check("alice", addr).is_err());
     }
 }

@@ -29,7 +29,7 @@ pub use atrium_proto::validate;
 use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use atrium_mqtt::TlsFiles;
 use atrium_proto::topic::{self, CameraChannel};
@@ -63,6 +63,8 @@ pub struct IngestConfig {
     pub spool_max_bytes: u64,
     /// Recognition of the face observations each batch stores.
     pub recognize: crate::recognize::RecognizeConfig,
+    /// Batch deadlines, replay pacing and stored-at times read this clock.
+    pub clock: atrium_clock::SharedClock,
 }
 
 /// Shared with the API: the broker client (to push camera configs), the
@@ -153,6 +155,7 @@ pub fn start(
         max_bytes: cfg.spool_max_bytes + (64 << 20),
         segment_bytes: 4 << 20,
         fsync_interval: Duration::ZERO,
+        clock: cfg.clock.clone(),
     })?;
     if recovery.pending > 0 {
         tracing::warn!(
@@ -226,6 +229,7 @@ pub fn start(
             tracing::debug!(error = %e, "no clean disconnect from the broker");
         }
     });
+    let last_refresh = cfg.clock.instant();
     let writer = Writer {
         cfg,
         pool,
@@ -233,7 +237,7 @@ pub fn start(
         handle: handle.clone(),
         spool: Arc::new(Mutex::new(spool)),
         metrics,
-        last_refresh: Instant::now(),
+        last_refresh,
         state: WriterState::new(),
         orphans,
     };

@@ -145,7 +145,7 @@ impl Writer {
         if spooled == 0 && self.orphans.is_empty() {
             return None;
         }
-        let now = Instant::now();
+        let now = self.cfg.clock.instant();
         Some(
             self.state
                 .next_replay()
@@ -161,7 +161,7 @@ impl Writer {
                 if let Ok(mut g) = self.handle.cameras.write() {
                     *g = c;
                 }
-                self.last_refresh = Instant::now();
+                self.last_refresh = self.cfg.clock.instant();
             }
             Err(e) => tracing::debug!(error = %e, "camera registry not refreshed"),
         }
@@ -225,7 +225,7 @@ impl Writer {
     }
 
     async fn try_commit(&mut self, batch: &Batch) -> Result<(), Outcome> {
-        let started = Instant::now();
+        let started = Instant::now(); // a measurement, not a clock read
         let mut client = self
             .pool
             .get()
@@ -255,7 +255,7 @@ impl Writer {
         m.events_duplicate
             .inc_by(batch.events.len() as u64 - written.new_events.min(batch.events.len() as u64));
         m.dead_letters.inc_by(written.dead_letters);
-        let now = chrono::Utc::now();
+        let now = self.cfg.clock.now();
         if let Some(lag) = batch
             .events
             .iter()
@@ -279,7 +279,7 @@ impl Writer {
     ) -> Outcome {
         loop {
             let outcome = self.commit_batch(&batch).await;
-            match self.state.after_commit(&outcome, Instant::now()) {
+            match self.state.after_commit(&outcome, self.cfg.clock.instant()) {
                 Next::Ack => return Outcome::Committed,
                 Next::RetryAt(at) => {
                     self.metrics.commit_retries.inc();
@@ -307,7 +307,10 @@ impl Writer {
             let batch = self.build(std::slice::from_ref(m)).await;
             let mut outcome = self.commit_batch(&batch).await;
             loop {
-                match (&outcome, self.state.after_commit(&outcome, Instant::now())) {
+                match (
+                    &outcome,
+                    self.state.after_commit(&outcome, self.cfg.clock.instant()),
+                ) {
                     (_, Next::Ack) => break,
                     (_, Next::RetryAt(at)) => {
                         self.metrics.commit_retries.inc();
@@ -343,7 +346,7 @@ impl Writer {
             };
             loop {
                 let outcome = self.commit_batch(&batch).await;
-                match self.state.after_commit(&outcome, Instant::now()) {
+                match self.state.after_commit(&outcome, self.cfg.clock.instant()) {
                     Next::Ack => break,
                     Next::RetryAt(at) => {
                         self.metrics.commit_retries.inc();
@@ -382,7 +385,7 @@ impl Writer {
             }
         }
         let written = self.spool_batch(msgs);
-        self.state.after_spool(written, Instant::now())
+        self.state.after_spool(written, self.cfg.clock.instant())
     }
 
     /// Writes messages to the spool (also while older messages are still
@@ -444,14 +447,14 @@ impl Writer {
             };
             let orphans = batch.dead.clone();
             let outcome = self.commit_with_retries(batch.clone(), &[], &orphans).await;
-            self.state.after_replay(&outcome, Instant::now());
+            self.state.after_replay(&outcome, self.cfg.clock.instant());
             if outcome != Outcome::Committed {
                 self.orphans = batch.dead;
                 return;
             }
         }
         loop {
-            let now = Instant::now();
+            let now = self.cfg.clock.instant();
             let spooled = self.spool.lock().map(|s| s.pending()).unwrap_or(0);
             if !self.state.replay_due(spooled, now) {
                 return;
@@ -504,7 +507,7 @@ impl Writer {
                 batch.dead.extend(undecodable.iter().cloned());
             }
             let outcome = self.commit_with_retries(batch, &msgs, &undecodable).await;
-            self.state.after_replay(&outcome, Instant::now());
+            self.state.after_replay(&outcome, self.cfg.clock.instant());
             match outcome {
                 Outcome::Committed => {
                     self.set_database_up(true);

@@ -50,7 +50,7 @@ fn pass(args: &Args, stage: Stage, threads: usize) -> anyhow::Result<(u64, f64)>
         (lb.input_w, lb.input_h)
     };
     let started = Instant::now();
-    let mut maker = FrameMaker::new(input, started);
+    let mut maker = FrameMaker::new(input, started, atrium_clock::system());
     let mut tracker = Tracker::new(TrackerConfig::default());
     let mut analytics = Analytics::new(Anchor::BottomCentre, 6.0, Default::default());
     analytics.configure(

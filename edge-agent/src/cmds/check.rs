@@ -12,7 +12,7 @@ use atrium_proto::topic::{self, CameraChannel};
 use atrium_vision::RgbImage;
 use edge_agent::config::{Config, SourceUrl};
 use edge_agent::decode::Decoder;
-use edge_agent::pipeline::load_detector;
+use edge_agent::detect;
 use edge_agent::source::file::{FileOptions, play};
 use edge_agent::source::rtsp::{self, RtspOptions};
 use rumqttc::v5::mqttbytes::QoS;
@@ -155,7 +155,7 @@ async fn check_camera(config: &Config, report: &mut Report) {
 }
 
 fn check_models(config: &Config, report: &mut Report) {
-    let (models, mut detector) = match load_detector(config) {
+    let (models, mut detector) = match detect::load(config) {
         Ok(d) => d,
         Err(e) => return report.line(Verdict::Fail, "models", e),
     };

@@ -87,7 +87,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 async fn grab(config: &Config) -> anyhow::Result<RgbImage> {
-    match config.source().map_err(anyhow::Error::msg)? {
+    match config.source()? {
         SourceUrl::Rtsp(url) => {
             let mut opts = RtspOptions::new(url);
             opts.credentials = config.credentials()?;

@@ -18,7 +18,7 @@ pub mod state;
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use atrium_proto::topic::{self, CameraChannel};
 use atrium_proto::{CameraConfig, CameraId, CameraState, SiteId, Status};
@@ -188,8 +188,9 @@ impl Worker for Connection {
         let d = &mut self.d;
         loop {
             let deadline = d.state.next_deadline();
-            let wake =
-                tokio::time::Instant::from_std(deadline.unwrap_or_else(|| Instant::now() + far));
+            let wake = tokio::time::Instant::from_std(
+                deadline.unwrap_or_else(|| d.shared.clock.instant() + far),
+            );
             tokio::select! {
                 ev = self.eventloop.poll() => match ev {
                     Ok(ev) => {
@@ -248,17 +249,27 @@ impl Driver {
         }
     }
 
-    fn set_connected(&self, up: bool) {
-        self.shared.broker_connected.store(up, Ordering::Relaxed);
-        self.shared.metrics.broker_connected.set(i64::from(up));
+    /// Publishes what the broker has accepted so far: the lingering count,
+    /// and a wake-up for a shutdown waiting for delivery.
+    fn report_progress(&self) {
         self.shared
             .lingering
             .store(self.state.lingering(), Ordering::Relaxed);
+        self.shared.delivered.notify_waiters();
+    }
+
+    fn set_connected(&self, up: bool) {
+        self.shared.broker_connected.store(up, Ordering::Relaxed);
+        self.shared.metrics.broker_connected.set(i64::from(up));
+        self.report_progress();
     }
 
     fn on_puback(&mut self, ack: &PubAck) {
         let was_refusing = self.state.refusing().is_some();
-        match self.state.on_puback(ack.pkid, ack.reason, Instant::now()) {
+        match self
+            .state
+            .on_puback(ack.pkid, ack.reason, self.shared.clock.instant())
+        {
             Acked::Other => {
                 if !state::accepted(&ack.reason)
                     && ack.reason != PubAckReason::NoMatchingSubscribers
@@ -310,13 +321,11 @@ impl Driver {
                 }
             }
         }
-        self.shared
-            .lingering
-            .store(self.state.lingering(), Ordering::Relaxed);
+        self.report_progress();
     }
 
     fn on_due(&mut self) {
-        let due = self.state.due(Instant::now());
+        let due = self.state.due(self.shared.clock.instant());
         self.remove(&due.remove);
         if !due.resend.is_empty() {
             tracing::info!(events = due.resend.len(), "sending refused events again");
@@ -326,7 +335,7 @@ impl Driver {
                     Some(Ok(Some(payload))) => {
                         if !self.publish_event(seq, payload) {
                             // The request queue is full: try again soon.
-                            self.state.resend_later(seq, Instant::now());
+                            self.state.resend_later(seq, self.shared.clock.instant());
                         }
                     }
                     Some(Ok(None)) => self.state.forget(seq),
@@ -338,9 +347,7 @@ impl Driver {
                 }
             }
         }
-        self.shared
-            .lingering
-            .store(self.state.lingering(), Ordering::Relaxed);
+        self.report_progress();
         self.fill();
     }
 

@@ -55,7 +55,7 @@ impl SourceContext {
                 _ => tracing::info!("camera {state:?}"),
             }
             self.sink.emit(
-                chrono::Utc::now(),
+                self.shared.clock.now(),
                 None,
                 EventBody::CameraStatus { state, reason },
             );
@@ -80,7 +80,7 @@ impl FullFramePolicy {
         if slowdown == 0 {
             return false;
         }
-        let now = Instant::now();
+        let now = shared.clock.instant();
         if self.last.is_some_and(|l| now - l < every * slowdown) {
             return false;
         }
@@ -96,7 +96,7 @@ enum DecodeMsg {
 }
 
 fn decode_thread(ctx: SourceContext, rx: std::sync::mpsc::Receiver<DecodeMsg>) {
-    let mut maker = FrameMaker::new(ctx.detector_input, ctx.started);
+    let mut maker = FrameMaker::new(ctx.detector_input, ctx.started, ctx.shared.clock.clone());
     let mut full = FullFramePolicy {
         every: ctx.full_every,
         last: None,
@@ -265,7 +265,7 @@ pub fn run_file(
     stop: Arc<AtomicBool>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     atrium_worker::thread("file-source", move || {
-        let mut maker = FrameMaker::new(ctx.detector_input, ctx.started);
+        let mut maker = FrameMaker::new(ctx.detector_input, ctx.started, ctx.shared.clock.clone());
         let mut full = FullFramePolicy {
             every: ctx.full_every,
             last: None,

@@ -58,13 +58,15 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use atrium_clock::SharedClock;
+
 const MAGIC: &[u8; 4] = b"ASP1";
 const HEADER: u64 = 20;
 /// Largest accepted payload; anything longer in a header is corruption.
 pub const MAX_RECORD: u32 = 4 * 1024 * 1024;
 
 /// Spool settings.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct SpoolConfig {
     pub dir: PathBuf,
     /// Disk quota for all segments.
@@ -73,6 +75,8 @@ pub struct SpoolConfig {
     pub segment_bytes: u64,
     /// Longest time between fsyncs (zero: fsync every append).
     pub fsync_interval: Duration,
+    /// Where the fsync deadline's "now" comes from.
+    pub clock: SharedClock,
 }
 
 /// Why the spool failed.
@@ -414,11 +418,12 @@ impl Spool {
             },
         );
         self.next_seq += 1;
-        let since = *self.unsynced_since.get_or_insert_with(Instant::now);
+        let now = self.config.clock.instant();
+        let since = *self.unsynced_since.get_or_insert(now);
         // The event is written and indexed: a failed sync here does not
         // make it less spooled. It stays due (`sync_due`), so the next
         // `sync` call, whose caller reports its error, tries again.
-        if since.elapsed() >= self.config.fsync_interval {
+        if now.duration_since(since) >= self.config.fsync_interval {
             let _ = self.sync();
         }
         Ok((seq, dropped))
@@ -704,6 +709,7 @@ mod tests {
             max_bytes: max,
             segment_bytes: 4096,
             fsync_interval: Duration::from_millis(50),
+            clock: atrium_clock::system(),
         }
     }
 
@@ -864,24 +870,32 @@ mod tests {
     }
 
     #[test]
-    fn sync_due_tracks_the_oldest_unsynced_append() {
+    fn sync_due_tracks_the_oldest_unsynced_append_and_an_append_past_it_syncs() {
         let dir = tempfile::tempdir().unwrap();
+        let clock = atrium_clock::ManualClock::new(chrono::Utc::now());
         let mut c = config(dir.path(), 1 << 20);
         c.fsync_interval = Duration::from_secs(3600);
+        c.clock = clock.shared();
         let (mut s, _) = Spool::open(c).unwrap();
         assert_eq!(s.sync_due(), None);
-        let before = Instant::now();
+        let t0 = atrium_clock::Clock::instant(&clock);
         s.append(b"a").unwrap();
         let due = s.sync_due().unwrap();
-        assert!(due >= before + Duration::from_secs(3600));
+        assert_eq!(due, t0 + Duration::from_secs(3600));
+        clock.advance(Duration::from_secs(3599));
         s.append(b"b").unwrap();
         assert_eq!(
             s.sync_due(),
             Some(due),
             "the oldest append sets the deadline"
         );
-        s.sync().unwrap();
-        assert_eq!(s.sync_due(), None);
+        clock.advance(Duration::from_secs(1));
+        s.append(b"c").unwrap();
+        assert_eq!(
+            s.sync_due(),
+            None,
+            "an append at the deadline syncs before it returns"
+        );
         // fsync_interval zero: every append is synced before it returns.
         let dir2 = tempfile::tempdir().unwrap();
         let mut c = config(dir2.path(), 1 << 20);

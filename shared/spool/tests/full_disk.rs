@@ -15,6 +15,7 @@ fn config(dir: &std::path::Path) -> SpoolConfig {
         max_bytes: 64 << 20, // far above the disk: the disk fills first
         segment_bytes: 64 << 10,
         fsync_interval: Duration::from_millis(50),
+        clock: atrium_clock::system(),
     }
 }
 

@@ -31,6 +31,7 @@ fn config(dir: &std::path::Path) -> SpoolConfig {
         max_bytes: 64 << 20,
         segment_bytes: 4096,
         fsync_interval: Duration::from_secs(1),
+        clock: atrium_clock::system(),
     }
 }
 

@@ -33,6 +33,7 @@ fuzz_target!(|data: &[u8]| {
         max_bytes: 16 << 20,
         segment_bytes: 1 << 20,
         fsync_interval: Duration::from_secs(60),
+        clock: atrium_clock::system(),
     };
     let Ok((mut spool, recovery)) = Spool::open(config.clone()) else {
         return;

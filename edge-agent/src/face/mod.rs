@@ -5,7 +5,10 @@
 //! still busy the job is dropped and counted, never queued. For each track
 //! the face is searched in the upper part of the person's box, the best
 //! face is quality-checked, aligned and embedded with `atrium-vision`, and
-//! a `face_observed` event carries the embedding.
+//! a `face_observed` event carries the embedding. [`schedule`] decides
+//! which tracks are due.
+
+pub mod schedule;
 
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
