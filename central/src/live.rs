@@ -30,7 +30,7 @@ pub struct LiveEvent {
 impl LiveEvent {
     pub fn from_event(e: &Event, raw: &serde_json::Value) -> Self {
         Self {
-            kind: e.body.kind().to_owned(),
+            kind: e.body.kind().as_str().to_owned(),
             site: e.site.to_string(),
             camera: e.camera.to_string(),
             ts: e.ts,

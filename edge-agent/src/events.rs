@@ -69,7 +69,7 @@ impl EventSink {
             tracing::error!(
                 error = %e,
                 id = %event.id,
-                kind = event.body.kind(),
+                kind = event.body.kind().as_str(),
                 lost_total = self.shared.metrics.events_unspooled.get(),
                 "could not spool an event: it is lost"
             );
@@ -78,7 +78,7 @@ impl EventSink {
     }
 
     fn spool_event(&self, event: &Event) -> Result<u64, SpoolError> {
-        let kind = event.body.kind();
+        let kind = event.body.kind().as_str();
         let json = serde_json::to_vec(event).map_err(|e| SpoolError::Io {
             path: "(serialise)".into(),
             source: std::io::Error::other(e),

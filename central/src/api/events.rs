@@ -12,23 +12,12 @@ use utoipa::IntoParams;
 use crate::app::AppState;
 use crate::auth::{AuthUser, Permission};
 use crate::error::ApiError;
+use atrium_proto::event::EventKind;
+
 use crate::http::exists::ensure_camera;
 use crate::http::extract::Query;
 use crate::http::pagination::{Page, PageQuery, Paginated};
 use crate::store::events::{self, EventFilter, StoredEvent};
-
-/// Event types the edge sends.
-pub const EVENT_TYPES: [&str; 9] = [
-    "person_detected",
-    "line_crossed",
-    "zone_entered",
-    "zone_exited",
-    "zone_violation",
-    "occupancy",
-    "face_observed",
-    "camera_status",
-    "spool_overflow",
-];
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -66,12 +55,16 @@ pub async fn list(
         page: q.page,
         per_page: q.per_page,
     })?;
-    if let Some(k) = &q.kind
-        && !EVENT_TYPES.contains(&k.as_str())
-    {
-        return Err(ApiError::bad_request(format!("unknown event type {k:?}"))
-            .with_details(serde_json::json!({ "allowed": EVENT_TYPES })));
-    }
+    let kind = q
+        .kind
+        .as_deref()
+        .map(|k| {
+            EventKind::parse(k).ok_or_else(|| {
+                ApiError::bad_request(format!("unknown event type {k:?}"))
+                    .with_details(serde_json::json!({ "allowed": EventKind::ALL }))
+            })
+        })
+        .transpose()?;
     let (start, end) = crate::http::time::range(
         q.start_time,
         q.end_time,
@@ -87,7 +80,7 @@ pub async fn list(
         end,
         site: q.site_id,
         camera: q.camera_id,
-        kind: q.kind,
+        kind,
     };
     let window = page.window();
     let (data, total) = events::page(&client, &filter, window).await?;

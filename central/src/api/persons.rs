@@ -231,17 +231,17 @@ pub async fn update(
 /// from past recognitions (which stay, as `erased`). Audited.
 #[utoipa::path(delete, path = "/api/v1/persons/{person_id}", tag = "persons", security(("bearer" = [])),
     params(("person_id" = Uuid, Path)),
-    responses((status = 200, description = "Erased", body = crate::recognize::Erased),
+    responses((status = 200, description = "Erased", body = crate::store::faces::Erased),
               (status = 404, description = "Unknown person", body = crate::error::ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
     user: AuthUser,
     Path(id): Path<Uuid>,
-) -> Result<axum::Json<crate::recognize::Erased>, ApiError> {
+) -> Result<axum::Json<crate::store::faces::Erased>, ApiError> {
     user.require(Permission::PersonsWrite)?;
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
-    let er = crate::recognize::erase_person(&tx, id)
+    let er = crate::store::faces::erase_person(&tx, id)
         .await?
         .ok_or_else(|| person_not_found(id))?;
     audit::record(

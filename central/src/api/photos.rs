@@ -196,8 +196,11 @@ pub async fn add_photo(
     {
         return Err(person_not_found(id));
     }
-    let (photo_id, template_id) =
-        crate::recognize::store_enrolment(&tx, id, &enrolled, content_type, image, sealed).await?;
+    let (photo_id, template_id) = crate::store::faces::insert_enrolment(
+        &tx,
+        crate::recognize::new_enrolment(id, &enrolled, content_type, image, sealed),
+    )
+    .await?;
     audit::record(
         &tx,
         user.actor(),

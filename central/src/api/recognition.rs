@@ -19,10 +19,7 @@ use crate::http::exists::ensure_camera;
 use crate::http::extract::{Path, Query};
 use crate::http::pagination::{Page, PageQuery, Paginated};
 use crate::store::audit;
-use crate::store::recognitions::{self, Recognition, RecognitionFilter};
-
-/// Statuses a recognition can have.
-pub const STATUSES: [&str; 4] = ["recognized", "unknown", "rejected", "erased"];
+use crate::store::recognitions::{self, Recognition, RecognitionFilter, RecognitionStatus};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -62,12 +59,16 @@ pub async fn list(
         page: q.page,
         per_page: q.per_page,
     })?;
-    if let Some(s) = &q.status
-        && !STATUSES.contains(&s.as_str())
-    {
-        return Err(ApiError::bad_request(format!("unknown status {s:?}"))
-            .with_details(serde_json::json!({ "allowed": STATUSES })));
-    }
+    let status = q
+        .status
+        .as_deref()
+        .map(|s| {
+            RecognitionStatus::parse(s).ok_or_else(|| {
+                ApiError::bad_request(format!("unknown status {s:?}"))
+                    .with_details(serde_json::json!({ "allowed": RecognitionStatus::ALL }))
+            })
+        })
+        .transpose()?;
     for (name, v) in [
         ("min_confidence", q.min_confidence),
         ("max_confidence", q.max_confidence),
@@ -102,7 +103,7 @@ pub async fn list(
         end,
         camera: q.camera_id.clone(),
         person: q.person_id,
-        status: q.status.clone(),
+        status,
         min_confidence: q.min_confidence,
         max_confidence: q.max_confidence,
     };
@@ -147,7 +148,7 @@ pub async fn reject(
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
     let Some((person, negatives)) =
-        crate::recognize::reject(&tx, id, state.recognize.window).await?
+        crate::store::recognitions::reject(&tx, id, state.recognize.window).await?
     else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,

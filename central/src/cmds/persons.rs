@@ -216,13 +216,15 @@ async fn enrol_file(
             id
         }
     };
-    let (photo_id, _) = central::recognize::store_enrolment(
+    let (photo_id, _) = central::store::faces::insert_enrolment(
         &tx,
-        id,
-        &enrolled,
-        central::recognize::content_type(&bytes),
-        image,
-        sealed,
+        central::recognize::new_enrolment(
+            id,
+            &enrolled,
+            central::recognize::content_type(&bytes),
+            image,
+            sealed,
+        ),
     )
     .await
     .map_err(db)?;

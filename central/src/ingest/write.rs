@@ -164,7 +164,7 @@ pub async fn write(tx: &Transaction<'_>, batch: &Batch) -> Result<Written, tokio
         for (e, raw) in &batch.events {
             all.push(e);
             sites.push(e.site.to_string());
-            kinds.push(e.body.kind().to_owned());
+            kinds.push(e.body.kind().as_str().to_owned());
             payloads.push(raw.clone());
             match &e.body {
                 EventBody::LineCrossed {

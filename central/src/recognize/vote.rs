@@ -92,14 +92,47 @@ pub enum Decision {
     Person {
         person: Uuid,
         /// Mean similarity of the agreeing votes.
-        confidence: f32,
+        mean_similarity: f32,
         observations: usize,
     },
     Unknown {
-        /// 1 - the best similarity any observation reached.
-        confidence: f32,
+        /// The best similarity any observation reached to anyone.
+        best_similarity: f32,
         observations: usize,
     },
+}
+
+impl Decision {
+    /// Whom it names.
+    pub fn person(&self) -> Option<Uuid> {
+        match self {
+            Self::Person { person, .. } => Some(*person),
+            Self::Unknown { .. } => None,
+        }
+    }
+
+    /// How many observations it was decided from.
+    pub fn observations(&self) -> usize {
+        match self {
+            Self::Person { observations, .. } | Self::Unknown { observations, .. } => *observations,
+        }
+    }
+
+    /// What the API and the database call `confidence` (kept for
+    /// compatibility, docs/decisions.md): how sure the decision is, 0..1.
+    /// A person: the mean similarity of the agreeing votes. Unknown:
+    /// 1 − the best similarity reached, so "far from everyone enrolled"
+    /// reads as high confidence that it is nobody.
+    pub fn confidence(&self) -> f32 {
+        match self {
+            Self::Person {
+                mean_similarity, ..
+            } => *mean_similarity,
+            Self::Unknown {
+                best_similarity, ..
+            } => (1.0 - best_similarity).clamp(0.0, 1.0),
+        }
+    }
 }
 
 /// Counts a track's ballots, oldest first. `None`: not decided yet.
@@ -122,14 +155,14 @@ pub fn decide(ballots: &[Ballot], cfg: &VoteConfig) -> Option<Decision> {
     {
         return Some(Decision::Person {
             person,
-            confidence: sum / votes as f32,
+            mean_similarity: sum / votes as f32,
             observations: ballots.len(),
         });
     }
     if ballots.len() >= cfg.max_observations.max(1) {
         let best = ballots.iter().map(|b| b.similarity).fold(0.0, f32::max);
         return Some(Decision::Unknown {
-            confidence: (1.0 - best).clamp(0.0, 1.0),
+            best_similarity: best,
             observations: ballots.len(),
         });
     }
@@ -230,13 +263,16 @@ mod tests {
             &CFG,
         );
         match d {
-            Some(Decision::Person {
-                person,
-                confidence,
-                observations,
-            }) => {
+            Some(
+                d @ Decision::Person {
+                    person,
+                    mean_similarity,
+                    observations,
+                },
+            ) => {
                 assert_eq!(person, id(1));
-                assert!((confidence - 0.85).abs() < 1e-6);
+                assert!((mean_similarity - 0.85).abs() < 1e-6);
+                assert!((d.confidence() - 0.85).abs() < 1e-6);
                 assert_eq!(observations, 3);
             }
             other => panic!("{other:?}"),
@@ -271,11 +307,17 @@ mod tests {
         assert_eq!(decide(&b, &CFG), None);
         b.push(ballot(None, 0.55));
         match decide(&b, &CFG) {
-            Some(Decision::Unknown {
-                confidence,
-                observations,
-            }) => {
-                assert!((confidence - 0.25).abs() < 1e-6);
+            Some(
+                d @ Decision::Unknown {
+                    best_similarity,
+                    observations,
+                },
+            ) => {
+                assert!((best_similarity - 0.75).abs() < 1e-6);
+                assert!(
+                    (d.confidence() - 0.25).abs() < 1e-6,
+                    "the API's confidence of an unknown is 1 - best similarity"
+                );
                 assert_eq!(observations, 5);
             }
             other => panic!("{other:?}"),
@@ -286,11 +328,11 @@ mod tests {
     fn only_a_different_person_replaces_a_decision() {
         let ada = Decision::Person {
             person: id(1),
-            confidence: 0.9,
+            mean_similarity: 0.9,
             observations: 2,
         };
         let unknown = Decision::Unknown {
-            confidence: 0.5,
+            best_similarity: 0.5,
             observations: 5,
         };
         assert!(supersedes(None, &ada));

@@ -48,7 +48,7 @@ pub struct EventFilter {
     pub end: DateTime<Utc>,
     pub site: Option<String>,
     pub camera: Option<String>,
-    pub kind: Option<String>,
+    pub kind: Option<atrium_proto::event::EventKind>,
 }
 
 /// One page of events, newest first.
@@ -62,6 +62,6 @@ pub async fn page(
     f.add("ts < $", q.end);
     f.opt("site_id = $", q.site.clone());
     f.opt("camera_id = $", q.camera.clone());
-    f.opt("type = $", q.kind.clone());
+    f.opt("type = $", q.kind.map(|k| k.as_str()));
     list::page(client, "events", "", &f, "ts DESC, id DESC", window).await
 }

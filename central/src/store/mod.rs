@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod cameras;
 pub mod events;
+pub mod faces;
 pub mod filter;
 pub mod list;
 pub mod parts;

@@ -174,3 +174,15 @@ pub async fn page(
     )
     .await
 }
+
+/// A person's name, `None` if there is no such person.
+pub async fn name(
+    client: &impl GenericClient,
+    id: Uuid,
+) -> Result<Option<String>, tokio_postgres::Error> {
+    client
+        .query_opt("SELECT name FROM persons WHERE id = $1", &[&id])
+        .await?
+        .map(|r| r.try_get("name"))
+        .transpose()
+}

@@ -194,19 +194,74 @@ pub enum EventBody {
     },
 }
 
-impl EventBody {
+/// The event types, without their data: what `type` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    PersonDetected,
+    LineCrossed,
+    ZoneEntered,
+    ZoneExited,
+    ZoneViolation,
+    Occupancy,
+    FaceObserved,
+    CameraStatus,
+    SpoolOverflow,
+}
+
+impl EventKind {
+    pub const ALL: [Self; 9] = [
+        Self::PersonDetected,
+        Self::LineCrossed,
+        Self::ZoneEntered,
+        Self::ZoneExited,
+        Self::ZoneViolation,
+        Self::Occupancy,
+        Self::FaceObserved,
+        Self::CameraStatus,
+        Self::SpoolOverflow,
+    ];
+
     /// The `type` string.
-    pub fn kind(&self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
-            Self::PersonDetected { .. } => "person_detected",
-            Self::LineCrossed { .. } => "line_crossed",
-            Self::ZoneEntered { .. } => "zone_entered",
-            Self::ZoneExited { .. } => "zone_exited",
-            Self::ZoneViolation { .. } => "zone_violation",
-            Self::Occupancy { .. } => "occupancy",
-            Self::FaceObserved { .. } => "face_observed",
-            Self::CameraStatus { .. } => "camera_status",
-            Self::SpoolOverflow { .. } => "spool_overflow",
+            Self::PersonDetected => "person_detected",
+            Self::LineCrossed => "line_crossed",
+            Self::ZoneEntered => "zone_entered",
+            Self::ZoneExited => "zone_exited",
+            Self::ZoneViolation => "zone_violation",
+            Self::Occupancy => "occupancy",
+            Self::FaceObserved => "face_observed",
+            Self::CameraStatus => "camera_status",
+            Self::SpoolOverflow => "spool_overflow",
+        }
+    }
+
+    /// The kind spelled `s`, if any.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl EventBody {
+    /// Its type.
+    pub fn kind(&self) -> EventKind {
+        match self {
+            Self::PersonDetected { .. } => EventKind::PersonDetected,
+            Self::LineCrossed { .. } => EventKind::LineCrossed,
+            Self::ZoneEntered { .. } => EventKind::ZoneEntered,
+            Self::ZoneExited { .. } => EventKind::ZoneExited,
+            Self::ZoneViolation { .. } => EventKind::ZoneViolation,
+            Self::Occupancy { .. } => EventKind::Occupancy,
+            Self::FaceObserved { .. } => EventKind::FaceObserved,
+            Self::CameraStatus { .. } => EventKind::CameraStatus,
+            Self::SpoolOverflow { .. } => EventKind::SpoolOverflow,
         }
     }
 }
@@ -271,6 +326,11 @@ mod tests {
                 bbox: [1.0, 2.0, 3.0, 4.0],
                 score: 0.5,
             },
+            EventBody::LineCrossed {
+                line: "door".into(),
+                direction: Direction::Out,
+                track: 2,
+            },
             EventBody::ZoneEntered {
                 zone: "z".into(),
                 track: 1,
@@ -313,13 +373,22 @@ mod tests {
                 dropped_total: 30,
             },
         ];
+        let mut kinds = std::collections::HashSet::new();
         for body in bodies {
             let kind = body.kind();
+            assert_eq!(EventKind::parse(kind.as_str()), Some(kind));
+            assert_eq!(
+                serde_json::to_string(&kind).unwrap(),
+                format!("\"{kind}\""),
+                "the enum's serde spelling is the wire's"
+            );
+            kinds.insert(kind);
             let e = Event::new(site.clone(), cam.clone(), Utc::now(), body);
             let text = serde_json::to_string(&e).unwrap();
             assert!(text.contains(&format!("\"type\":\"{kind}\"")), "{text}");
             assert_eq!(serde_json::from_str::<Event>(&text).unwrap(), e);
         }
+        assert_eq!(kinds.len(), EventKind::ALL.len(), "every kind is tested");
     }
 
     #[test]
