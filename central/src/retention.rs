@@ -16,23 +16,25 @@ pub async fn run_once(
 ) -> Result<Removed, tokio_postgres::Error> {
     let rules = client
         .query(
-            "SELECT r.table_name, extract(epoch FROM r.keep)::float8,
-                    EXISTS (SELECT 1 FROM timescaledb_information.hypertables h WHERE h.hypertable_name = r.table_name)
+            "SELECT r.table_name, extract(epoch FROM r.keep)::float8 AS keep_s,
+                    EXISTS (SELECT 1 FROM timescaledb_information.hypertables h WHERE h.hypertable_name = r.table_name) AS hyper
              FROM retention r ORDER BY r.table_name",
             &[],
         )
         .await?;
     let mut out = Vec::new();
     for r in rules {
-        let (name, keep_s, hyper): (String, f64, bool) = (r.get(0), r.get(1), r.get(2));
+        let name: String = r.try_get("table_name")?;
+        let keep_s: f64 = r.try_get("keep_s")?;
+        let hyper: bool = r.try_get("hyper")?;
         let n: i64 = if hyper {
             client
                 .query_one(
-                    "SELECT count(*) FROM drop_chunks($1::text::regclass, older_than => now() - make_interval(secs => $2))",
+                    "SELECT count(*) AS n FROM drop_chunks($1::text::regclass, older_than => now() - make_interval(secs => $2))",
                     &[&name, &keep_s],
                 )
                 .await?
-                .get(0)
+                .try_get("n")?
         } else {
             let sql = match name.as_str() {
                 "dead_letters" => {

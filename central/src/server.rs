@@ -113,7 +113,7 @@ async fn start_in_span(cfg: Config) -> Result<Running, ServerError> {
         .map_err(|e| ServerError::Database(format!("key task: {e}")))??;
     let cameras = ingest::load_cameras(&pool)
         .await
-        .map_err(ServerError::Database)?;
+        .map_err(|e| ServerError::Database(e.to_string()))?;
     let (faces, recognize) = crate::recognize::setup(&cfg.faces)?;
     let metrics = Arc::new(Metrics::new());
     let (live, _) = broadcast::channel(LIVE_BUFFER);
@@ -264,7 +264,9 @@ async fn sync_configs(state: AppState, mut stop: watch::Receiver<bool>) {
             continue;
         };
         for r in rows {
-            let id: String = r.get(0);
+            let Ok(id) = r.try_get::<_, String>("id") else {
+                continue;
+            };
             if let Ok(Some((site, camera, config))) =
                 crate::store::cameras::edge_config(&client, &id).await
             {

@@ -204,14 +204,18 @@ pub async fn login(
         )
         .await?;
     let (hash, found) = match &row {
-        Some(r) => (r.get::<_, String>(1), true),
+        Some(r) => (r.try_get::<_, String>("password_hash")?, true),
         None => (dummy_hash().to_owned(), false),
     };
     let pw = req.password.clone();
     let ok = tokio::task::spawn_blocking(move || password::verify(&pw, &hash))
         .await
         .map_err(|e| ApiError::internal("password check", e))?;
-    let Some(row) = row.filter(|r| found && ok && !r.get::<_, bool>(3)) else {
+    let disabled = match &row {
+        Some(r) => r.try_get::<_, bool>("disabled")?,
+        None => true,
+    };
+    let Some(row) = row.filter(|_| found && ok && !disabled) else {
         tracing::info!(username = %req.username, "login refused");
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -219,8 +223,8 @@ pub async fn login(
             "wrong user name or password",
         ));
     };
-    let id: Uuid = row.get(0);
-    let role = Role::parse(&row.get::<_, String>(2))
+    let id: Uuid = row.try_get("id")?;
+    let role = Role::parse(&row.try_get::<_, String>("role")?)
         .ok_or_else(|| ApiError::internal("reading the user's role", "unknown role"))?;
     let session = Uuid::now_v7();
     let token = refresh::issue(&client, id, session, state.settings.refresh_ttl_s)
@@ -280,16 +284,17 @@ pub async fn refresh(
     let row = client
         .query_one("SELECT username, role FROM users WHERE id = $1", &[&user])
         .await?;
-    let role = Role::parse(&row.get::<_, String>(1))
+    let role = Role::parse(&row.try_get::<_, String>("role")?)
         .ok_or_else(|| ApiError::internal("reading the user's role", "unknown role"))?;
+    let username: String = row.try_get("username")?;
     let session = client
         .query_one(
             "SELECT family FROM refresh_tokens WHERE token_hash = $1",
             &[&refresh::digest(&next)],
         )
         .await?
-        .get(0);
-    respond_with_tokens(&state, (user, row.get(0), role), session, next, mode).await
+        .try_get("family")?;
+    respond_with_tokens(&state, (user, username, role), session, next, mode).await
 }
 
 /// End the session: its refresh token and every access token issued in it

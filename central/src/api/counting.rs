@@ -20,7 +20,8 @@ use crate::error::ApiError;
 use crate::http::exists::ensure_camera;
 use crate::http::extract::Query;
 use crate::http::pagination::{Page, PageQuery, Paginated};
-use crate::store::filter::Filter;
+use crate::store::counting::{self, HistoryFilter};
+pub use crate::store::counting::{HistoryBucket, Interval};
 
 /// A camera's heartbeat older than this counts as offline.
 pub const STALE_AFTER_S: i64 = 30;
@@ -111,78 +112,40 @@ pub async fn current(
     if let Some(c) = &q.camera_id {
         ensure_camera(&client, c).await?;
     }
-    let mut f = Filter::default();
-    f.opt("c.site_id = $", q.site_id.clone());
-    f.opt("c.id = $", q.camera_id.clone());
-    let total: i64 = client
-        .query_one(
-            &format!("SELECT count(*) FROM cameras c {}", f.where_sql()),
-            &f.params(&[]),
-        )
-        .await?
-        .get(0);
-    let n = f.next_index();
-    let sql = format!(
-        "WITH cams AS (
-            SELECT c.id, c.site_id, c.name, s.timezone FROM cameras c JOIN sites s ON s.id = c.site_id
-            {where_sql} ORDER BY c.id LIMIT ${n} OFFSET ${m})
-         SELECT cams.id, cams.site_id, cams.name, st.state, st.changed_at, st.ts,
-                o.in_view, o.zones, o.ts, lt.lines
-         FROM cams
-         LEFT JOIN camera_status_current st ON st.camera_id = cams.id
-         LEFT JOIN LATERAL (
-            SELECT ts, in_view, zones FROM occupancy_samples
-            WHERE camera_id = cams.id AND ts > now() - INTERVAL '1 day'
-            ORDER BY ts DESC LIMIT 1) o ON true
-         LEFT JOIN LATERAL (
-            SELECT coalesce(jsonb_agg(jsonb_build_object('line_id', line_id, 'in', i, 'out', o) ORDER BY line_id), '[]') AS lines
-            FROM (SELECT line_id, sum(in_count) AS i, sum(out_count) AS o FROM crossing_rollups
-                  WHERE resolution = 'minute' AND camera_id = cams.id
-                    AND bucket >= (date_trunc('day', now() AT TIME ZONE cams.timezone) AT TIME ZONE cams.timezone)
-                  GROUP BY line_id) x) lt ON true
-         ORDER BY cams.id",
-        where_sql = f.where_sql(),
-        m = n + 1,
-    );
-    let rows = client
-        .query(&sql, &f.params(&[&page.limit(), &page.offset()]))
-        .await?;
+    let (rows, total) = counting::current(
+        &client,
+        q.site_id.clone(),
+        q.camera_id.clone(),
+        page.window(),
+    )
+    .await?;
     let now = state.clock.now();
     let mut data = Vec::with_capacity(rows.len());
     for r in rows {
-        let lines: Vec<LineToday> = serde_json::from_value(r.get(9))
+        let lines: Vec<LineToday> = serde_json::from_value(r.lines_today)
             .map_err(|e| ApiError::internal("reading rollups", e))?;
-        let zones: Option<serde_json::Value> = r.get(7);
-        let zones: Vec<ZoneOccupancy> = zones
+        // A sample whose zones do not parse shows no zones rather than
+        // failing the whole overview.
+        let zones: Vec<ZoneOccupancy> = r
+            .zones
             .and_then(|z| serde_json::from_value(z).ok())
             .unwrap_or_default();
-        let state_s: Option<String> = r.get(3);
-        let last_seen: Option<DateTime<Utc>> = r.get(5);
         data.push(CameraNow {
-            camera_id: r.get(0),
-            site_id: r.get(1),
-            name: r.get(2),
-            state: effective_state(state_s.as_deref(), last_seen, now),
-            state_since: r.get(4),
-            last_seen,
-            in_view: r.get::<_, Option<i32>>(6).map(|v| v.max(0) as u32),
+            state: effective_state(r.state.as_deref(), r.last_seen, now),
+            camera_id: r.camera_id,
+            site_id: r.site_id,
+            name: r.name,
+            state_since: r.state_since,
+            last_seen: r.last_seen,
+            in_view: r.in_view.map(|v| v.max(0) as u32),
             zones,
-            occupancy_at: r.get(8),
+            occupancy_at: r.occupancy_at,
             in_today: lines.iter().map(|l| l.in_count).sum(),
             out_today: lines.iter().map(|l| l.out_count).sum(),
             lines_today: lines,
         });
     }
     Ok(axum::Json(Paginated::new(data, page, total, &uri)))
-}
-
-/// Bucket size of the history.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Interval {
-    #[default]
-    Hourly,
-    Daily,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -200,19 +163,6 @@ pub struct HistoryQuery {
     pub interval: Option<Interval>,
     pub page: Option<u32>,
     pub per_page: Option<u32>,
-}
-
-/// IN/OUT of one line in one bucket.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct HistoryBucket {
-    /// Start of the hour (UTC), or of the site-local day.
-    pub bucket: DateTime<Utc>,
-    pub camera_id: String,
-    pub line_id: String,
-    #[serde(rename = "in")]
-    pub in_count: i64,
-    #[serde(rename = "out")]
-    pub out_count: i64,
 }
 
 /// IN/OUT per line per hour or day; buckets that start in
@@ -244,54 +194,15 @@ pub async fn history(
     if let Some(c) = &q.camera_id {
         ensure_camera(&client, c).await?;
     }
-    let mut f = Filter::default();
-    f.add("r.resolution = $", "hour".to_owned());
-    f.opt("c.site_id = $", q.site_id.clone());
-    f.opt("r.camera_id = $", q.camera_id.clone());
-    f.opt("r.line_id = $", q.line_id.clone());
-    let bucket = match interval {
-        Interval::Hourly => "r.bucket",
-        Interval::Daily => "time_bucket(INTERVAL '1 day', r.bucket, s.timezone)",
+    let filter = HistoryFilter {
+        start,
+        end,
+        site: q.site_id.clone(),
+        camera: q.camera_id.clone(),
+        line: q.line_id.clone(),
+        interval,
     };
-    let n = f.next_index();
-    let grouped = format!(
-        "SELECT {bucket} AS b, r.camera_id, r.line_id, sum(r.in_count)::bigint AS i, sum(r.out_count)::bigint AS o
-         FROM crossing_rollups r JOIN cameras c ON c.id = r.camera_id JOIN sites s ON s.id = c.site_id
-         {where_sql} AND r.bucket >= ${n} AND r.bucket < ${e}
-         GROUP BY 1, 2, 3 HAVING {bucket} >= ${n} AND {bucket} < ${e}",
-        // A day bucket holds hours at or after its start, so filtering the
-        // hours by the range first loses nothing the HAVING would keep.
-        where_sql = f.where_sql(),
-        e = n + 1,
-    );
-    let total: i64 = client
-        .query_one(
-            &format!("SELECT count(*) FROM ({grouped}) g"),
-            &f.params(&[&start, &end]),
-        )
-        .await?
-        .get(0);
-    let sql = format!(
-        "SELECT b, camera_id, line_id, i, o FROM ({grouped}) g ORDER BY b, camera_id, line_id LIMIT ${} OFFSET ${}",
-        n + 2,
-        n + 3
-    );
-    let rows = client
-        .query(
-            &sql,
-            &f.params(&[&start, &end, &page.limit(), &page.offset()]),
-        )
-        .await?;
-    let data = rows
-        .iter()
-        .map(|r| HistoryBucket {
-            bucket: r.get(0),
-            camera_id: r.get(1),
-            line_id: r.get(2),
-            in_count: r.get(3),
-            out_count: r.get(4),
-        })
-        .collect();
+    let (data, total) = counting::history(&client, &filter, page.window()).await?;
     Ok(axum::Json(Paginated::new(data, page, total, &uri)))
 }
 

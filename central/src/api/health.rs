@@ -127,13 +127,7 @@ pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
             .await
             .map_err(|e| e.to_string())?;
         let latency = started.elapsed().as_secs_f64() * 1000.0;
-        let rows = client
-            .query(
-                "SELECT c.id, c.site_id, st.state, st.reason, st.changed_at, st.ts
-                 FROM cameras c LEFT JOIN camera_status_current st ON st.camera_id = c.id
-                 WHERE c.enabled ORDER BY c.id",
-                &[],
-            )
+        let rows = crate::store::cameras::statuses(&client)
             .await
             .map_err(|e| e.to_string())?;
         Ok::<_, String>((latency, rows))
@@ -159,18 +153,14 @@ pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
                 latency_ms: Some(latency),
                 error: None,
             },
-            rows.iter()
-                .map(|r| {
-                    let st: Option<String> = r.get(2);
-                    let last_seen: Option<DateTime<Utc>> = r.get(5);
-                    CameraHealth {
-                        camera_id: r.get(0),
-                        site_id: r.get(1),
-                        state: effective_state(st.as_deref(), last_seen, now),
-                        reason: r.get(3),
-                        since: r.get(4),
-                        last_seen,
-                    }
+            rows.into_iter()
+                .map(|r| CameraHealth {
+                    state: effective_state(r.state.as_deref(), r.last_seen, now),
+                    camera_id: r.camera_id,
+                    site_id: r.site_id,
+                    reason: r.reason,
+                    since: r.since,
+                    last_seen: r.last_seen,
                 })
                 .collect(),
         ),

@@ -283,9 +283,9 @@ pub async fn get_photo(
         )
         .await?
         .ok_or_else(|| photo_not_found(photo_id))?;
-    let content_type: String = row.get(0);
-    let image: Option<Vec<u8>> = row.get(1);
-    let encrypted: bool = row.get(2);
+    let content_type: String = row.try_get("content_type")?;
+    let image: Option<Vec<u8>> = row.try_get("image")?;
+    let encrypted: bool = row.try_get("encrypted")?;
     let Some(image) = image else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,

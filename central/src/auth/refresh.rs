@@ -79,11 +79,13 @@ pub async fn rotate(
         )
         .await?
         .ok_or(RefreshError::Unknown)?;
-    let (id, user, family): (Uuid, Uuid, Uuid) = (row.get(0), row.get(1), row.get(2));
-    let expires: DateTime<Utc> = row.get(3);
-    let used: Option<DateTime<Utc>> = row.get(4);
-    let revoked: Option<DateTime<Utc>> = row.get(5);
-    let disabled: bool = row.get(6);
+    let id: Uuid = row.try_get("id")?;
+    let user: Uuid = row.try_get("user_id")?;
+    let family: Uuid = row.try_get("family")?;
+    let expires: DateTime<Utc> = row.try_get("expires_at")?;
+    let used: Option<DateTime<Utc>> = row.try_get("used_at")?;
+    let revoked: Option<DateTime<Utc>> = row.try_get("revoked_at")?;
+    let disabled: bool = row.try_get("disabled")?;
     if revoked.is_some() {
         return Err(RefreshError::Revoked);
     }
@@ -129,7 +131,7 @@ pub async fn revoke(
     else {
         return Ok(None);
     };
-    let family: Uuid = row.get(0);
+    let family: Uuid = row.try_get("family")?;
     client
         .execute(
             "UPDATE refresh_tokens SET revoked_at = now() WHERE revoked_at IS NULL AND family = $1",

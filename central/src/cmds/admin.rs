@@ -305,12 +305,12 @@ async fn user(cmd: UserCommand, client: &tokio_postgres::Client) -> anyhow::Resu
                 "username", "role", "disabled"
             );
             for r in rows {
-                let created: chrono::DateTime<chrono::Utc> = r.get(3);
+                let created: chrono::DateTime<chrono::Utc> = r.try_get("created_at")?;
                 println!(
                     "{:<24} {:<18} {:<9} {}",
-                    r.get::<_, String>(0),
-                    r.get::<_, String>(1),
-                    r.get::<_, bool>(2),
+                    r.try_get::<_, String>("username")?,
+                    r.try_get::<_, String>("role")?,
+                    r.try_get::<_, bool>("disabled")?,
                     created.format("%Y-%m-%d %H:%M")
                 );
             }
@@ -385,7 +385,7 @@ async fn change_user(
             .query_opt(update, &[&username, &value])
             .await?
             .with_context(|| format!("no user {username:?}"))?;
-        let id: Uuid = row.get(0);
+        let id: Uuid = row.try_get("id")?;
         central::auth::sessions::end_all(client, id).await?;
         anyhow::Ok(())
     }

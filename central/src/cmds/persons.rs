@@ -127,7 +127,8 @@ pub async fn run(
                 &[name],
             )
             .await?
-            .map(|r| r.get(0));
+            .map(|r| r.try_get("id"))
+            .transpose()?;
         for file in files {
             let result = enrol_file(
                 client,

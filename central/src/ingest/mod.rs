@@ -26,7 +26,6 @@ mod writer;
 /// What ingest accepts: the wire contract's own checks.
 pub use atrium_proto::validate;
 
-use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -115,21 +114,23 @@ pub enum IngestError {
     Spool(#[from] atrium_spool::SpoolError),
 }
 
+/// Why the camera registry could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("no database connection: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    #[error("reading the cameras: {0}")]
+    Query(#[from] tokio_postgres::Error),
+}
+
 /// Reloads the camera registry from the database.
-pub async fn load_cameras(pool: &deadpool_postgres::Pool) -> Result<Cameras, String> {
-    let client = pool.get().await.map_err(|e| e.to_string())?;
-    let rows = client
-        .query("SELECT id, site_id, enabled FROM cameras", &[])
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut out = HashMap::new();
-    for r in rows {
-        let (id, site, enabled): (String, String, bool) = (r.get(0), r.get(1), r.get(2));
-        if let (Ok(id), Ok(site)) = (CameraId::new(id), SiteId::new(site)) {
-            out.insert(id, KnownCamera { site, enabled });
-        }
-    }
-    Ok(out)
+pub async fn load_cameras(pool: &deadpool_postgres::Pool) -> Result<Cameras, RegistryError> {
+    let client = pool.get().await?;
+    Ok(crate::store::cameras::registry(&client)
+        .await?
+        .into_iter()
+        .map(|(id, site, enabled)| (id, KnownCamera { site, enabled }))
+        .collect())
 }
 
 /// How long the broker keeps an offline central's session (its shared

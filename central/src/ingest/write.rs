@@ -248,7 +248,10 @@ pub async fn write(tx: &Transaction<'_>, batch: &Batch) -> Result<Written, tokio
                 &[&all.ts, &all.id, &sites, &all.camera, &kinds, &payloads],
             )
             .await?;
-        written.new_ids = rows.iter().map(|r| r.get(0)).collect();
+        written.new_ids = rows
+            .iter()
+            .map(|r| r.try_get("id"))
+            .collect::<Result<_, _>>()?;
         written.new_events = written.new_ids.len() as u64;
         if !lines.0.ts.is_empty() {
             let stmt = tx.prepare_cached(INSERT_CROSSINGS).await?;

@@ -214,3 +214,65 @@ pub async fn edge_config(
     };
     Ok(Some((site, id, config)))
 }
+
+/// Every camera's identity and whether it is enabled: what ingest checks
+/// each message against. Rows whose ids are not valid identifiers (made
+/// outside the API) are left out, with a warning.
+pub async fn registry(
+    client: &impl GenericClient,
+) -> Result<Vec<(CameraId, SiteId, bool)>, tokio_postgres::Error> {
+    let rows = client
+        .query("SELECT id, site_id, enabled FROM cameras", &[])
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let id: String = r.try_get("id")?;
+        let site: String = r.try_get("site_id")?;
+        let enabled: bool = r.try_get("enabled")?;
+        match (CameraId::new(id.clone()), SiteId::new(site)) {
+            (Ok(id), Ok(site)) => out.push((id, site, enabled)),
+            _ => {
+                tracing::warn!(camera = %id, "camera with an invalid id or site id ignored by ingest")
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The reported state of an enabled camera.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CameraStatus {
+    pub camera_id: String,
+    pub site_id: String,
+    /// `None` if it never reported.
+    pub state: Option<String>,
+    pub reason: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub last_seen: Option<DateTime<Utc>>,
+}
+
+/// The reported state of every enabled camera, by id.
+pub async fn statuses(
+    client: &impl GenericClient,
+) -> Result<Vec<CameraStatus>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "SELECT c.id, c.site_id, st.state, st.reason, st.changed_at, st.ts
+             FROM cameras c LEFT JOIN camera_status_current st ON st.camera_id = c.id
+             WHERE c.enabled ORDER BY c.id",
+            &[],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(CameraStatus {
+                camera_id: r.try_get("id")?,
+                site_id: r.try_get("site_id")?,
+                state: r.try_get("state")?,
+                reason: r.try_get("reason")?,
+                since: r.try_get("changed_at")?,
+                last_seen: r.try_get("ts")?,
+            })
+        })
+        .collect()
+}

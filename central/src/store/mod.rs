@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod cameras;
+pub mod counting;
 pub mod events;
 pub mod faces;
 pub mod filter;

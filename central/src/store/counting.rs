@@ -1,0 +1,191 @@
+//! Counting read models: per camera, the latest state, occupancy and
+//! IN/OUT today (site-local day, from the minute rollups); and IN/OUT per
+//! line per hour or site-local day (from the hour rollups).
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+use serde::{Deserialize, Serialize};
+use tokio_postgres::Row;
+use utoipa::ToSchema;
+
+use super::filter::Filter;
+use super::list::Window;
+
+/// One camera's latest figures, as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CameraCounts {
+    pub camera_id: String,
+    pub site_id: String,
+    pub name: String,
+    /// The last reported state and since when; `None` if never reported.
+    pub state: Option<String>,
+    pub state_since: Option<DateTime<Utc>>,
+    /// The last heartbeat.
+    pub last_seen: Option<DateTime<Utc>>,
+    /// The latest occupancy sample of the last day.
+    pub in_view: Option<i32>,
+    pub zones: Option<serde_json::Value>,
+    pub occupancy_at: Option<DateTime<Utc>>,
+    /// `[{line_id, in, out}]` today.
+    pub lines_today: serde_json::Value,
+}
+
+impl CameraCounts {
+    fn from_row(r: &Row) -> Result<Self, tokio_postgres::Error> {
+        Ok(Self {
+            camera_id: r.try_get("id")?,
+            site_id: r.try_get("site_id")?,
+            name: r.try_get("name")?,
+            state: r.try_get("state")?,
+            state_since: r.try_get("changed_at")?,
+            last_seen: r.try_get("status_ts")?,
+            in_view: r.try_get("in_view")?,
+            zones: r.try_get("zones")?,
+            occupancy_at: r.try_get("occupancy_ts")?,
+            lines_today: r.try_get("lines")?,
+        })
+    }
+}
+
+/// One page of cameras (by id) with their figures, and how many match.
+pub async fn current(
+    client: &impl GenericClient,
+    site: Option<String>,
+    camera: Option<String>,
+    window: Window,
+) -> Result<(Vec<CameraCounts>, i64), tokio_postgres::Error> {
+    let mut f = Filter::default();
+    f.opt("c.site_id = $", site);
+    f.opt("c.id = $", camera);
+    let total: i64 = client
+        .query_one(
+            &format!("SELECT count(*) AS n FROM cameras c {}", f.where_sql()),
+            &f.params(&[]),
+        )
+        .await?
+        .try_get("n")?;
+    let n = f.next_index();
+    let sql = format!(
+        "WITH cams AS (
+            SELECT c.id, c.site_id, c.name, s.timezone FROM cameras c JOIN sites s ON s.id = c.site_id
+            {where_sql} ORDER BY c.id LIMIT ${n} OFFSET ${m})
+         SELECT cams.id, cams.site_id, cams.name, st.state, st.changed_at, st.ts AS status_ts,
+                o.in_view, o.zones, o.ts AS occupancy_ts, lt.lines
+         FROM cams
+         LEFT JOIN camera_status_current st ON st.camera_id = cams.id
+         LEFT JOIN LATERAL (
+            SELECT ts, in_view, zones FROM occupancy_samples
+            WHERE camera_id = cams.id AND ts > now() - INTERVAL '1 day'
+            ORDER BY ts DESC LIMIT 1) o ON true
+         LEFT JOIN LATERAL (
+            SELECT coalesce(jsonb_agg(jsonb_build_object('line_id', line_id, 'in', i, 'out', o) ORDER BY line_id), '[]') AS lines
+            FROM (SELECT line_id, sum(in_count) AS i, sum(out_count) AS o FROM crossing_rollups
+                  WHERE resolution = 'minute' AND camera_id = cams.id
+                    AND bucket >= (date_trunc('day', now() AT TIME ZONE cams.timezone) AT TIME ZONE cams.timezone)
+                  GROUP BY line_id) x) lt ON true
+         ORDER BY cams.id",
+        where_sql = f.where_sql(),
+        m = n + 1,
+    );
+    let rows = client
+        .query(&sql, &f.params(&[&window.limit, &window.offset]))
+        .await?;
+    let data = rows
+        .iter()
+        .map(CameraCounts::from_row)
+        .collect::<Result<_, _>>()?;
+    Ok((data, total))
+}
+
+/// Bucket size of the history.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Interval {
+    #[default]
+    Hourly,
+    Daily,
+}
+
+/// IN/OUT of one line in one bucket.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct HistoryBucket {
+    /// Start of the hour (UTC), or of the site-local day.
+    pub bucket: DateTime<Utc>,
+    pub camera_id: String,
+    pub line_id: String,
+    #[serde(rename = "in")]
+    pub in_count: i64,
+    #[serde(rename = "out")]
+    pub out_count: i64,
+}
+
+/// Which buckets: those starting in [start, end), optionally of one site,
+/// camera or line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryFilter {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub site: Option<String>,
+    pub camera: Option<String>,
+    pub line: Option<String>,
+    pub interval: Interval,
+}
+
+/// One page of buckets, oldest first, and how many match.
+pub async fn history(
+    client: &impl GenericClient,
+    q: &HistoryFilter,
+    window: Window,
+) -> Result<(Vec<HistoryBucket>, i64), tokio_postgres::Error> {
+    let mut f = Filter::default();
+    f.add("r.resolution = $", "hour".to_owned());
+    f.opt("c.site_id = $", q.site.clone());
+    f.opt("r.camera_id = $", q.camera.clone());
+    f.opt("r.line_id = $", q.line.clone());
+    let bucket = match q.interval {
+        Interval::Hourly => "r.bucket",
+        Interval::Daily => "time_bucket(INTERVAL '1 day', r.bucket, s.timezone)",
+    };
+    let n = f.next_index();
+    let grouped = format!(
+        "SELECT {bucket} AS b, r.camera_id, r.line_id, sum(r.in_count)::bigint AS i, sum(r.out_count)::bigint AS o
+         FROM crossing_rollups r JOIN cameras c ON c.id = r.camera_id JOIN sites s ON s.id = c.site_id
+         {where_sql} AND r.bucket >= ${n} AND r.bucket < ${e}
+         GROUP BY 1, 2, 3 HAVING {bucket} >= ${n} AND {bucket} < ${e}",
+        // A day bucket holds hours at or after its start, so filtering the
+        // hours by the range first loses nothing the HAVING would keep.
+        where_sql = f.where_sql(),
+        e = n + 1,
+    );
+    let total: i64 = client
+        .query_one(
+            &format!("SELECT count(*) AS n FROM ({grouped}) g"),
+            &f.params(&[&q.start, &q.end]),
+        )
+        .await?
+        .try_get("n")?;
+    let sql = format!(
+        "SELECT b, camera_id, line_id, i, o FROM ({grouped}) g ORDER BY b, camera_id, line_id LIMIT ${} OFFSET ${}",
+        n + 2,
+        n + 3
+    );
+    let rows = client
+        .query(
+            &sql,
+            &f.params(&[&q.start, &q.end, &window.limit, &window.offset]),
+        )
+        .await?;
+    let data = rows
+        .iter()
+        .map(|r| {
+            Ok(HistoryBucket {
+                bucket: r.try_get("b")?,
+                camera_id: r.try_get("camera_id")?,
+                line_id: r.try_get("line_id")?,
+                in_count: r.try_get("i")?,
+                out_count: r.try_get("o")?,
+            })
+        })
+        .collect::<Result<_, tokio_postgres::Error>>()?;
+    Ok((data, total))
+}
