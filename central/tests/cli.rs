@@ -22,3 +22,34 @@ fn central_help_and_version() {
         format!("central {}", env!("CARGO_PKG_VERSION"))
     );
 }
+
+/// Every `admin` noun is singular, like `user` and `site`; the old plural
+/// `persons` still works for scripts written before.
+#[test]
+fn admin_nouns_are_singular_and_persons_still_works() {
+    let help = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_central"))
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (ok, text) = help(&["admin", "--help"]);
+    assert!(ok, "{text}");
+    for noun in ["user", "site", "camera", "pki", "broker", "person"] {
+        assert!(
+            text.lines()
+                .any(|l| l.trim_start().starts_with(&format!("{noun} "))),
+            "no `admin {noun}` in:\n{text}"
+        );
+    }
+    assert!(!text.contains("persons "), "{text}");
+    for noun in ["person", "persons"] {
+        let (ok, text) = help(&["admin", noun, "import", "--help"]);
+        assert!(ok, "admin {noun} import --help: {text}");
+        assert!(text.contains("Usage:"), "{text}");
+    }
+}

@@ -5,6 +5,10 @@
 //! silently ignored on a box nobody looks at). Secrets are never in this
 //! file: the camera's credentials and the TLS key are read from files it
 //! names. Reference with every field: docs/ref/edge-config.md.
+//!
+//! Longer than most modules on purpose: it is the whole file format, each
+//! section with its defaults and its checks side by side, so a field and
+//! its validation cannot drift apart; a fifth of it is its tests.
 
 use std::path::{Path, PathBuf};
 

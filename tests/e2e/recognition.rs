@@ -1,5 +1,5 @@
 //! Recognition end to end: faces of the demo photos enrolled with
-//! `central admin persons import`, the face clip (the same photos with
+//! `central admin person import`, the face clip (the same photos with
 //! scale, brightness and position wobbling between frames) streamed over
 //! RTSP → edge-agent → Mosquitto → central, and every decided track
 //! checked against where its face was in which photo.
@@ -132,7 +132,7 @@ async fn enrolled_faces_are_recognised_and_strangers_stay_unknown() {
     let ort = atrium_testkit::onnxruntime_library();
     let import = |dir: &Path| {
         std::process::Command::new(atrium_tests::binary("central"))
-            .args(["admin", "--database-url", &db, "persons", "import"])
+            .args(["admin", "--database-url", &db, "person", "import"])
             .arg(dir)
             .arg("--models-dir")
             .arg(&models_dir)

@@ -1,4 +1,4 @@
-//! `central admin persons import DIR`: bulk enrolment from a folder per
+//! `central admin person import DIR`: bulk enrolment from a folder per
 //! person, for the first day of a deployment (an HR export of badge
 //! photos) when uploading one photo at a time is not an option.
 //!

@@ -14,7 +14,11 @@
 //! forwards, so an oversized retained configuration is refused here with a
 //! clear error instead of breaking the connection for ever.
 
+mod config_topic;
 pub mod state;
+mod stop;
+
+use stop::offline_status;
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -63,11 +67,6 @@ impl std::fmt::Debug for PublisherConfig {
 
 /// Builds the status for the heartbeat.
 pub type StatusSource = Arc<dyn Fn(CameraState, Option<String>) -> Status + Send + Sync>;
-
-fn offline_status(status: &StatusSource, reason: &str) -> Vec<u8> {
-    // A struct of strings and numbers always serialises.
-    serde_json::to_vec(&status(CameraState::Offline, Some(reason.into()))).unwrap_or_default()
-}
 
 /// Delay before refused events are sent again: first and longest.
 const REFUSED_INITIAL: Duration = Duration::from_secs(1);
@@ -435,89 +434,6 @@ impl Driver {
         {
             self.state.requested_other();
         }
-    }
-
-    fn on_config(&mut self, payload: &[u8]) {
-        if payload.is_empty() {
-            return; // a cleared retained message
-        }
-        let config = match CameraConfig::parse(payload) {
-            Ok(c) => c,
-            Err(e) => {
-                self.shared.metrics.config_refused.inc();
-                tracing::error!(
-                    error = %e,
-                    bytes = payload.len(),
-                    topic = %self.config_topic,
-                    "refusing the camera configuration from central; keeping the current one"
-                );
-                return;
-            }
-        };
-        if self.config_version.is_some_and(|v| config.version <= v) {
-            return;
-        }
-        self.config_version = Some(config.version);
-        tracing::info!(
-            version = config.version,
-            lines = config.lines.len(),
-            zones = config.zones.len(),
-            "camera configuration received"
-        );
-        // The pipeline has stopped: nothing is left to apply it to.
-        let _ = self.config_tx.send(config);
-    }
-
-    /// A clean stop: deliver what is still spooled (for a few seconds at
-    /// most; the rest waits in the spool for the next start), then say so
-    /// and wait briefly for the broker to take it.
-    async fn deliver_before_stopping(&mut self, eventloop: &mut EventLoop) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        let unsent = |d: &Self| {
-            d.spool
-                .lock()
-                .map(|s| s.pending() as usize > d.state.lingering())
-                .unwrap_or(false)
-        };
-        tracing::info!(
-            pending = self.spool.lock().map(|s| s.pending()).unwrap_or(0),
-            "delivering spooled events before stopping"
-        );
-        self.fill();
-        while unsent(self) && self.state.refusing().is_none() {
-            match tokio::time::timeout_at(deadline, eventloop.poll()).await {
-                Ok(Ok(ev)) => self.on_event(ev),
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "broker connection lost while stopping");
-                    return;
-                }
-                Err(_) => {
-                    tracing::warn!(
-                        "stopping with events still spooled; they are sent at the next start"
-                    );
-                    break;
-                }
-            }
-        }
-        let payload = offline_status(&self.status, "agent stopped");
-        if self
-            .client
-            .try_publish(self.status_topic.clone(), QoS::AtLeastOnce, true, payload)
-            .is_ok()
-        {
-            self.state.requested_other();
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
-            while let Ok(Ok(ev)) = tokio::time::timeout_at(deadline, eventloop.poll()).await {
-                if matches!(ev, Event::Incoming(Packet::PubAck(_))) && self.state.in_flight() == 0 {
-                    break;
-                }
-                self.on_event(ev);
-            }
-        }
-        // Stopping: if the clean disconnect does not go out, the broker
-        // notices the closed connection (and publishes the last will).
-        let _ = self.client.try_disconnect();
-        let _ = tokio::time::timeout(Duration::from_millis(500), eventloop.poll()).await;
     }
 }
 

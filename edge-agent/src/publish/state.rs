@@ -3,7 +3,7 @@
 //! state and says what to do; it never touches the network, the spool or
 //! the clock (callers pass `now`), so every rule has a unit test. The
 //! driver (`publish::run`) feeds it rumqttc's events and carries out its
-//! answers.
+//! answers. Half of the file is those tests, one per transition.
 //!
 //! # Rules
 //! * **Matching.** rumqttc reports every publish as it writes it

@@ -216,19 +216,19 @@ async fn run() -> anyhow::Result<()> {
     let mut edge = EdgeAgent::start(&edge_dir, &edge_config);
 
     step(
-        "a person to recognise: one face of the first photo in the clip (`central admin persons import`)",
+        "a person to recognise: one face of the first photo in the clip (`central admin person import`)",
     );
     let people = state.join("people");
     enrolment_photo(&people.join("Demo Visitor"))?;
     let out = std::process::Command::new(atrium_tests::binary("central"))
-        .args(["admin", "--database-url", &db, "persons", "import"])
+        .args(["admin", "--database-url", &db, "person", "import"])
         .arg(&people)
         .arg("--models-dir")
         .arg(workspace_root().join("models"))
         .arg("--onnxruntime")
         .arg(atrium_testkit::onnxruntime_library())
         .output()
-        .context("running central admin persons import")?;
+        .context("running central admin person import")?;
     if !out.status.success() {
         bail!(
             "enrolling the demo person failed: {}{}",

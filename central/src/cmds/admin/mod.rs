@@ -1,0 +1,105 @@
+//! `central admin …`: users, sites, cameras, persons and the broker PKI,
+//! for the person who installs and runs Atrium. One module per noun; this
+//! one parses the arguments and opens the database for the nouns that
+//! need it.
+
+mod broker;
+mod cameras;
+mod pki;
+mod sites;
+mod users;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::bail;
+
+use broker::{BrokerCommand, broker};
+use cameras::{CameraCommand, camera};
+use pki::{PkiCommand, pki};
+use sites::{SiteCommand, site};
+use users::{UserCommand, user};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// PostgreSQL URL (or use --config).
+    #[arg(long, env = "ATRIUM_DATABASE_URL", global = true)]
+    database_url: Option<String>,
+    /// Read the database settings from central's configuration file.
+    #[arg(long, short, env = "ATRIUM_CENTRAL_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: AdminCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum AdminCommand {
+    /// Users of the API and web UI.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Sites (buildings).
+    #[command(subcommand)]
+    Site(SiteCommand),
+    /// Cameras (each with its edge agent).
+    #[command(subcommand)]
+    Camera(CameraCommand),
+    /// Certificates for the broker, central and edge agents.
+    #[command(subcommand)]
+    Pki(PkiCommand),
+    /// The Mosquitto broker's configuration.
+    #[command(subcommand)]
+    Broker(BrokerCommand),
+    /// Persons to recognise (bulk enrolment). `persons` still works.
+    #[command(subcommand, alias = "persons")]
+    Person(super::persons::PersonsCommand),
+}
+
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    match args.command {
+        AdminCommand::Pki(cmd) => return pki(cmd),
+        AdminCommand::Broker(cmd) => return broker(cmd),
+        _ => {}
+    }
+    // Bad arguments are named before any connection is tried.
+    match &args.command {
+        AdminCommand::Camera(CameraCommand::Add { id, site, .. }) => {
+            atrium_proto::CameraId::new(id.clone())?;
+            atrium_proto::SiteId::new(site.clone())?;
+        }
+        AdminCommand::Site(SiteCommand::Add { id, .. }) => {
+            atrium_proto::SiteId::new(id.clone())?;
+        }
+        _ => {}
+    }
+    let url = match (&args.database_url, &args.config) {
+        (Some(u), _) => u.clone(),
+        (None, Some(c)) => {
+            let cfg = central::config::Config::load(c)?;
+            let pg = cfg.database_config().map_err(anyhow::Error::msg)?;
+            return run_db(
+                args.command,
+                central::store::connect_config(pg).await?,
+                cfg.faces,
+            )
+            .await;
+        }
+        (None, None) => bail!("give --database-url (or ATRIUM_DATABASE_URL) or --config"),
+    };
+    let client = central::store::connect(&url).await?;
+    run_db(args.command, client, Default::default()).await
+}
+
+async fn run_db(
+    cmd: AdminCommand,
+    mut client: deadpool_postgres::Client,
+    faces: central::config::FacesSection,
+) -> anyhow::Result<ExitCode> {
+    match cmd {
+        AdminCommand::Person(c) => super::persons::run(c, &mut client, faces).await,
+        AdminCommand::User(c) => user(c, &client).await,
+        AdminCommand::Site(c) => site(c, &client).await,
+        AdminCommand::Camera(c) => camera(c, &client).await,
+        AdminCommand::Pki(c) => pki(c),
+        AdminCommand::Broker(c) => broker(c),
+    }
+}
