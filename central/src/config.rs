@@ -226,6 +226,19 @@ pub enum ConfigError {
     Invalid { path: PathBuf, message: String },
 }
 
+/// Why the database settings do not make a connection configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum DatabaseConfigError {
+    #[error("database.url: {0}")]
+    Url(#[source] tokio_postgres::Error),
+    #[error("database.password_file {}: {source}", path.display())]
+    PasswordFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 impl Config {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -277,15 +290,18 @@ impl Config {
     }
 
     /// The database URL with the password from `password_file` filled in.
-    pub fn database_config(&self) -> Result<tokio_postgres::Config, String> {
+    pub fn database_config(&self) -> Result<tokio_postgres::Config, DatabaseConfigError> {
         let mut cfg: tokio_postgres::Config = self
             .database
             .url
             .parse()
-            .map_err(|e| format!("database.url: {e}"))?;
+            .map_err(DatabaseConfigError::Url)?;
         if let Some(p) = &self.database.password_file {
-            let pw = std::fs::read_to_string(p)
-                .map_err(|e| format!("database.password_file {}: {e}", p.display()))?;
+            let pw =
+                std::fs::read_to_string(p).map_err(|source| DatabaseConfigError::PasswordFile {
+                    path: p.clone(),
+                    source,
+                })?;
             cfg.password(pw.trim_end_matches(['\r', '\n']));
         }
         Ok(cfg)

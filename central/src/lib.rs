@@ -14,6 +14,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod ingest;
+pub mod internal_events;
 pub mod live;
 pub mod metrics;
 pub mod recognize;

@@ -59,7 +59,9 @@ const LIVE_BUFFER: usize = 4096;
 
 /// A connection pool for the configured database.
 pub fn pool(cfg: &Config) -> Result<deadpool_postgres::Pool, ServerError> {
-    let pg = cfg.database_config().map_err(ServerError::Database)?;
+    let pg = cfg
+        .database_config()
+        .map_err(|e| ServerError::Database(e.to_string()))?;
     let mgr = deadpool_postgres::Manager::from_config(
         pg,
         tokio_postgres::NoTls,
@@ -202,7 +204,9 @@ async fn start_in_span(cfg: Config) -> Result<Running, ServerError> {
         state.clone(),
         stop.clone(),
     )));
-    let pg = cfg.database_config().map_err(ServerError::Database)?;
+    let pg = cfg
+        .database_config()
+        .map_err(|e| ServerError::Database(e.to_string()))?;
     let (ready_tx, ready) = tokio::sync::oneshot::channel();
     tasks.push(atrium_worker::spawn(crate::live::listen(
         pg,

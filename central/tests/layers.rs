@@ -12,6 +12,7 @@ use std::path::Path;
 /// import each other.
 const LAYERS: &[&[&str]] = &[
     &["error", "config", "metrics"],
+    &["internal_events"],
     &["store"],
     &["auth"],
     &["live"],

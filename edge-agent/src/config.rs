@@ -334,6 +334,8 @@ impl Config {
         Ok(config)
     }
 
+    // A message, not a type: it becomes `ConfigError::Invalid`'s text,
+    // naming the field, and nothing branches on it.
     fn validate(&self) -> Result<(), String> {
         self.source().map_err(|e| e.to_string())?;
         let c = &self.camera;

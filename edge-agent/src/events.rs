@@ -16,6 +16,7 @@ use atrium_proto::{CameraId, Event, SiteId};
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
+use crate::internal_events::{EventUnspooled, InternalEvent, SpoolOverflowed};
 use crate::metrics::Kind;
 use crate::state::Shared;
 use atrium_spool::{Spool, SpoolError};
@@ -64,15 +65,13 @@ impl EventSink {
     /// `events_unspooled` and reported in the heartbeat: the event is lost.
     pub fn spool(&self, event: &Event) -> Result<u64, SpoolError> {
         let result = self.spool_event(event);
-        if let Err(e) = &result {
-            self.shared.metrics.events_unspooled.inc();
-            tracing::error!(
-                error = %e,
-                id = %event.id,
-                kind = event.body.kind().as_str(),
-                lost_total = self.shared.metrics.events_unspooled.get(),
-                "could not spool an event: it is lost"
-            );
+        if let Err(error) = &result {
+            EventUnspooled {
+                error,
+                id: event.id,
+                kind: event.body.kind(),
+            }
+            .emit(&self.shared.metrics);
         }
         result
     }
@@ -112,12 +111,11 @@ impl EventSink {
         }
         self.notify.notify_one();
         if dropped > 0 {
-            m.spool_dropped.inc_by(dropped);
-            tracing::warn!(
+            SpoolOverflowed {
                 dropped,
                 dropped_total,
-                "spool quota reached: oldest events dropped"
-            );
+            }
+            .emit(m);
             // The alert is itself an event, so central learns what was lost.
             self.emit(
                 self.shared.clock.now(),

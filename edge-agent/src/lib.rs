@@ -11,6 +11,7 @@ pub mod events;
 pub mod face;
 pub mod frames;
 pub mod http;
+pub mod internal_events;
 pub mod metrics;
 pub mod outbox;
 pub mod pipeline;

@@ -40,7 +40,7 @@ pub struct RelayOptions {
     pub exit_at_eof: bool,
 }
 
-/// Why an input line was refused.
+/// Why an input line was refused: the text of its `refused` answer line.
 fn check(line: &str, config: &Config) -> Result<Event, String> {
     if line.len() > MAX_EVENT_PAYLOAD {
         return Err(format!(

@@ -108,7 +108,7 @@ impl Keys {
         username: &str,
         role: &str,
         session: &str,
-    ) -> Result<String, String> {
+    ) -> Result<String, jsonwebtoken::errors::Error> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             sub: user_id.to_owned(),
@@ -121,18 +121,15 @@ impl Keys {
             exp: now + self.ttl_s,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &self.encoding)
-            .map_err(|e| e.to_string())
     }
 
     /// Verifies a token.
-    pub fn verify(&self, token: &str) -> Result<Claims, String> {
+    pub fn verify(&self, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
         let mut v = Validation::new(Algorithm::RS256);
         v.set_issuer(&[ISSUER]);
         v.set_audience(&[AUDIENCE]);
         v.leeway = 5;
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &v)
-            .map(|d| d.claims)
-            .map_err(|e| e.to_string())
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &v).map(|d| d.claims)
     }
 }
 
@@ -214,7 +211,10 @@ mod tests {
         c.exp = now - 60;
         let expired =
             jsonwebtoken::encode(&Header::new(Algorithm::RS256), &c, &other.encoding).unwrap();
-        assert!(other.verify(&expired).unwrap_err().contains("Expired"));
+        assert!(matches!(
+            other.verify(&expired).unwrap_err().kind(),
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature
+        ));
         // Another key's token.
         let stranger = Keys::load_or_create(&dir.path().join("other.pem"), 3600).unwrap();
         assert!(

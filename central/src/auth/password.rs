@@ -5,12 +5,24 @@
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 
+/// Why a password was not hashed.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    #[error("hashing the password: {0}")]
+    Hash(argon2::password_hash::Error),
+    #[error("passwords need at least {MIN_CHARS} characters")]
+    TooShort,
+}
+
+/// The shortest password accepted.
+pub const MIN_CHARS: usize = 10;
+
 /// Hashes a password.
-pub fn hash(password: &str) -> Result<String, String> {
+pub fn hash(password: &str) -> Result<String, PasswordError> {
     Argon2::default()
         .hash_password(password.as_bytes())
         .map(|h| h.to_string())
-        .map_err(|e| format!("hashing the password: {e}"))
+        .map_err(PasswordError::Hash)
 }
 
 /// Checks a password against a PHC string (false for a malformed hash).
@@ -21,9 +33,9 @@ pub fn verify(password: &str, phc: &str) -> bool {
 }
 
 /// Refuses passwords too weak to be worth hashing.
-pub fn check_strength(password: &str) -> Result<(), String> {
-    if password.chars().count() < 10 {
-        return Err("passwords need at least 10 characters".into());
+pub fn check_strength(password: &str) -> Result<(), PasswordError> {
+    if password.chars().count() < MIN_CHARS {
+        return Err(PasswordError::TooShort);
     }
     Ok(())
 }

@@ -14,7 +14,7 @@ use super::serve::Args;
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let c = central::config::Config::load(&args.config)?;
-    let db = c.database_config().map_err(anyhow::Error::msg)?;
+    let db = c.database_config()?;
     let tls = atrium_mqtt::TlsFiles {
         ca: c.broker.ca_file.clone(),
         cert: c.broker.cert_file.clone(),

@@ -91,8 +91,8 @@ impl IngestHandle {
         site: &SiteId,
         camera: &CameraId,
         config: &atrium_proto::CameraConfig,
-    ) -> Result<(), String> {
-        let payload = serde_json::to_vec(config).map_err(|e| e.to_string())?;
+    ) -> Result<(), PushError> {
+        let payload = serde_json::to_vec(config)?;
         self.client
             .publish(
                 topic::camera(site, camera, CameraChannel::Config),
@@ -101,8 +101,19 @@ impl IngestHandle {
                 payload,
             )
             .await
-            .map_err(|e| format!("queueing the config publish: {e}"))
+            .map_err(Box::new)?;
+        Ok(())
     }
+}
+
+/// Why a camera configuration was not pushed.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    #[error("encoding the configuration: {0}")]
+    Encode(#[from] serde_json::Error),
+    /// Boxed: the client error holds the whole request.
+    #[error("queueing the config publish: {0}")]
+    Queue(#[from] Box<rumqttc::v5::ClientError>),
 }
 
 /// Why ingest could not start.

@@ -12,6 +12,7 @@ use rumqttc::v5::{AsyncClient, Event};
 use tokio::sync::mpsc;
 
 use super::IngestHandle;
+use crate::internal_events::{BrokerConnection, InternalEvent};
 use crate::metrics::Metrics;
 
 /// Receives from the broker: one [`Worker`] attempt is one connection
@@ -39,9 +40,7 @@ impl Worker for Receiver {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
                     attempt.progressed();
                     connected.store(true, Ordering::Relaxed);
-                    self.metrics.broker_connected.set(1);
-                    self.metrics.broker_connects.inc();
-                    tracing::info!("ingest connected to the broker");
+                    BrokerConnection { up: true }.emit(&self.metrics);
                     for channel in [CameraChannel::Event, CameraChannel::Status] {
                         let filter =
                             format!("$share/{}/{}", self.group, topic::all_cameras(channel));
@@ -63,7 +62,7 @@ impl Worker for Receiver {
         };
         if result.is_err() {
             connected.store(false, Ordering::Relaxed);
-            self.metrics.broker_connected.set(0);
+            BrokerConnection { up: false }.emit(&self.metrics);
         }
         result
     }

@@ -21,6 +21,10 @@ use super::state::{Next, Outcome, WriterState};
 use super::validate::{Accepted, validate};
 use super::write::{self, Batch, DeadLetter};
 use super::{IngestConfig, IngestHandle, load_cameras};
+use crate::internal_events::{
+    BatchCommitted, CommitRetried, DatabaseAvailability, InternalEvent, MessageDeadLettered,
+    MessagesReceived, SpoolReadFailed, SpoolRecordsUndecodable,
+};
 use crate::live::LiveEvent;
 use crate::metrics::Metrics;
 
@@ -104,7 +108,7 @@ impl Writer {
                     )
                 })
                 .collect();
-            self.metrics.messages.inc_by(msgs.len() as u64);
+            MessagesReceived { count: msgs.len() }.emit(&self.metrics);
             // Until the batch is durable it stays unacknowledged with the
             // broker; `Hold` waits (the broker's window stops delivery).
             loop {
@@ -199,12 +203,12 @@ impl Writer {
                 }
                 Ok(Accepted::Status(s)) => batch.statuses.push(*s),
                 Err(reason) => {
-                    tracing::warn!(
+                    MessageDeadLettered {
                         topic,
-                        reason,
-                        bytes = payload.len(),
-                        "message dead-lettered"
-                    );
+                        reason: &reason,
+                        bytes: payload.len(),
+                    }
+                    .emit(&self.metrics);
                     batch.dead.push(DeadLetter {
                         topic: topic.clone(),
                         reason,
@@ -248,22 +252,16 @@ impl Writer {
                 .map_err(outcome)?;
         }
         tx.commit().await.map_err(outcome)?;
-        let m = &self.metrics;
-        m.commit_seconds.observe(started.elapsed().as_secs_f64());
-        m.batch_size.observe(batch.len() as f64);
-        m.events_stored.inc_by(written.new_events);
-        m.events_duplicate
-            .inc_by(batch.events.len() as u64 - written.new_events.min(batch.events.len() as u64));
-        m.dead_letters.inc_by(written.dead_letters);
         let now = self.cfg.clock.now();
-        if let Some(lag) = batch
-            .events
-            .iter()
-            .map(|(e, _)| (now - e.ts).num_milliseconds())
-            .max()
-        {
-            m.lag_seconds.set(lag as f64 / 1000.0);
+        BatchCommitted {
+            messages: batch.len(),
+            events: batch.events.len(),
+            new_events: written.new_events,
+            dead_letters: written.dead_letters,
+            took: started.elapsed(),
+            lag: batch.events.iter().map(|(e, _)| now - e.ts).max(),
         }
+        .emit(&self.metrics);
         Ok(())
     }
 
@@ -282,8 +280,11 @@ impl Writer {
             match self.state.after_commit(&outcome, self.cfg.clock.instant()) {
                 Next::Ack => return Outcome::Committed,
                 Next::RetryAt(at) => {
-                    self.metrics.commit_retries.inc();
-                    tracing::info!(reason = ?outcome, "transient database error; retrying the batch");
+                    CommitRetried {
+                        reason: &outcome,
+                        whole_batch: true,
+                    }
+                    .emit(&self.metrics);
                     tokio::time::sleep_until(at.into()).await;
                 }
                 Next::OneByOne => {
@@ -313,7 +314,11 @@ impl Writer {
                 ) {
                     (_, Next::Ack) => break,
                     (_, Next::RetryAt(at)) => {
-                        self.metrics.commit_retries.inc();
+                        CommitRetried {
+                            reason: &outcome,
+                            whole_batch: false,
+                        }
+                        .emit(&self.metrics);
                         tokio::time::sleep_until(at.into()).await;
                         outcome = self.commit_batch(&batch).await;
                     }
@@ -426,14 +431,8 @@ impl Writer {
     }
 
     fn set_database_up(&self, up: bool) {
-        if self.handle.database_up.swap(up, Ordering::Relaxed) != up {
-            if up {
-                tracing::info!("database reachable again");
-            } else {
-                tracing::error!("database unreachable");
-            }
-        }
-        self.metrics.database_up.set(i64::from(up));
+        let changed = self.handle.database_up.swap(up, Ordering::Relaxed) != up;
+        DatabaseAvailability { up, changed }.emit(&self.metrics);
     }
 
     /// Commits spooled messages, oldest first, while the database takes
@@ -466,8 +465,7 @@ impl Writer {
             let records = match records {
                 Ok(r) => r,
                 Err(e) => {
-                    tracing::error!(error = %e, spooled, "cannot read the ingest spool; retrying later");
-                    self.metrics.spool_errors.inc();
+                    SpoolReadFailed { error: &e, spooled }.emit(&self.metrics);
                     self.state.after_read_error(now);
                     return;
                 }
@@ -499,11 +497,10 @@ impl Writer {
             }
             let mut batch = self.build(&msgs).await;
             if !undecodable.is_empty() {
-                tracing::error!(
-                    records = undecodable.len(),
-                    "undecodable ingest spool records go to the dead letters"
-                );
-                self.metrics.spool_errors.inc_by(undecodable.len() as u64);
+                SpoolRecordsUndecodable {
+                    records: undecodable.len(),
+                }
+                .emit(&self.metrics);
                 batch.dead.extend(undecodable.iter().cloned());
             }
             let outcome = self.commit_with_retries(batch, &msgs, &undecodable).await;

@@ -47,7 +47,9 @@ impl Default for RecognizeConfig {
 /// what is kept of a photo.
 #[derive(Debug, Clone)]
 pub struct FacesState {
-    /// `Err`: why photos cannot be enrolled (disabled, models missing).
+    /// `Err`: why photos cannot be enrolled (disabled, models missing), as
+    /// the sentence `/health` and the 503 answer show; nothing branches on
+    /// it.
     pub enroller: Result<enrol::Enroller, String>,
     pub photo_max_bytes: usize,
     pub keep_photos: bool,

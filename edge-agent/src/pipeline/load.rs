@@ -11,6 +11,7 @@ use tokio::sync::watch;
 
 use super::inference::Latencies;
 use crate::adaptive::{AdaptiveConfig, Controller, Load};
+use crate::internal_events::{InternalEvent, LoadLevelChanged};
 use crate::outbox::Figures;
 use crate::state::Shared;
 use crate::sysload::SysLoad;
@@ -53,23 +54,19 @@ pub async fn run(
             cpu_percent: r.cpu_percent,
             latency_ratio: median / budget_ms,
         });
-        let before = shared.load_level.swap(plan.level, Ordering::Relaxed);
-        if before != plan.level {
-            tracing::warn!(
-                from = before,
-                to = plan.level,
-                cpu = r.cpu_percent,
-                inference_ms = median,
-                "adaptive load level changed"
-            );
+        LoadLevelChanged {
+            from: shared.load_level.swap(plan.level, Ordering::Relaxed),
+            to: plan.level,
+            cpu_percent: r.cpu_percent,
+            inference_ms: median,
         }
+        .emit(m);
         shared
             .detect_every
             .store(plan.detect_every, Ordering::Relaxed);
         shared
             .face_slowdown
             .store(plan.face_slowdown.unwrap_or(0), Ordering::Relaxed);
-        m.load_level.set(i64::from(plan.level));
         m.detect_every.set(i64::from(plan.detect_every));
         m.cpu_percent.set(f64::from(r.cpu_percent));
         m.rss_bytes.set(r.rss_bytes as i64);

@@ -6,6 +6,7 @@
 use atrium_proto::CameraConfig;
 
 use super::Driver;
+use crate::internal_events::{ConfigRefused, InternalEvent};
 
 impl Driver {
     pub(super) fn on_config(&mut self, payload: &[u8]) {
@@ -14,14 +15,13 @@ impl Driver {
         }
         let config = match CameraConfig::parse(payload) {
             Ok(c) => c,
-            Err(e) => {
-                self.shared.metrics.config_refused.inc();
-                tracing::error!(
-                    error = %e,
-                    bytes = payload.len(),
-                    topic = %self.config_topic,
-                    "refusing the camera configuration from central; keeping the current one"
-                );
+            Err(error) => {
+                ConfigRefused {
+                    error: &error,
+                    bytes: payload.len(),
+                    topic: &self.config_topic,
+                }
+                .emit(&self.shared.metrics);
                 return;
             }
         };

@@ -21,6 +21,7 @@ use super::{EncodedFrame, VideoCodec};
 use crate::decode::{Decoder, FrameMaker};
 use crate::events::EventSink;
 use crate::frames::Handoff;
+use crate::internal_events::{DropStage, FrameDropped, InternalEvent};
 use crate::metrics::Kind;
 use crate::state::Shared;
 
@@ -126,7 +127,10 @@ fn decode_thread(ctx: SourceContext, rx: std::sync::mpsc::Receiver<DecodeMsg>) {
                     match maker.make(picture, Some(stream_ms), want) {
                         Ok(frame) => {
                             if ctx.handoff.put(frame) {
-                                m.frames_dropped.get_or_create(&Kind::of("handoff")).inc();
+                                FrameDropped {
+                                    stage: DropStage::Handoff,
+                                }
+                                .emit(m);
                             }
                         }
                         Err(e) => tracing::warn!(error = %e, "frame conversion failed"),
@@ -233,11 +237,10 @@ async fn stream_session(
             match tx.try_send(DecodeMsg::Resync) {
                 Ok(()) => need_resync = false,
                 Err(TrySendError::Full(_)) => {
-                    ctx.shared
-                        .metrics
-                        .frames_dropped
-                        .get_or_create(&Kind::of("decode_queue"))
-                        .inc();
+                    FrameDropped {
+                        stage: DropStage::DecodeQueue,
+                    }
+                    .emit(&ctx.shared.metrics);
                     continue;
                 }
                 Err(TrySendError::Disconnected(_)) => return "decoder stopped".into(),
@@ -246,11 +249,10 @@ async fn stream_session(
         match tx.try_send(DecodeMsg::Packet(frame)) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
-                ctx.shared
-                    .metrics
-                    .frames_dropped
-                    .get_or_create(&Kind::of("decode_queue"))
-                    .inc();
+                FrameDropped {
+                    stage: DropStage::DecodeQueue,
+                }
+                .emit(&ctx.shared.metrics);
                 need_resync = true;
             }
             Err(TrySendError::Disconnected(_)) => return "decoder stopped".into(),
@@ -284,7 +286,10 @@ pub fn run_file(
                 match maker.make(picture, Some(ms), want) {
                     Ok(frame) => {
                         if ctx.handoff.put(frame) {
-                            m.frames_dropped.get_or_create(&Kind::of("handoff")).inc();
+                            FrameDropped {
+                                stage: DropStage::Handoff,
+                            }
+                            .emit(m);
                         }
                     }
                     Err(e) => tracing::warn!(error = %e, "frame conversion failed"),

@@ -36,7 +36,9 @@ pub enum Accepted {
     Status(Box<Status>),
 }
 
-/// Checks one message.
+/// Checks one message. `Err` is the refusal's reason as it is stored in
+/// `dead_letters.reason` and answered by the relay: text for an operator,
+/// which nothing branches on.
 pub fn validate(
     topic: &str,
     payload: &[u8],

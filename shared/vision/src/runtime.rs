@@ -48,6 +48,8 @@ impl Default for RuntimeOptions {
     }
 }
 
+// The error is kept as its message: it is cached for every later caller,
+// and ort's error type cannot be cloned.
 static ENV: OnceLock<Result<ort::environment::Environment, String>> = OnceLock::new();
 
 fn library_path(opts: &RuntimeOptions) -> PathBuf {

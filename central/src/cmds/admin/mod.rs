@@ -75,7 +75,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         (Some(u), _) => u.clone(),
         (None, Some(c)) => {
             let cfg = central::config::Config::load(c)?;
-            let pg = cfg.database_config().map_err(anyhow::Error::msg)?;
+            let pg = cfg.database_config()?;
             return run_db(
                 args.command,
                 central::store::connect_config(pg).await?,

@@ -51,7 +51,7 @@ fn new_password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
             .read_line(&mut line)
             .context("reading the password")?;
         let pw = line.trim_end_matches(['\r', '\n']).to_owned();
-        password::check_strength(&pw).map_err(anyhow::Error::msg)?;
+        password::check_strength(&pw)?;
         return Ok((pw, false));
     }
     let pw: String = rand::rng()
@@ -63,9 +63,7 @@ fn new_password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
 }
 
 async fn hash(pw: String) -> anyhow::Result<String> {
-    tokio::task::spawn_blocking(move || password::hash(&pw))
-        .await?
-        .map_err(anyhow::Error::msg)
+    Ok(tokio::task::spawn_blocking(move || password::hash(&pw)).await??)
 }
 
 pub(super) async fn user(
