@@ -106,6 +106,8 @@ fn cookie(name: &str, value: &str, path: &str, max_age: i64, secure: bool) -> He
 /// name costs as much time as a wrong password.
 fn dummy_hash() -> &'static str {
     static HASH: OnceLock<String> = OnceLock::new();
+    // Hashing a constant fails only if argon2 itself is broken; an empty
+    // hash then verifies nothing, which is still a refusal.
     HASH.get_or_init(|| password::hash("no such user, no such password").unwrap_or_default())
 }
 

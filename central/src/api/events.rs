@@ -14,6 +14,7 @@ use crate::auth::{AuthUser, Permission};
 use crate::error::ApiError;
 use atrium_proto::event::EventKind;
 
+use crate::http::choice::one_of;
 use crate::http::exists::ensure_camera;
 use crate::http::extract::Query;
 use crate::http::pagination::{Page, PageQuery, Paginated};
@@ -55,16 +56,12 @@ pub async fn list(
         page: q.page,
         per_page: q.per_page,
     })?;
-    let kind = q
-        .kind
-        .as_deref()
-        .map(|k| {
-            EventKind::parse(k).ok_or_else(|| {
-                ApiError::bad_request(format!("unknown event type {k:?}"))
-                    .with_details(serde_json::json!({ "allowed": EventKind::ALL }))
-            })
-        })
-        .transpose()?;
+    let kind = one_of(
+        q.kind.as_deref(),
+        "event type",
+        &EventKind::ALL,
+        EventKind::as_str,
+    )?;
     let (start, end) = crate::http::time::range(
         q.start_time,
         q.end_time,

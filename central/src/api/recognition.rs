@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::auth::{AuthUser, Permission};
 use crate::error::ApiError;
+use crate::http::choice::one_of;
 use crate::http::exists::ensure_camera;
 use crate::http::extract::{Path, Query};
 use crate::http::pagination::{Page, PageQuery, Paginated};
@@ -59,16 +60,12 @@ pub async fn list(
         page: q.page,
         per_page: q.per_page,
     })?;
-    let status = q
-        .status
-        .as_deref()
-        .map(|s| {
-            RecognitionStatus::parse(s).ok_or_else(|| {
-                ApiError::bad_request(format!("unknown status {s:?}"))
-                    .with_details(serde_json::json!({ "allowed": RecognitionStatus::ALL }))
-            })
-        })
-        .transpose()?;
+    let status = one_of(
+        q.status.as_deref(),
+        "status",
+        &RecognitionStatus::ALL,
+        RecognitionStatus::as_str,
+    )?;
     for (name, v) in [
         ("min_confidence", q.min_confidence),
         ("max_confidence", q.max_confidence),

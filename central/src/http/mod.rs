@@ -3,6 +3,7 @@
 //! time ranges. They sit below the handlers and know nothing of the
 //! application state, so any handler module may use them.
 
+pub mod choice;
 pub mod exists;
 pub mod extract;
 pub mod pagination;

@@ -81,6 +81,7 @@ pub struct Paginated<T> {
 }
 
 fn link(uri: &Uri, page: i64, per_page: u32) -> String {
+    // No query: no parameters to carry over (hence `unwrap_or_default`).
     let mut params: Vec<(String, String)> = uri
         .query()
         .map(|q| {

@@ -174,6 +174,7 @@ pub async fn write(tx: &Transaction<'_>, batch: &Batch) -> Result<Written, tokio
                 } => {
                     lines.0.push(e);
                     lines.1.push(line.clone());
+                    // A unit enum always serialises to its name.
                     lines.2.push(
                         serde_json::to_value(direction)
                             .ok()
@@ -315,6 +316,7 @@ pub async fn write(tx: &Transaction<'_>, batch: &Batch) -> Result<Written, tokio
         }
     }
     for s in &batch.statuses {
+        // Our own types of strings and numbers: serialising cannot fail.
         let state = serde_json::to_value(s.state)
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))

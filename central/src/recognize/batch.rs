@@ -148,7 +148,9 @@ async fn decide_track(
     if !vote::supersedes(current, &decision) {
         return Ok(None);
     }
-    // The best face of the decided person (of any face for unknown).
+    // The best face of the decided person (of any face for unknown). A
+    // decision needs votes, and a person's decision votes for them, so the
+    // nil id of `unwrap_or_default` cannot be reached.
     let decided_person = decision.person();
     let best_face: Uuid = votes
         .iter()

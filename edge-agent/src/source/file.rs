@@ -126,6 +126,7 @@ pub fn play(
                 return Ok(frames);
             }
         }
+        // Fails only if the decoder already ended; `deliver` drains either way.
         let _ = decoder.send_eof();
         if !deliver(&mut decoder, &mut last_ms) || !opts.loop_file {
             return Ok(frames);

@@ -90,6 +90,49 @@ impl FullFramePolicy {
     }
 }
 
+/// Turns decoded pictures into frames for the hand-off (the same for a
+/// camera and a file).
+struct Framer {
+    maker: FrameMaker,
+    full: FullFramePolicy,
+}
+
+impl Framer {
+    fn new(ctx: &SourceContext) -> Self {
+        Self {
+            maker: FrameMaker::new(ctx.detector_input, ctx.started, ctx.shared.clock.clone()),
+            full: FullFramePolicy {
+                every: ctx.full_every,
+                last: None,
+            },
+        }
+    }
+
+    /// Converts a picture and offers it to inference; a frame it replaces
+    /// unconsumed is counted as dropped.
+    fn deliver(
+        &mut self,
+        ctx: &SourceContext,
+        picture: &ffmpeg_next::frame::Video,
+        stream_ms: Option<i64>,
+    ) {
+        let m = &ctx.shared.metrics;
+        m.frames_in.inc();
+        let want = self.full.want(&ctx.shared);
+        match self.maker.make(picture, stream_ms, want) {
+            Ok(frame) => {
+                if ctx.handoff.put(frame) {
+                    FrameDropped {
+                        stage: DropStage::Handoff,
+                    }
+                    .emit(m);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "frame conversion failed"),
+        }
+    }
+}
+
 enum DecodeMsg {
     Session(VideoCodec),
     Packet(EncodedFrame),
@@ -97,11 +140,7 @@ enum DecodeMsg {
 }
 
 fn decode_thread(ctx: SourceContext, rx: std::sync::mpsc::Receiver<DecodeMsg>) {
-    let mut maker = FrameMaker::new(ctx.detector_input, ctx.started, ctx.shared.clock.clone());
-    let mut full = FullFramePolicy {
-        every: ctx.full_every,
-        last: None,
-    };
+    let mut framer = Framer::new(&ctx);
     let mut decoder: Option<Decoder> = None;
     let m = &ctx.shared.metrics;
     while let Ok(msg) = rx.recv() {
@@ -122,19 +161,7 @@ fn decode_thread(ctx: SourceContext, rx: std::sync::mpsc::Receiver<DecodeMsg>) {
                 let Some(d) = decoder.as_mut() else { continue };
                 let stream_ms = packet.pts / 90;
                 let result = d.decode(&packet, |picture| {
-                    m.frames_in.inc();
-                    let want = full.want(&ctx.shared);
-                    match maker.make(picture, Some(stream_ms), want) {
-                        Ok(frame) => {
-                            if ctx.handoff.put(frame) {
-                                FrameDropped {
-                                    stage: DropStage::Handoff,
-                                }
-                                .emit(m);
-                            }
-                        }
-                        Err(e) => tracing::warn!(error = %e, "frame conversion failed"),
-                    }
+                    framer.deliver(&ctx, picture, Some(stream_ms))
                 });
                 if let Err(e) = result {
                     m.decode_errors.inc();
@@ -267,12 +294,7 @@ pub fn run_file(
     stop: Arc<AtomicBool>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     atrium_worker::thread("file-source", move || {
-        let mut maker = FrameMaker::new(ctx.detector_input, ctx.started, ctx.shared.clock.clone());
-        let mut full = FullFramePolicy {
-            every: ctx.full_every,
-            last: None,
-        };
-        let m = &ctx.shared.metrics;
+        let mut framer = Framer::new(&ctx);
         let result = play(
             &opts,
             &stop,
@@ -280,21 +302,7 @@ pub fn run_file(
                 tracing::info!(codec = %info.codec, size = ?info.size, fps = ?info.fps, "video file opened");
                 ctx.report(CameraState::Online, None);
             },
-            |picture, ms| {
-                m.frames_in.inc();
-                let want = full.want(&ctx.shared);
-                match maker.make(picture, Some(ms), want) {
-                    Ok(frame) => {
-                        if ctx.handoff.put(frame) {
-                            FrameDropped {
-                                stage: DropStage::Handoff,
-                            }
-                            .emit(m);
-                        }
-                    }
-                    Err(e) => tracing::warn!(error = %e, "frame conversion failed"),
-                }
-            },
+            |picture, ms| framer.deliver(&ctx, picture, Some(ms)),
         );
         let reason = match result {
             Ok(n) => format!("end of file after {n} frames"),

@@ -154,7 +154,8 @@ pub fn cuda_available(opts: &RuntimeOptions) -> Result<bool, VisionError> {
     Ok(ort::ep::CUDA::is_available().unwrap_or(false))
 }
 
-/// The dimensions of a session input or output, `-1` where dynamic.
+/// The dimensions of a session input or output, `-1` where dynamic; empty
+/// for a non-tensor outlet, which every caller's shape check refuses.
 pub(crate) fn dims(outlet: &ort::value::Outlet) -> Vec<i64> {
     outlet
         .dtype()
