@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 use uuid::Uuid;
 
 use crate::app::AppState;
-use crate::auth::{AuthUser, Role, access_token};
+use crate::auth::{AuthUser, Requires, Role, access_token};
 use crate::error::ApiError;
 
 impl FromRequestParts<AppState> for AuthUser {
@@ -22,6 +22,26 @@ impl FromRequestParts<AppState> for AuthUser {
             ApiError::unauthorized("authentication required: send a bearer token or log in")
         })?;
         authenticate(state, &token).await
+    }
+}
+
+/// An authenticated caller holding `P`'s permission. Named in a handler's
+/// signature before its other extractors, so a caller without the
+/// permission gets 403 before any parameter or body is looked at (and a
+/// caller without credentials 401).
+#[derive(Debug, Clone)]
+pub struct Can<P: Requires>(pub AuthUser, pub std::marker::PhantomData<P>);
+
+impl<P: Requires + Send + Sync> FromRequestParts<AppState> for Can<P> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let user = AuthUser::from_request_parts(parts, state).await?;
+        user.require(P::PERMISSION)?;
+        Ok(Can(user, std::marker::PhantomData))
     }
 }
 

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::refresh::RefreshError;
-use crate::auth::{ACCESS_COOKIE, AuthUser, Permission, REFRESH_COOKIE, Role, password, refresh};
+use crate::auth::{ACCESS_COOKIE, AuthUser, REFRESH_COOKIE, Role, password, refresh};
 use crate::error::ApiError;
 use crate::http::extract::Json;
 
@@ -75,16 +75,11 @@ pub struct TokenResponse {
 }
 
 fn user_info(id: Uuid, username: String, role: Role) -> UserInfo {
-    let permissions = [
-        Permission::EventsRead,
-        Permission::ConfigRead,
-        Permission::ConfigWrite,
-        Permission::UsersManage,
-    ]
-    .into_iter()
-    .filter(|p| role.allows(*p))
-    .map(|p| p.as_str().to_owned())
-    .collect();
+    let permissions = role
+        .permissions()
+        .into_iter()
+        .map(|p| p.as_str().to_owned())
+        .collect();
     UserInfo {
         id,
         username,

@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
-use crate::auth::{AuthUser, Permission};
+use crate::auth::perm;
+use crate::caller::Can;
 use crate::error::ApiError;
 use crate::http::exists::ensure_camera;
 use crate::http::extract::Query;
@@ -91,7 +92,7 @@ pub fn effective_state(
 }
 
 /// Occupancy, IN/OUT today and state per camera.
-#[utoipa::path(get, path = "/api/v1/counting/current", tag = "counting", params(CurrentQuery), security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/counting/current", tag = "counting", params(CurrentQuery), security(("bearer" = ["events:read"])),
     responses(
         (status = 200, description = "One entry per camera", body = Paginated<CameraNow>),
         (status = 400, description = "Bad query", body = crate::error::ErrorBody),
@@ -99,11 +100,10 @@ pub fn effective_state(
     ))]
 pub async fn current(
     State(state): State<AppState>,
-    user: AuthUser,
+    _: Can<perm::EventsRead>,
     OriginalUri(uri): OriginalUri,
     Query(q): Query<CurrentQuery>,
 ) -> Result<axum::Json<Paginated<CameraNow>>, ApiError> {
-    user.require(Permission::EventsRead)?;
     let page = Page::from_query(PageQuery {
         page: q.page,
         per_page: q.per_page,
@@ -167,7 +167,7 @@ pub struct HistoryQuery {
 
 /// IN/OUT per line per hour or day; buckets that start in
 /// [start_time, end_time).
-#[utoipa::path(get, path = "/api/v1/counting/history", tag = "counting", params(HistoryQuery), security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/counting/history", tag = "counting", params(HistoryQuery), security(("bearer" = ["events:read"])),
     responses(
         (status = 200, description = "Buckets, oldest first", body = Paginated<HistoryBucket>),
         (status = 400, description = "Bad query", body = crate::error::ErrorBody),
@@ -175,11 +175,10 @@ pub struct HistoryQuery {
     ))]
 pub async fn history(
     State(state): State<AppState>,
-    user: AuthUser,
+    _: Can<perm::EventsRead>,
     OriginalUri(uri): OriginalUri,
     Query(q): Query<HistoryQuery>,
 ) -> Result<axum::Json<Paginated<HistoryBucket>>, ApiError> {
-    user.require(Permission::EventsRead)?;
     let page = Page::from_query(PageQuery {
         page: q.page,
         per_page: q.per_page,

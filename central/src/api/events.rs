@@ -10,7 +10,8 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::app::AppState;
-use crate::auth::{AuthUser, Permission};
+use crate::auth::perm;
+use crate::caller::Can;
 use crate::error::ApiError;
 use atrium_proto::event::EventKind;
 
@@ -39,7 +40,7 @@ pub struct EventsQuery {
 }
 
 /// Events in [start_time, end_time), newest first.
-#[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventsQuery), security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventsQuery), security(("bearer" = ["events:read"])),
     responses(
         (status = 200, description = "A page of events", body = Paginated<StoredEvent>),
         (status = 400, description = "Bad query", body = crate::error::ErrorBody),
@@ -47,11 +48,10 @@ pub struct EventsQuery {
     ))]
 pub async fn list(
     State(state): State<AppState>,
-    user: AuthUser,
+    _: Can<perm::EventsRead>,
     OriginalUri(uri): OriginalUri,
     Query(q): Query<EventsQuery>,
 ) -> Result<axum::Json<Paginated<StoredEvent>>, ApiError> {
-    user.require(Permission::EventsRead)?;
     let page = Page::from_query(PageQuery {
         page: q.page,
         per_page: q.per_page,

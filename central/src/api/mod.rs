@@ -1,5 +1,7 @@
-//! The REST API under `/api/v1`: one module per resource, each handler
-//! checking its permission first. [`routes`] lists every route; the
+//! The REST API under `/api/v1`: one module per resource. Each handler
+//! names its permission in its signature (`Can<perm::…>`, checked before
+//! any other extractor) and in its OpenAPI entry (the bearer scope);
+//! `central/tests/access.rs` holds the two together for every role. [`routes`] lists every route; the
 //! application's router (`crate::routes`) mounts it beside the WebSocket,
 //! UI, health and documentation routes.
 

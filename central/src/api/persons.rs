@@ -19,7 +19,8 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::app::AppState;
-use crate::auth::{AuthUser, Permission};
+use crate::auth::perm;
+use crate::caller::Can;
 use crate::error::ApiError;
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{Page, PageQuery, Paginated};
@@ -90,16 +91,15 @@ pub(super) async fn load_person(
 }
 
 /// Persons, by name.
-#[utoipa::path(get, path = "/api/v1/persons", tag = "persons", params(PersonsQuery), security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/persons", tag = "persons", params(PersonsQuery), security(("bearer" = ["persons:read"])),
     responses((status = 200, description = "A page of persons", body = Paginated<Person>),
               (status = 400, description = "Bad query", body = crate::error::ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
-    user: AuthUser,
+    Can(user, _): Can<perm::PersonsRead>,
     OriginalUri(uri): OriginalUri,
     Query(q): Query<PersonsQuery>,
 ) -> Result<axum::Json<Paginated<Person>>, ApiError> {
-    user.require(Permission::PersonsRead)?;
     let page = Page::from_query(PageQuery {
         page: q.page,
         per_page: q.per_page,
@@ -123,15 +123,14 @@ pub async fn list(
 }
 
 /// Create a person (then add photos).
-#[utoipa::path(post, path = "/api/v1/persons", tag = "persons", request_body = PersonInput, security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/persons", tag = "persons", request_body = PersonInput, security(("bearer" = ["persons:create"])),
     responses((status = 201, description = "Created", body = Person),
               (status = 400, description = "Invalid", body = crate::error::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
-    user: AuthUser,
+    Can(user, _): Can<perm::PersonsCreate>,
     Json(input): Json<PersonInput>,
 ) -> Result<(StatusCode, axum::Json<Person>), ApiError> {
-    user.require(Permission::PersonsWrite)?;
     input.validate()?;
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
@@ -160,16 +159,15 @@ pub async fn create(
 }
 
 /// One person, with when and where they were last recognised.
-#[utoipa::path(get, path = "/api/v1/persons/{person_id}", tag = "persons", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/persons/{person_id}", tag = "persons", security(("bearer" = ["persons:read"])),
     params(("person_id" = Uuid, Path)),
     responses((status = 200, description = "The person", body = Person),
               (status = 404, description = "Unknown person", body = crate::error::ErrorBody)))]
 pub async fn get_one(
     State(state): State<AppState>,
-    user: AuthUser,
+    Can(user, _): Can<perm::PersonsRead>,
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<Person>, ApiError> {
-    user.require(Permission::PersonsRead)?;
     let client = state.pool.get().await?;
     let p = load_person(&client, id).await?;
     audit::record(
@@ -184,17 +182,16 @@ pub async fn get_one(
 }
 
 /// Replace a person's details.
-#[utoipa::path(put, path = "/api/v1/persons/{person_id}", tag = "persons", request_body = PersonInput, security(("bearer" = [])),
+#[utoipa::path(put, path = "/api/v1/persons/{person_id}", tag = "persons", request_body = PersonInput, security(("bearer" = ["persons:update"])),
     params(("person_id" = Uuid, Path)),
     responses((status = 200, description = "Updated", body = Person),
               (status = 404, description = "Unknown person", body = crate::error::ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
-    user: AuthUser,
+    Can(user, _): Can<perm::PersonsUpdate>,
     Path(id): Path<Uuid>,
     Json(input): Json<PersonInput>,
 ) -> Result<axum::Json<Person>, ApiError> {
-    user.require(Permission::PersonsWrite)?;
     input.validate()?;
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
@@ -229,16 +226,15 @@ pub async fn update(
 
 /// Erase a person: templates, photos, negative examples, and the links
 /// from past recognitions (which stay, as `erased`). Audited.
-#[utoipa::path(delete, path = "/api/v1/persons/{person_id}", tag = "persons", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/persons/{person_id}", tag = "persons", security(("bearer" = ["persons:delete"])),
     params(("person_id" = Uuid, Path)),
     responses((status = 200, description = "Erased", body = crate::store::faces::Erased),
               (status = 404, description = "Unknown person", body = crate::error::ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
-    user: AuthUser,
+    Can(user, _): Can<perm::PersonsDelete>,
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<crate::store::faces::Erased>, ApiError> {
-    user.require(Permission::PersonsWrite)?;
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
     let er = crate::store::faces::erase_person(&tx, id)

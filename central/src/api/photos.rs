@@ -21,7 +21,8 @@ use uuid::Uuid;
 
 use super::persons::{load_person, person_not_found};
 use crate::app::AppState;
-use crate::auth::{AuthUser, Permission};
+use crate::auth::perm;
+use crate::caller::Can;
 use crate::error::ApiError;
 use crate::http::extract::Path;
 use crate::recognize::enrol::EnrolError;
@@ -153,7 +154,7 @@ async fn photo_part(mut multipart: Multipart, max: usize) -> Result<Bytes, ApiEr
 /// Enrol a photo: exactly one face of sufficient quality, embedded with
 /// the edge's model. 422 names the reason (`no_face`, `several_faces`,
 /// `too_small`, `too_blurry`, `not_frontal`, `not_an_image`).
-#[utoipa::path(post, path = "/api/v1/persons/{person_id}/photos", tag = "persons", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/persons/{person_id}/photos", tag = "persons", security(("bearer" = ["persons:update"])),
     params(("person_id" = Uuid, Path)),
     request_body(content_type = "multipart/form-data", description = "Form field `photo`: a JPEG or PNG"),
     responses((status = 201, description = "Enrolled", body = Enrolment),
@@ -162,11 +163,10 @@ async fn photo_part(mut multipart: Multipart, max: usize) -> Result<Bytes, ApiEr
               (status = 422, description = "Photo refused, with the reason", body = crate::error::ErrorBody)))]
 pub async fn add_photo(
     State(state): State<AppState>,
-    user: AuthUser,
+    Can(user, _): Can<perm::PersonsUpdate>,
     Path(id): Path<Uuid>,
     multipart: Multipart,
 ) -> Result<(StatusCode, axum::Json<Enrolment>), ApiError> {
-    user.require(Permission::PersonsWrite)?;
     let faces = state.faces.clone();
     let enroller = faces
         .enroller
@@ -232,16 +232,15 @@ pub async fn add_photo(
 }
 
 /// A person's photos (metadata).
-#[utoipa::path(get, path = "/api/v1/persons/{person_id}/photos", tag = "persons", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/persons/{person_id}/photos", tag = "persons", security(("bearer" = ["persons:read"])),
     params(("person_id" = Uuid, Path)),
     responses((status = 200, description = "Photos", body = Vec<Photo>),
               (status = 404, description = "Unknown person", body = crate::error::ErrorBody)))]
 pub async fn list_photos(
     State(state): State<AppState>,
-    user: AuthUser,
+    _: Can<perm::PersonsRead>,
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<Vec<Photo>>, ApiError> {
-    user.require(Permission::PersonsRead)?;
     let client = state.pool.get().await?;
     load_person(&client, id).await?;
     let rows = client
@@ -265,16 +264,15 @@ fn photo_not_found(id: Uuid) -> ApiError {
 }
 
 /// The photo itself (decrypted). Audited.
-#[utoipa::path(get, path = "/api/v1/persons/{person_id}/photos/{photo_id}", tag = "persons", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/persons/{person_id}/photos/{photo_id}", tag = "persons", security(("bearer" = ["persons:read"])),
     params(("person_id" = Uuid, Path), ("photo_id" = Uuid, Path)),
     responses((status = 200, description = "The image", content_type = "image/jpeg"),
               (status = 404, description = "Unknown photo, or not kept", body = crate::error::ErrorBody)))]
 pub async fn get_photo(
     State(state): State<AppState>,
-    user: AuthUser,
+    Can(user, _): Can<perm::PersonsRead>,
     Path((id, photo_id)): Path<(Uuid, Uuid)>,
 ) -> Result<Response, ApiError> {
-    user.require(Permission::PersonsRead)?;
     let client = state.pool.get().await?;
     let row = client
         .query_opt(
@@ -323,16 +321,15 @@ pub async fn get_photo(
 }
 
 /// Remove a photo and its template.
-#[utoipa::path(delete, path = "/api/v1/persons/{person_id}/photos/{photo_id}", tag = "persons", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/persons/{person_id}/photos/{photo_id}", tag = "persons", security(("bearer" = ["persons:update"])),
     params(("person_id" = Uuid, Path), ("photo_id" = Uuid, Path)),
     responses((status = 204, description = "Removed"),
               (status = 404, description = "Unknown photo", body = crate::error::ErrorBody)))]
 pub async fn delete_photo(
     State(state): State<AppState>,
-    user: AuthUser,
+    Can(user, _): Can<perm::PersonsUpdate>,
     Path((id, photo_id)): Path<(Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
-    user.require(Permission::PersonsWrite)?;
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
     let n = tx

@@ -13,7 +13,8 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::app::AppState;
-use crate::auth::{AuthUser, Permission};
+use crate::auth::perm;
+use crate::caller::Can;
 use crate::error::ApiError;
 use crate::http::choice::one_of;
 use crate::http::exists::ensure_camera;
@@ -43,7 +44,7 @@ pub struct RecognitionQuery {
 }
 
 /// Recognitions in [start_time, end_time), newest first.
-#[utoipa::path(get, path = "/api/v1/events/recognition", tag = "recognition", params(RecognitionQuery), security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/events/recognition", tag = "recognition", params(RecognitionQuery), security(("bearer" = ["persons:read"])),
     responses(
         (status = 200, description = "A page of recognitions", body = Paginated<Recognition>),
         (status = 400, description = "Bad query", body = crate::error::ErrorBody),
@@ -51,11 +52,10 @@ pub struct RecognitionQuery {
     ))]
 pub async fn list(
     State(state): State<AppState>,
-    user: AuthUser,
+    Can(user, _): Can<perm::PersonsRead>,
     OriginalUri(uri): OriginalUri,
     Query(q): Query<RecognitionQuery>,
 ) -> Result<axum::Json<Paginated<Recognition>>, ApiError> {
-    user.require(Permission::PersonsRead)?;
     let page = Page::from_query(PageQuery {
         page: q.page,
         per_page: q.per_page,
@@ -130,7 +130,7 @@ pub struct Rejection {
 /// "Not this person": the recognition becomes `rejected` and its track's
 /// observations that voted for the person become negative examples, which
 /// later votes respect.
-#[utoipa::path(post, path = "/api/v1/events/recognition/{recognition_id}/reject", tag = "recognition", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/events/recognition/{recognition_id}/reject", tag = "recognition", security(("bearer" = ["persons:update"])),
     params(("recognition_id" = Uuid, Path)),
     responses(
         (status = 200, description = "Rejected", body = Rejection),
@@ -138,10 +138,9 @@ pub struct Rejection {
     ))]
 pub async fn reject(
     State(state): State<AppState>,
-    user: AuthUser,
+    Can(user, _): Can<perm::PersonsUpdate>,
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<Rejection>, ApiError> {
-    user.require(Permission::PersonsWrite)?;
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
     let Some((person, negatives)) =

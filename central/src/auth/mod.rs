@@ -10,6 +10,7 @@
 pub mod jwt;
 pub mod login_limit;
 pub mod password;
+pub mod permissions;
 pub mod refresh;
 pub mod sessions;
 
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::ApiError;
+pub use permissions::{Permission, Requires, perm};
 
 /// Access cookie name.
 pub const ACCESS_COOKIE: &str = "atrium_access";
@@ -39,31 +41,6 @@ pub enum Role {
     Viewer,
 }
 
-/// Permission strings, declared beside each route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Permission {
-    EventsRead,
-    ConfigRead,
-    ConfigWrite,
-    UsersManage,
-    /// Persons, photos and recognitions (personal data).
-    PersonsRead,
-    PersonsWrite,
-}
-
-impl Permission {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::EventsRead => "events:read",
-            Self::ConfigRead => "config:read",
-            Self::ConfigWrite => "config:write",
-            Self::UsersManage => "users:manage",
-            Self::PersonsRead => "persons:read",
-            Self::PersonsWrite => "persons:write",
-        }
-    }
-}
-
 impl Role {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -77,30 +54,7 @@ impl Role {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::SuperAdmin,
-            Self::Admin,
-            Self::FacilityManager,
-            Self::SecurityOfficer,
-            Self::Operator,
-            Self::Viewer,
-        ]
-        .into_iter()
-        .find(|r| r.as_str() == s)
-    }
-
-    /// Whether this role holds `p`.
-    pub fn allows(self, p: Permission) -> bool {
-        use Permission::*;
-        match self {
-            Self::SuperAdmin | Self::Admin => true,
-            // Security officers run face recognition.
-            Self::SecurityOfficer => {
-                matches!(p, EventsRead | ConfigRead | PersonsRead | PersonsWrite)
-            }
-            Self::FacilityManager | Self::Operator => matches!(p, EventsRead | ConfigRead),
-            Self::Viewer => matches!(p, EventsRead | ConfigRead),
-        }
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
     }
 }
 
@@ -160,38 +114,4 @@ pub fn cookie(parts: &Parts, name: &str) -> Option<String> {
         .filter_map(|kv| kv.trim().split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_owned())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_admins_write_configuration() {
-        for r in [Role::SuperAdmin, Role::Admin] {
-            assert!(r.allows(Permission::ConfigWrite) && r.allows(Permission::UsersManage));
-        }
-        for r in [
-            Role::FacilityManager,
-            Role::SecurityOfficer,
-            Role::Operator,
-            Role::Viewer,
-        ] {
-            assert!(!r.allows(Permission::ConfigWrite), "{r:?}");
-            assert!(r.allows(Permission::EventsRead), "{r:?}");
-        }
-        assert_eq!(Role::parse("security_officer"), Some(Role::SecurityOfficer));
-    }
-
-    #[test]
-    fn only_admins_and_security_officers_see_personal_data() {
-        for r in [Role::SuperAdmin, Role::Admin, Role::SecurityOfficer] {
-            assert!(r.allows(Permission::PersonsRead) && r.allows(Permission::PersonsWrite));
-        }
-        for r in [Role::FacilityManager, Role::Operator, Role::Viewer] {
-            assert!(!r.allows(Permission::PersonsRead), "{r:?}");
-            assert!(!r.allows(Permission::PersonsWrite), "{r:?}");
-        }
-        assert_eq!(Role::parse("root"), None);
-    }
 }

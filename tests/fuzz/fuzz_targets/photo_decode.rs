@@ -1,4 +1,4 @@
-//! Photo decoding at enrolment (an upload anyone with persons:write can
+//! Photo decoding at enrolment (an upload anyone with persons:update can
 //! send): never panics, never allocates past the pixel limit, and what it
 //! accepts has the size it claims.
 #![no_main]

@@ -11,7 +11,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{check_name, finish_change, lock_camera};
 use crate::app::AppState;
-use crate::auth::{AuthUser, Permission};
+use crate::auth::perm;
+use crate::caller::Can;
 use crate::error::ApiError;
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{Page, PageQuery, Paginated};
@@ -62,15 +63,14 @@ pub struct CameraListQuery {
 }
 
 /// Cameras with their lines and zones.
-#[utoipa::path(get, path = "/api/v1/config/cameras", tag = "config", params(CameraListQuery), security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/config/cameras", tag = "config", params(CameraListQuery), security(("bearer" = ["config:read"])),
     responses((status = 200, description = "A page of cameras", body = Paginated<Camera>)))]
 pub async fn list_cameras(
     State(state): State<AppState>,
-    user: AuthUser,
+    _: Can<perm::ConfigRead>,
     OriginalUri(uri): OriginalUri,
     Query(q): Query<CameraListQuery>,
 ) -> Result<axum::Json<Paginated<Camera>>, ApiError> {
-    user.require(Permission::ConfigRead)?;
     let page = Page::from_query(PageQuery {
         page: q.page,
         per_page: q.per_page,
@@ -82,7 +82,7 @@ pub async fn list_cameras(
 }
 
 /// One camera.
-#[utoipa::path(get, path = "/api/v1/config/cameras/{camera_id}", tag = "config", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/config/cameras/{camera_id}", tag = "config", security(("bearer" = ["config:read"])),
     params(("camera_id" = String, Path, description = "Camera id")),
     responses(
         (status = 200, description = "The camera", body = Camera),
@@ -90,10 +90,9 @@ pub async fn list_cameras(
     ))]
 pub async fn get_camera(
     State(state): State<AppState>,
-    user: AuthUser,
+    _: Can<perm::ConfigRead>,
     Path(camera_id): Path<String>,
 ) -> Result<axum::Json<Camera>, ApiError> {
-    user.require(Permission::ConfigRead)?;
     let client = state.pool.get().await?;
     let camera = store::get(&client, &camera_id)
         .await?
@@ -103,7 +102,7 @@ pub async fn get_camera(
 
 /// Change a camera: name, enabled, and (replacing them all) lines and
 /// zones. Pushed to the edge.
-#[utoipa::path(put, path = "/api/v1/config/cameras/{camera_id}", tag = "config", security(("bearer" = [])),
+#[utoipa::path(put, path = "/api/v1/config/cameras/{camera_id}", tag = "config", security(("bearer" = ["config:write"])),
     params(("camera_id" = String, Path, description = "Camera id")), request_body = CameraUpdate,
     responses(
         (status = 200, description = "The camera after the change", body = Camera),
@@ -113,11 +112,10 @@ pub async fn get_camera(
     ))]
 pub async fn put_camera(
     State(state): State<AppState>,
-    user: AuthUser,
+    _: Can<perm::ConfigWrite>,
     Path(camera_id): Path<String>,
     Json(body): Json<CameraUpdate>,
 ) -> Result<axum::Json<Camera>, ApiError> {
-    user.require(Permission::ConfigWrite)?;
     if let Some(n) = &body.name
         && (n.trim().is_empty() || n.chars().count() > 200)
     {

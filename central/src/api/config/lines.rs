@@ -11,7 +11,8 @@ use utoipa::ToSchema;
 
 use super::{PartListQuery, parts};
 use crate::app::AppState;
-use crate::auth::{AuthUser, Permission};
+use crate::auth::perm;
+use crate::caller::Can;
 use crate::error::ApiError;
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::Paginated;
@@ -49,20 +50,19 @@ pub struct LineCreate {
 }
 
 /// Counting lines, optionally of one camera.
-#[utoipa::path(get, path = "/api/v1/config/lines", tag = "config", params(PartListQuery), security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/config/lines", tag = "config", params(PartListQuery), security(("bearer" = ["config:read"])),
     responses((status = 200, description = "A page of lines", body = Paginated<Line>)))]
 pub async fn list_lines(
     State(state): State<AppState>,
-    user: AuthUser,
+    _: Can<perm::ConfigRead>,
     OriginalUri(uri): OriginalUri,
     Query(q): Query<PartListQuery>,
 ) -> Result<axum::Json<Paginated<Line>>, ApiError> {
-    user.require(Permission::ConfigRead)?;
     Ok(axum::Json(parts::list(&state, &uri, q).await?))
 }
 
 /// Add a counting line to a camera. Pushed to the edge.
-#[utoipa::path(post, path = "/api/v1/config/lines", tag = "config", security(("bearer" = [])), request_body = LineCreate,
+#[utoipa::path(post, path = "/api/v1/config/lines", tag = "config", security(("bearer" = ["config:write"])), request_body = LineCreate,
     responses(
         (status = 201, description = "Created", body = Line),
         (status = 400, description = "Invalid line", body = crate::error::ErrorBody),
@@ -71,10 +71,9 @@ pub async fn list_lines(
     ))]
 pub async fn create_line(
     State(state): State<AppState>,
-    user: AuthUser,
+    _: Can<perm::ConfigWrite>,
     Json(body): Json<LineCreate>,
 ) -> Result<(StatusCode, axum::Json<Line>), ApiError> {
-    user.require(Permission::ConfigWrite)?;
     let fields = LineFields {
         name: body.name,
         a: body.a,
@@ -86,7 +85,7 @@ pub async fn create_line(
 }
 
 /// Replace a counting line. Pushed to the edge.
-#[utoipa::path(put, path = "/api/v1/config/lines/{camera_id}/{line_id}", tag = "config", security(("bearer" = [])),
+#[utoipa::path(put, path = "/api/v1/config/lines/{camera_id}/{line_id}", tag = "config", security(("bearer" = ["config:write"])),
     params(("camera_id" = String, Path), ("line_id" = String, Path)), request_body = LineBody,
     responses(
         (status = 200, description = "The line after the change", body = Line),
@@ -95,17 +94,16 @@ pub async fn create_line(
     ))]
 pub async fn put_line(
     State(state): State<AppState>,
-    user: AuthUser,
+    _: Can<perm::ConfigWrite>,
     Path((cam, id)): Path<(String, String)>,
     Json(body): Json<LineBody>,
 ) -> Result<axum::Json<Line>, ApiError> {
-    user.require(Permission::ConfigWrite)?;
     let line = parts::replace::<Line>(&state, &cam, &id, &body.into()).await?;
     Ok(axum::Json(line))
 }
 
 /// Remove a counting line. Pushed to the edge.
-#[utoipa::path(delete, path = "/api/v1/config/lines/{camera_id}/{line_id}", tag = "config", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/config/lines/{camera_id}/{line_id}", tag = "config", security(("bearer" = ["config:write"])),
     params(("camera_id" = String, Path), ("line_id" = String, Path)),
     responses(
         (status = 204, description = "Removed"),
@@ -113,10 +111,9 @@ pub async fn put_line(
     ))]
 pub async fn delete_line(
     State(state): State<AppState>,
-    user: AuthUser,
+    _: Can<perm::ConfigWrite>,
     Path((cam, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    user.require(Permission::ConfigWrite)?;
     parts::remove::<Line>(&state, &cam, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

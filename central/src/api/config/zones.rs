@@ -11,7 +11,8 @@ use utoipa::ToSchema;
 
 use super::{PartListQuery, parts};
 use crate::app::AppState;
-use crate::auth::{AuthUser, Permission};
+use crate::auth::perm;
+use crate::caller::Can;
 use crate::error::ApiError;
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::Paginated;
@@ -51,20 +52,19 @@ pub struct ZoneCreate {
 }
 
 /// Zones, optionally of one camera.
-#[utoipa::path(get, path = "/api/v1/config/zones", tag = "config", params(PartListQuery), security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/config/zones", tag = "config", params(PartListQuery), security(("bearer" = ["config:read"])),
     responses((status = 200, description = "A page of zones", body = Paginated<Zone>)))]
 pub async fn list_zones(
     State(state): State<AppState>,
-    user: AuthUser,
+    _: Can<perm::ConfigRead>,
     OriginalUri(uri): OriginalUri,
     Query(q): Query<PartListQuery>,
 ) -> Result<axum::Json<Paginated<Zone>>, ApiError> {
-    user.require(Permission::ConfigRead)?;
     Ok(axum::Json(parts::list(&state, &uri, q).await?))
 }
 
 /// Add a zone to a camera. Pushed to the edge.
-#[utoipa::path(post, path = "/api/v1/config/zones", tag = "config", security(("bearer" = [])), request_body = ZoneCreate,
+#[utoipa::path(post, path = "/api/v1/config/zones", tag = "config", security(("bearer" = ["config:write"])), request_body = ZoneCreate,
     responses(
         (status = 201, description = "Created", body = Zone),
         (status = 400, description = "Invalid zone", body = crate::error::ErrorBody),
@@ -73,10 +73,9 @@ pub async fn list_zones(
     ))]
 pub async fn create_zone(
     State(state): State<AppState>,
-    user: AuthUser,
+    _: Can<perm::ConfigWrite>,
     Json(body): Json<ZoneCreate>,
 ) -> Result<(StatusCode, axum::Json<Zone>), ApiError> {
-    user.require(Permission::ConfigWrite)?;
     let fields = ZoneFields {
         name: body.name,
         polygon: body.polygon,
@@ -88,7 +87,7 @@ pub async fn create_zone(
 }
 
 /// Replace a zone. Pushed to the edge.
-#[utoipa::path(put, path = "/api/v1/config/zones/{camera_id}/{zone_id}", tag = "config", security(("bearer" = [])),
+#[utoipa::path(put, path = "/api/v1/config/zones/{camera_id}/{zone_id}", tag = "config", security(("bearer" = ["config:write"])),
     params(("camera_id" = String, Path), ("zone_id" = String, Path)), request_body = ZoneBody,
     responses(
         (status = 200, description = "The zone after the change", body = Zone),
@@ -97,17 +96,16 @@ pub async fn create_zone(
     ))]
 pub async fn put_zone(
     State(state): State<AppState>,
-    user: AuthUser,
+    _: Can<perm::ConfigWrite>,
     Path((cam, id)): Path<(String, String)>,
     Json(body): Json<ZoneBody>,
 ) -> Result<axum::Json<Zone>, ApiError> {
-    user.require(Permission::ConfigWrite)?;
     let zone = parts::replace::<Zone>(&state, &cam, &id, &body.into()).await?;
     Ok(axum::Json(zone))
 }
 
 /// Remove a zone. Pushed to the edge.
-#[utoipa::path(delete, path = "/api/v1/config/zones/{camera_id}/{zone_id}", tag = "config", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/config/zones/{camera_id}/{zone_id}", tag = "config", security(("bearer" = ["config:write"])),
     params(("camera_id" = String, Path), ("zone_id" = String, Path)),
     responses(
         (status = 204, description = "Removed"),
@@ -115,10 +113,9 @@ pub async fn put_zone(
     ))]
 pub async fn delete_zone(
     State(state): State<AppState>,
-    user: AuthUser,
+    _: Can<perm::ConfigWrite>,
     Path((cam, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    user.require(Permission::ConfigWrite)?;
     parts::remove::<Zone>(&state, &cam, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
