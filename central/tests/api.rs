@@ -544,6 +544,57 @@ async fn the_openapi_document_is_valid_and_covers_the_api() {
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_camera_feed_carries_person_detections_and_zone_violations() {
+    let stack = Stack::start().await;
+    stack.add_camera("cam-a").await;
+    let pw = stack.add_user("watcher", "viewer").await;
+    let central = stack.central("central", "").await;
+    let api = Api::new(&central);
+    let token = api.token("watcher", &pw).await;
+    let url = format!("ws://{}/ws/camera/cam-a?token={token}", central.addr);
+    let (mut feed, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    let mut a = stack.camera_client("cam-a").await;
+    let detected = event(
+        "cam-a",
+        EventBody::PersonDetected {
+            track: 41,
+            bbox: [10.0, 20.0, 110.0, 320.0],
+            score: 0.8,
+        },
+    );
+    let violated = event(
+        "cam-a",
+        EventBody::ZoneViolation {
+            zone: "vault".into(),
+            violation: atrium_proto::event::Violation::RestrictedEntry { track: 41 },
+        },
+    );
+    publish_all(
+        &mut a,
+        &event_topic("cam-a"),
+        &[json(&detected), json(&violated)],
+    )
+    .await;
+    let (m1, m2) = (next_json(&mut feed).await, next_json(&mut feed).await);
+    let types: Vec<&str> = [&m1, &m2]
+        .iter()
+        .filter_map(|m| m["type"].as_str())
+        .collect();
+    assert!(types.contains(&"person_detected"), "{m1} {m2}");
+    assert!(types.contains(&"zone_violation"), "{m1} {m2}");
+    let d = [&m1, &m2]
+        .into_iter()
+        .find(|m| m["type"] == "person_detected")
+        .unwrap();
+    assert_eq!(d["data"]["track"], 41);
+    assert_eq!(
+        d["data"]["bbox"],
+        serde_json::json!([10.0, 20.0, 110.0, 320.0])
+    );
+    central.shutdown().await;
+}
+
 /// The next text message as JSON (pings are skipped).
 async fn next_json(ws: &mut Ws) -> serde_json::Value {
     loop {

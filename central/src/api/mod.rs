@@ -14,6 +14,7 @@ pub mod openapi;
 pub mod persons;
 pub mod photos;
 pub mod recognition;
+pub mod zones;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -70,6 +71,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             "/persons/{person_id}/photos/{photo_id}",
             get(photos::get_photo).delete(photos::delete_photo),
         )
+        .route("/zones/{zone_id}/violations", get(zones::violations))
         .route("/events/recognition", get(recognition::list))
         .route(
             "/events/recognition/{recognition_id}/reject",

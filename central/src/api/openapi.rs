@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{auth, config, counting, events, health, persons, photos, recognition};
+use super::{auth, config, counting, events, health, persons, photos, recognition, zones};
 use crate::error;
 
 #[derive(Debug, OpenApi)]
@@ -11,7 +11,7 @@ use crate::error;
     info(title = "Atrium central API", description = "People counting, occupancy, camera configuration and face recognition. Errors use one format (ErrorBody); lists are paginated (data/meta/links, per_page 1..1000, default 50). Authenticate with a bearer token from /api/v1/auth/login, or the session cookie the web UI gets."),
     paths(
         auth::login, auth::refresh, auth::logout, auth::me,
-        counting::current, counting::history,
+        counting::current, counting::history, zones::violations,
         events::list,
         config::cameras::list_cameras, config::cameras::get_camera, config::cameras::put_camera,
         config::zones::list_zones, config::zones::create_zone, config::zones::put_zone, config::zones::delete_zone,

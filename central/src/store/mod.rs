@@ -10,6 +10,7 @@ pub mod list;
 pub mod parts;
 pub mod persons;
 pub mod recognitions;
+pub mod violations;
 
 use tokio_postgres::NoTls;
 
