@@ -111,10 +111,12 @@ pub async fn run(
         let stop_tx = stop_tx.clone();
         let mut ext = external_stop;
         atrium_worker::spawn(async move {
-            // Err: the sender is gone, which means stop too.
-            let _ = ext.wait_for(|s| *s).await;
-            // Err: every receiver is gone, so everything already stopped.
-            let _ = stop_tx.send(true);
+            // Err: the sender is gone without asking for a stop; the agent
+            // runs on (as before), stopped by its own end or a later signal.
+            if ext.wait_for(|s| *s).await.is_ok() {
+                // Err: every receiver is gone, so everything already stopped.
+                let _ = stop_tx.send(true);
+            }
         });
     }
     let source = config.source()?;
