@@ -166,11 +166,12 @@ impl InternalEvent for BrokerConnection {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn text(m: &Metrics) -> String {
         let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &m.registry).unwrap_or_default();
+        prometheus_client::encoding::text::encode(&mut out, &m.registry).unwrap();
         out
     }
 

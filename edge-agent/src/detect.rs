@@ -22,14 +22,18 @@ pub fn load(config: &Config) -> Result<(Models, Box<dyn Detector>), VisionError>
     };
     let models = Models::open(&config.detector.models_dir, runtime)?;
     let model = config.detector.model.as_str();
-    let detector: Box<dyn Detector> = if model.ends_with(".onnx") || model.contains('/') {
-        let mut c = atrium_vision::DetectorConfig::default();
+    // The configuration's score and NMS settings override the model's.
+    let tuned = |mut c: atrium_vision::DetectorConfig| {
         if let Some(s) = config.detector.score {
             c.score = s;
         }
         if let Some(i) = config.detector.nms_iou {
             c.nms_iou = i;
         }
+        c
+    };
+    let detector: Box<dyn Detector> = if model.ends_with(".onnx") || model.contains('/') {
+        let c = tuned(atrium_vision::DetectorConfig::default());
         Box::new(models.yolo_detector(
             &PathBuf::from(model),
             config.detector.sha256.as_deref(),
@@ -37,14 +41,9 @@ pub fn load(config: &Config) -> Result<(Models, Box<dyn Detector>), VisionError>
         )?)
     } else {
         let id = (model != "default").then_some(model);
-        let mut c =
-            models.detector_config(id.unwrap_or(&models.manifest().defaults.person_detector))?;
-        if let Some(s) = config.detector.score {
-            c.score = s;
-        }
-        if let Some(i) = config.detector.nms_iou {
-            c.nms_iou = i;
-        }
+        let mut c = tuned(
+            models.detector_config(id.unwrap_or(&models.manifest().defaults.person_detector))?,
+        );
         // The tracker's second stage wants low-score boxes too.
         c.score = c.score.min(config.tracker.low_score.max(0.05));
         Box::new(models.person_detector(id, Some(c))?)

@@ -182,12 +182,12 @@ where
             break;
         }
     }
-    // No receiver left means every task has already ended. The tasks log
-    // their own errors; a join error is a panic, already printed.
-    let _ = stop_tx.send(true);
-    let _ = publisher.await;
-    let _ = syncer.await;
-    let _ = http.await;
+    let _ = stop_tx.send(true); // Err: no receiver left, every task already ended.
+    atrium_worker::joined("publisher", publisher).await;
+    atrium_worker::joined("spool sync", syncer).await;
+    if let Some(Err(e)) = atrium_worker::joined("http", http).await {
+        tracing::warn!(error = %e, "the /health and /metrics server failed");
+    }
     if let Ok(mut s) = spool.lock() {
         s.sync()?;
     }

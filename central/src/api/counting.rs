@@ -20,7 +20,7 @@ use crate::caller::Can;
 use crate::error::ApiError;
 use crate::http::exists::ensure_camera;
 use crate::http::extract::Query;
-use crate::http::pagination::{Page, PageQuery, Paginated};
+use crate::http::pagination::{Page, Paginated};
 use crate::store::counting::{self, HistoryFilter};
 pub use crate::store::counting::{HistoryBucket, Interval};
 
@@ -104,10 +104,7 @@ pub async fn current(
     OriginalUri(uri): OriginalUri,
     Query(q): Query<CurrentQuery>,
 ) -> Result<axum::Json<Paginated<CameraNow>>, ApiError> {
-    let page = Page::from_query(PageQuery {
-        page: q.page,
-        per_page: q.per_page,
-    })?;
+    let page = Page::new(q.page, q.per_page)?;
     let client = state.pool.get().await?;
     if let Some(c) = &q.camera_id {
         ensure_camera(&client, c).await?;
@@ -179,10 +176,7 @@ pub async fn history(
     OriginalUri(uri): OriginalUri,
     Query(q): Query<HistoryQuery>,
 ) -> Result<axum::Json<Paginated<HistoryBucket>>, ApiError> {
-    let page = Page::from_query(PageQuery {
-        page: q.page,
-        per_page: q.per_page,
-    })?;
+    let page = Page::new(q.page, q.per_page)?;
     let interval = q.interval.unwrap_or_default();
     let (default_span, max_span) = match interval {
         Interval::Hourly => (Duration::hours(24), Duration::days(93)),

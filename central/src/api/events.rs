@@ -18,7 +18,7 @@ use atrium_proto::event::EventKind;
 use crate::http::choice::one_of;
 use crate::http::exists::ensure_camera;
 use crate::http::extract::Query;
-use crate::http::pagination::{Page, PageQuery, Paginated};
+use crate::http::pagination::{Page, Paginated};
 use crate::store::events::{self, EventFilter, StoredEvent};
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -52,10 +52,7 @@ pub async fn list(
     OriginalUri(uri): OriginalUri,
     Query(q): Query<EventsQuery>,
 ) -> Result<axum::Json<Paginated<StoredEvent>>, ApiError> {
-    let page = Page::from_query(PageQuery {
-        page: q.page,
-        per_page: q.per_page,
-    })?;
+    let page = Page::new(q.page, q.per_page)?;
     let kind = one_of(
         q.kind.as_deref(),
         "event type",

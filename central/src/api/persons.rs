@@ -23,7 +23,7 @@ use crate::auth::perm;
 use crate::caller::Can;
 use crate::error::ApiError;
 use crate::http::extract::{Json, Path, Query};
-use crate::http::pagination::{Page, PageQuery, Paginated};
+use crate::http::pagination::{Page, Paginated};
 use crate::store::audit;
 use crate::store::persons::{self, Category, NewPerson, Person, PersonFilter};
 
@@ -100,10 +100,7 @@ pub async fn list(
     OriginalUri(uri): OriginalUri,
     Query(q): Query<PersonsQuery>,
 ) -> Result<axum::Json<Paginated<Person>>, ApiError> {
-    let page = Page::from_query(PageQuery {
-        page: q.page,
-        per_page: q.per_page,
-    })?;
+    let page = Page::new(q.page, q.per_page)?;
     let client = state.pool.get().await?;
     let filter = PersonFilter {
         name_contains: q.q.clone(),

@@ -19,7 +19,7 @@ use crate::error::ApiError;
 use crate::http::choice::one_of;
 use crate::http::exists::ensure_camera;
 use crate::http::extract::{Path, Query};
-use crate::http::pagination::{Page, PageQuery, Paginated};
+use crate::http::pagination::{Page, Paginated};
 use crate::store::audit;
 use crate::store::recognitions::{self, Recognition, RecognitionFilter, RecognitionStatus};
 
@@ -56,10 +56,7 @@ pub async fn list(
     OriginalUri(uri): OriginalUri,
     Query(q): Query<RecognitionQuery>,
 ) -> Result<axum::Json<Paginated<Recognition>>, ApiError> {
-    let page = Page::from_query(PageQuery {
-        page: q.page,
-        per_page: q.per_page,
-    })?;
+    let page = Page::new(q.page, q.per_page)?;
     let status = one_of(
         q.status.as_deref(),
         "status",

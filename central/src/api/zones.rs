@@ -20,7 +20,7 @@ use crate::error::ApiError;
 use crate::http::choice::one_of;
 use crate::http::exists::ensure_camera;
 use crate::http::extract::{Path, Query};
-use crate::http::pagination::{Page, PageQuery, Paginated};
+use crate::http::pagination::{Page, Paginated};
 use crate::store::violations::{self, ViolationFilter, ViolationKind, ZoneViolation};
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -54,10 +54,7 @@ pub async fn violations(
     Path(zone): Path<String>,
     Query(q): Query<ViolationsQuery>,
 ) -> Result<axum::Json<Paginated<ZoneViolation>>, ApiError> {
-    let page = Page::from_query(PageQuery {
-        page: q.page,
-        per_page: q.per_page,
-    })?;
+    let page = Page::new(q.page, q.per_page)?;
     let kind = one_of(
         q.kind.as_deref(),
         "violation kind",

@@ -10,105 +10,73 @@
 
 use super::Role;
 
-/// What a caller may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-pub enum Permission {
-    #[serde(rename = "persons:create")]
-    PersonsCreate,
+/// Declares the permissions once: the enum, its spellings, `ALL`, and one
+/// marker type per permission (in [`perm`]).
+macro_rules! permissions {
+    ($($(#[$doc:meta])* $name:ident = $text:literal,)*) => {
+        /// What a caller may do.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+        pub enum Permission {
+            $($(#[$doc])* #[serde(rename = $text)] $name,)*
+        }
+
+        impl Permission {
+            pub const ALL: &'static [Self] = &[$(Self::$name,)*];
+
+            /// The permission string, e.g. `persons:read`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$name => $text,)*
+                }
+            }
+        }
+
+        /// One marker type per permission, for `Can<perm::X>`.
+        pub mod perm {
+            use super::{Permission, Requires};
+            $(
+                #[doc = concat!("Requires `", $text, "`.")]
+                #[derive(Debug, Clone, Copy)]
+                pub struct $name;
+                impl Requires for $name {
+                    const PERMISSION: Permission = Permission::$name;
+                }
+            )*
+        }
+    };
+}
+
+permissions! {
+    PersonsCreate = "persons:create",
     /// Persons, photos and recognitions (personal data).
-    #[serde(rename = "persons:read")]
-    PersonsRead,
+    PersonsRead = "persons:read",
     /// Edit a person, enrol or remove photos, reject a recognition.
-    #[serde(rename = "persons:update")]
-    PersonsUpdate,
+    PersonsUpdate = "persons:update",
     /// Erase a person.
-    #[serde(rename = "persons:delete")]
-    PersonsDelete,
-    #[serde(rename = "events:read")]
-    EventsRead,
-    #[serde(rename = "reports:read")]
-    ReportsRead,
-    #[serde(rename = "reports:export")]
-    ReportsExport,
-    #[serde(rename = "config:read")]
-    ConfigRead,
-    #[serde(rename = "config:write")]
-    ConfigWrite,
-    #[serde(rename = "users:read")]
-    UsersRead,
-    #[serde(rename = "users:write")]
-    UsersWrite,
-    #[serde(rename = "energy:read")]
-    EnergyRead,
-    #[serde(rename = "energy:write")]
-    EnergyWrite,
-    #[serde(rename = "systems:read")]
-    SystemsRead,
-    #[serde(rename = "alerts:read")]
-    AlertsRead,
-    #[serde(rename = "alerts:ack")]
-    AlertsAck,
-    #[serde(rename = "alerts:write")]
-    AlertsWrite,
-    #[serde(rename = "audit:read")]
-    AuditRead,
-    #[serde(rename = "apikeys:write")]
-    ApikeysWrite,
+    PersonsDelete = "persons:delete",
+    EventsRead = "events:read",
+    ReportsRead = "reports:read",
+    ReportsExport = "reports:export",
+    ConfigRead = "config:read",
+    ConfigWrite = "config:write",
+    UsersRead = "users:read",
+    UsersWrite = "users:write",
+    EnergyRead = "energy:read",
+    EnergyWrite = "energy:write",
+    SystemsRead = "systems:read",
+    AlertsRead = "alerts:read",
+    AlertsAck = "alerts:ack",
+    AlertsWrite = "alerts:write",
+    AuditRead = "audit:read",
+    ApikeysWrite = "apikeys:write",
 }
 
 use Permission::*;
 
 impl Permission {
-    pub const ALL: [Self; 19] = [
-        PersonsCreate,
-        PersonsRead,
-        PersonsUpdate,
-        PersonsDelete,
-        EventsRead,
-        ReportsRead,
-        ReportsExport,
-        ConfigRead,
-        ConfigWrite,
-        UsersRead,
-        UsersWrite,
-        EnergyRead,
-        EnergyWrite,
-        SystemsRead,
-        AlertsRead,
-        AlertsAck,
-        AlertsWrite,
-        AuditRead,
-        ApikeysWrite,
-    ];
-
-    /// The permission string, e.g. `persons:read`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PersonsCreate => "persons:create",
-            PersonsRead => "persons:read",
-            PersonsUpdate => "persons:update",
-            PersonsDelete => "persons:delete",
-            EventsRead => "events:read",
-            ReportsRead => "reports:read",
-            ReportsExport => "reports:export",
-            ConfigRead => "config:read",
-            ConfigWrite => "config:write",
-            UsersRead => "users:read",
-            UsersWrite => "users:write",
-            EnergyRead => "energy:read",
-            EnergyWrite => "energy:write",
-            SystemsRead => "systems:read",
-            AlertsRead => "alerts:read",
-            AlertsAck => "alerts:ack",
-            AlertsWrite => "alerts:write",
-            AuditRead => "audit:read",
-            ApikeysWrite => "apikeys:write",
-        }
-    }
-
     /// The permission spelled `s`, if any.
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.as_str() == s)
+        Self::ALL.iter().copied().find(|p| p.as_str() == s)
     }
 }
 
@@ -138,7 +106,7 @@ impl Role {
             // Administrators hold everything; what an admin may not do to
             // a super_admin is a rule of the users endpoints, not a
             // permission.
-            Role::SuperAdmin | Role::Admin => &Permission::ALL,
+            Role::SuperAdmin | Role::Admin => Permission::ALL,
             // Energy, equipment, reports.
             Role::FacilityManager => &[
                 EnergyWrite,
@@ -171,7 +139,8 @@ impl Role {
     /// Every permission the role holds, in [`Permission::ALL`] order.
     pub fn permissions(self) -> Vec<Permission> {
         Permission::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|p| self.allows(*p))
             .collect()
     }
@@ -183,53 +152,13 @@ pub trait Requires {
     const PERMISSION: Permission;
 }
 
-/// One marker type per permission.
-pub mod perm {
-    use super::{Permission, Requires};
-
-    macro_rules! markers {
-        ($($name:ident),* $(,)?) => {
-            $(
-                #[doc = concat!("Requires `", stringify!($name), "`.")]
-                #[derive(Debug, Clone, Copy)]
-                pub struct $name;
-                impl Requires for $name {
-                    const PERMISSION: Permission = Permission::$name;
-                }
-            )*
-        };
-    }
-
-    markers!(
-        PersonsCreate,
-        PersonsRead,
-        PersonsUpdate,
-        PersonsDelete,
-        EventsRead,
-        ReportsRead,
-        ReportsExport,
-        ConfigRead,
-        ConfigWrite,
-        UsersRead,
-        UsersWrite,
-        EnergyRead,
-        EnergyWrite,
-        SystemsRead,
-        AlertsRead,
-        AlertsAck,
-        AlertsWrite,
-        AuditRead,
-        ApikeysWrite,
-    );
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn every_permission_spells_itself_and_parses_back() {
-        for p in Permission::ALL {
+        for &p in Permission::ALL {
             assert_eq!(Permission::parse(p.as_str()), Some(p));
             assert_eq!(
                 serde_json::to_value(p).ok(),

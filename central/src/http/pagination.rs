@@ -3,19 +3,12 @@
 //! by default, 1000 at most.
 
 use axum::http::Uri;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::error::ApiError;
 
 pub const DEFAULT_PER_PAGE: u32 = 50;
 pub const MAX_PER_PAGE: u32 = 1000;
-
-/// `?page=&per_page=` as received.
-#[derive(Debug, Clone, Copy, Deserialize, Default)]
-pub struct PageQuery {
-    pub page: Option<u32>,
-    pub per_page: Option<u32>,
-}
 
 /// A validated page request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,9 +18,10 @@ pub struct Page {
 }
 
 impl Page {
-    pub fn from_query(q: PageQuery) -> Result<Self, ApiError> {
-        let page = q.page.unwrap_or(1);
-        let per_page = q.per_page.unwrap_or(DEFAULT_PER_PAGE);
+    /// The page a list handler's `page` and `per_page` parameters ask for.
+    pub fn new(page: Option<u32>, per_page: Option<u32>) -> Result<Self, ApiError> {
+        let page = page.unwrap_or(1);
+        let per_page = per_page.unwrap_or(DEFAULT_PER_PAGE);
         if page == 0 {
             return Err(ApiError::bad_request("page starts at 1"));
         }
@@ -133,35 +127,15 @@ mod tests {
     #[test]
     fn limits_and_defaults() {
         assert_eq!(
-            Page::from_query(PageQuery::default()).unwrap(),
+            Page::new(None, None).unwrap(),
             Page {
                 page: 1,
                 per_page: 50
             }
         );
-        assert!(
-            Page::from_query(PageQuery {
-                page: Some(0),
-                per_page: None
-            })
-            .is_err()
-        );
-        assert!(
-            Page::from_query(PageQuery {
-                page: None,
-                per_page: Some(1001)
-            })
-            .is_err()
-        );
-        assert_eq!(
-            Page::from_query(PageQuery {
-                page: Some(3),
-                per_page: Some(20)
-            })
-            .unwrap()
-            .offset(),
-            40
-        );
+        assert!(Page::new(Some(0), None).is_err());
+        assert!(Page::new(None, Some(1001)).is_err());
+        assert_eq!(Page::new(Some(3), Some(20)).unwrap().offset(), 40);
     }
 
     #[test]

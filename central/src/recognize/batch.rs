@@ -157,7 +157,7 @@ async fn decide_track(
         .filter(|v| decided_person.is_none() || v.person == decided_person)
         .max_by(|a, b| a.quality.total_cmp(&b.quality))
         .map(|v| v.event_id)
-        .unwrap_or_default();
+        .unwrap_or_default(); // unreachable nil id: a decision has votes (see above)
     let status = match decision {
         Decision::Person { .. } => RecognitionStatus::Recognized,
         Decision::Unknown { .. } => RecognitionStatus::Unknown,

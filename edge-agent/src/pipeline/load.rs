@@ -91,7 +91,7 @@ fn median_latency(latency: &Latencies) -> f32 {
     let mut l = latency
         .lock()
         .map(|mut v| std::mem::take(&mut *v))
-        .unwrap_or_default();
+        .unwrap_or_default(); // poisoned: no latencies (see above)
     l.sort_by(f32::total_cmp);
     l.get(l.len() / 2).copied().unwrap_or(0.0)
 }

@@ -114,8 +114,7 @@ pub async fn run(
             // Err: the sender is gone without asking for a stop; the agent
             // runs on (as before), stopped by its own end or a later signal.
             if ext.wait_for(|s| *s).await.is_ok() {
-                // Err: every receiver is gone, so everything already stopped.
-                let _ = stop_tx.send(true);
+                let _ = stop_tx.send(true); // Err: no receiver left, all stopped.
             }
         });
     }
@@ -240,13 +239,13 @@ pub async fn run(
     source.stop().await;
     tracing::debug!("source stopped");
     handoff.close();
-    // A join error is a panic, already printed by the panic hook; the
-    // shutdown goes on so the events already spooled are delivered.
-    let _ = tokio::task::spawn_blocking(move || inference.join()).await;
+    // A panicked stage is logged by `joined_thread`; the shutdown goes on
+    // so the events already spooled are delivered.
+    atrium_worker::joined_thread("inference", inference).await;
     tracing::debug!("inference stopped");
     if let Some((queue, thread)) = faces {
         drop(queue);
-        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        atrium_worker::joined_thread("faces", thread).await;
     }
     if source_ended {
         // Accepted events that only wait out their linger count as
@@ -255,16 +254,15 @@ pub async fn run(
             crate::outbox::wait_delivered(&spool, &shared, DRAIN_LIMIT, &mut stop.clone()).await;
         tracing::info!(delivered, "source ended; spool drained");
     }
-    // Err: no receiver is left, so those tasks have already ended.
-    let _ = stop_tx.send(true);
-    let _ = load_task.await;
+    let _ = stop_tx.send(true); // Err: no receiver left, those tasks already ended.
+    atrium_worker::joined("load", load_task).await;
     tracing::debug!("face and load tasks stopped; stopping the publisher");
-    let _ = publisher_stop.send(true);
+    let _ = publisher_stop.send(true); // Err: the publisher already ended.
     publisher.await?;
-    // These tasks log their own errors; a join error is a panic, already
-    // printed by the panic hook.
-    let _ = syncer.await;
-    let _ = http.await;
+    atrium_worker::joined("spool sync", syncer).await;
+    if let Some(Err(e)) = atrium_worker::joined("http", http).await {
+        tracing::warn!(error = %e, "the /health and /metrics server failed");
+    }
     if let Ok(mut s) = spool.lock() {
         s.sync()?;
     }

@@ -55,10 +55,9 @@ pub fn start(
                 what: "starting the file source".into(),
                 source,
             })?;
-            // The thread reports its own end; a panic there is already
-            // printed by the panic hook.
-            tokio::task::spawn_blocking(move || {
-                let _ = thread.join();
+            // The thread reports its own end; a panic is logged here.
+            atrium_worker::spawn(async move {
+                atrium_worker::joined_thread("file source", thread).await;
             })
         }
     };
@@ -74,9 +73,9 @@ impl Running {
     /// Cancel-safe: a dropped wait leaves the handle in place.
     pub async fn ended(&mut self) {
         if let Some(task) = self.task.as_mut() {
-            // A join error is a panic, already printed; the source is
-            // over either way.
-            let _ = task.await;
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "the camera source ended abnormally");
+            }
             self.task = None;
         }
     }

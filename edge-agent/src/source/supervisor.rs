@@ -195,9 +195,8 @@ pub async fn run_rtsp(
     supervise("camera session", &mut camera, backoff, stop).await;
     drop(tx);
     if let Ok(handle) = decode {
-        // The decode thread reports its own failures; a panic there is
-        // already printed, and the source is ending either way.
-        let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        // The decode thread reports its own failures; a panic is logged.
+        atrium_worker::joined_thread("decode", handle).await;
     }
 }
 

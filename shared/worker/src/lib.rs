@@ -33,6 +33,37 @@ where
         .spawn(move || span.in_scope(f))
 }
 
+/// Waits for a task and returns its value; a task that panicked is logged
+/// as having ended by panic (the panic hook printed the panic itself; this
+/// says which task it was) and gives `None`, so a shutdown goes on.
+pub async fn joined<T>(what: &str, task: tokio::task::JoinHandle<T>) -> Option<T> {
+    match task.await {
+        Ok(v) => Some(v),
+        Err(e) => {
+            tracing::error!(task = what, error = %e, "task ended abnormally");
+            None
+        }
+    }
+}
+
+/// The same for a thread, joined without blocking the async runtime.
+pub async fn joined_thread<T: Send + 'static>(
+    what: &str,
+    thread: std::thread::JoinHandle<T>,
+) -> Option<T> {
+    match tokio::task::spawn_blocking(move || thread.join()).await {
+        Ok(Ok(v)) => Some(v),
+        Ok(Err(_)) => {
+            tracing::error!(thread = what, "thread panicked");
+            None
+        }
+        Err(e) => {
+            tracing::error!(thread = what, error = %e, "joining the thread failed");
+            None
+        }
+    }
+}
+
 /// Delays between attempts: `initial`, then ×1.5 after each failure,
 /// capped at `max`; [`Backoff::reset`] after a success.
 #[derive(Debug, Clone, PartialEq)]

@@ -15,7 +15,7 @@ use crate::auth::perm;
 use crate::caller::Can;
 use crate::error::ApiError;
 use crate::http::extract::{Json, Path, Query};
-use crate::http::pagination::{Page, PageQuery, Paginated};
+use crate::http::pagination::{Page, Paginated};
 use crate::store::cameras::{self as store, Camera};
 use crate::store::parts::{self, InSide, Line, LineFields, Part, Zone, ZoneFields};
 
@@ -71,10 +71,7 @@ pub async fn list_cameras(
     OriginalUri(uri): OriginalUri,
     Query(q): Query<CameraListQuery>,
 ) -> Result<axum::Json<Paginated<Camera>>, ApiError> {
-    let page = Page::from_query(PageQuery {
-        page: q.page,
-        per_page: q.per_page,
-    })?;
+    let page = Page::new(q.page, q.per_page)?;
     let client = state.pool.get().await?;
     let window = page.window();
     let (data, total) = store::page(&client, q.site_id, window).await?;

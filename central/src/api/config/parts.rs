@@ -8,7 +8,7 @@ use super::{PartListQuery, check_name, finish_change, lock_camera};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::http::exists::ensure_camera;
-use crate::http::pagination::{Page, PageQuery, Paginated};
+use crate::http::pagination::{Page, Paginated};
 use crate::store::parts::{self, Line, Part, Zone};
 
 fn not_found<P: Part>(camera: &str, id: &str) -> ApiError {
@@ -30,10 +30,7 @@ pub async fn list<P: Part + Serialize>(
     uri: &Uri,
     q: PartListQuery,
 ) -> Result<Paginated<P>, ApiError> {
-    let page = Page::from_query(PageQuery {
-        page: q.page,
-        per_page: q.per_page,
-    })?;
+    let page = Page::new(q.page, q.per_page)?;
     let client = state.pool.get().await?;
     if let Some(c) = &q.camera_id {
         ensure_camera(&client, c).await?;
