@@ -109,7 +109,9 @@ where
             source,
         })?;
     // A convenience for scripts and tests (the address is also logged).
-    let _ = std::fs::write(config.spool.dir.join("http.addr"), bound.to_string());
+    if let Err(e) = std::fs::write(config.spool.dir.join("http.addr"), bound.to_string()) {
+        tracing::warn!(error = %e, "cannot write http.addr beside the spool");
+    }
     let http = atrium_worker::spawn(http);
 
     let status = crate::outbox::status_source(

@@ -160,7 +160,9 @@ pub async fn run(
         .map_err(io("binding the HTTP port"))?;
     tracing::info!(%bound, "serving /health and /metrics");
     // A convenience for scripts and tests (the address is also logged).
-    let _ = std::fs::write(config.spool.dir.join("http.addr"), bound.to_string());
+    if let Err(e) = std::fs::write(config.spool.dir.join("http.addr"), bound.to_string()) {
+        tracing::warn!(error = %e, "cannot write http.addr beside the spool");
+    }
     let http = atrium_worker::spawn(http);
 
     // Source.

@@ -66,6 +66,7 @@ impl Driver {
         // Stopping: if the clean disconnect does not go out, the broker
         // notices the closed connection (and publishes the last will).
         let _ = self.client.try_disconnect();
+        // One last poll sends the DISCONNECT; what it returns changes nothing.
         let _ = tokio::time::timeout(Duration::from_millis(500), eventloop.poll()).await;
     }
 }
