@@ -8,10 +8,10 @@ use std::time::Instant;
 use tokio::sync::broadcast;
 
 use crate::auth::jwt::Keys;
-use crate::auth::login_limit::LoginLimiter;
 use crate::ingest::IngestHandle;
 use crate::live::LiveEvent;
 use crate::metrics::Metrics;
+use crate::rate_limit::RateLimits;
 
 /// Settings the handlers need.
 #[derive(Debug, Clone)]
@@ -22,6 +22,9 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Directory whose file system `/health` reports on (the spool's).
     pub disk_path: std::path::PathBuf,
+    /// Origins besides our own that may call the API from a browser
+    /// (CORS, and the cross-site write check); empty by default.
+    pub allowed_origins: Vec<String>,
 }
 
 /// Shared by every handler.
@@ -36,7 +39,7 @@ pub struct AppState {
     pub sessions: broadcast::Sender<uuid::Uuid>,
     pub metrics: Arc<Metrics>,
     pub settings: Arc<Settings>,
-    pub login_limiter: Arc<LoginLimiter>,
+    pub rate_limits: Arc<RateLimits>,
     /// Every handler reads the time here (tests pass a manual clock).
     pub clock: atrium_clock::SharedClock,
     pub started: Instant,

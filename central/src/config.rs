@@ -19,6 +19,51 @@ pub struct Config {
     pub retention: RetentionSection,
     #[serde(default)]
     pub faces: FacesSection,
+    #[serde(default)]
+    pub rate_limits: RateLimitSection,
+}
+
+/// `[rate_limits]` in central's configuration (docs/ref/central-config.md).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitSection {
+    /// Limit at all (default true; off only to measure the limiter).
+    pub enabled: bool,
+    /// Requests per minute per client address without valid credentials.
+    pub anonymous_per_minute: u32,
+    pub viewer_per_minute: u32,
+    pub operator_per_minute: u32,
+    pub facility_manager_per_minute: u32,
+    pub security_officer_per_minute: u32,
+    pub admin_per_minute: u32,
+    pub super_admin_per_minute: u32,
+    /// `POST /auth/login`, per client address and per user name.
+    pub login_per_minute: u32,
+    /// `POST /persons`, per caller.
+    pub persons_create_per_minute: u32,
+    /// `/events` and everything under it, per caller.
+    pub events_per_minute: u32,
+    /// `/reports/export…`, per caller, per hour.
+    pub reports_export_per_hour: u32,
+}
+
+impl Default for RateLimitSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            anonymous_per_minute: 60,
+            viewer_per_minute: 60,
+            operator_per_minute: 100,
+            facility_manager_per_minute: 200,
+            security_officer_per_minute: 200,
+            admin_per_minute: 300,
+            super_admin_per_minute: 1000,
+            login_per_minute: 5,
+            persons_create_per_minute: 10,
+            events_per_minute: 100,
+            reports_export_per_hour: 5,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -63,6 +108,9 @@ pub struct HttpSection {
     pub secure_cookies: bool,
     /// Largest request body in bytes (default 1 MiB).
     pub max_body_bytes: usize,
+    /// Other origins (`https://host[:port]`) whose pages may call the API
+    /// from a browser; empty (the default) turns CORS off.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl Default for HttpSection {
@@ -71,6 +119,7 @@ impl Default for HttpSection {
             listen: "127.0.0.1:8080".into(),
             secure_cookies: true,
             max_body_bytes: 1024 * 1024,
+            cors_allowed_origins: Vec::new(),
         }
     }
 }

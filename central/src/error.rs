@@ -27,6 +27,8 @@ pub struct ApiError {
     pub details: Option<serde_json::Value>,
     /// Extra response headers (e.g. `Retry-After`).
     pub headers: Vec<(&'static str, String)>,
+    /// Seconds to wait before trying again (429 only).
+    pub retry_after: Option<u64>,
 }
 
 /// The body, as documented in OpenAPI.
@@ -46,6 +48,9 @@ pub struct ErrorDetail {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub details: Option<serde_json::Value>,
+    /// Seconds to wait before trying again (429 only; also `Retry-After`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -56,6 +61,7 @@ impl ApiError {
             message: message.into(),
             details: None,
             headers: Vec::new(),
+            retry_after: None,
         }
     }
 
@@ -89,6 +95,20 @@ impl ApiError {
     pub fn camera_not_found(id: &str) -> Self {
         Self::new(StatusCode::NOT_FOUND, "CAMERA_NOT_FOUND", format!("camera {id:?} not found"))
             .with_details(serde_json::json!({ "camera_id": id, "suggestion": "GET /api/v1/config/cameras lists the cameras" }))
+    }
+
+    /// 429 with `Retry-After` and `retry_after` in the body (whole
+    /// seconds, at least 1).
+    pub fn too_many_requests(wait: std::time::Duration) -> Self {
+        let secs = (wait.as_secs_f64().ceil() as u64).max(1);
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMIT_EXCEEDED",
+            "too many requests",
+        )
+        .with_header("retry-after", secs.to_string());
+        e.retry_after = Some(secs);
+        e
     }
 
     pub fn conflict(message: impl Into<String>) -> Self {
@@ -196,6 +216,7 @@ pub async fn render_errors(OriginalUri(uri): OriginalUri, req: Request, next: Ne
             timestamp: chrono::Utc::now(),
             path: uri.path().to_owned(),
             details: error.details.clone(),
+            retry_after: error.retry_after,
         },
     };
     let mut out = (error.status, Json(body)).into_response();

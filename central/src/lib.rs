@@ -3,8 +3,10 @@
 //!
 //! Modules depend downwards only, in this order (docs/architecture.md):
 //! `server` → `routes` → the HTTP surfaces (`api`, `ws`, `ui`) →
-//! `caller` → `app` → everything below it (`auth`, `ingest`, `recognize`,
-//! `live`, `retention`, `store`, `metrics`, `config`, `http`, `error`).
+//! `front_door` → `caller` → `app` → everything below it (`rate_limit`,
+//! `auth`, `ingest`, `recognize`,
+//! `live`, `retention`, `store`, `metrics`, `config`, `roles`, `http`,
+//! `error`).
 
 pub mod api;
 pub mod app;
@@ -12,13 +14,16 @@ pub mod auth;
 pub mod caller;
 pub mod config;
 pub mod error;
+pub mod front_door;
 pub mod http;
 pub mod ingest;
 pub mod internal_events;
 pub mod live;
 pub mod metrics;
+pub mod rate_limit;
 pub mod recognize;
 pub mod retention;
+pub mod roles;
 pub mod routes;
 pub mod server;
 pub mod store;

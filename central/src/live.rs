@@ -92,7 +92,7 @@ pub fn chunks(events: &[LiveEvent]) -> Vec<String> {
 /// committed while this listener was disconnected are not replayed: the
 /// dashboard re-reads the totals when its socket reconnects.
 ///
-/// The same connection listens on [`crate::auth::sessions::CHANNEL`] and
+/// The same connection listens on [`crate::store::sessions::CHANNEL`] and
 /// forwards ended sessions and changed users to `sessions`.
 pub async fn listen(
     config: tokio_postgres::Config,
@@ -101,7 +101,7 @@ pub async fn listen(
     ready: tokio::sync::oneshot::Sender<()>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    use crate::auth::sessions::CHANNEL as SESSIONS;
+    use crate::store::sessions::CHANNEL as SESSIONS;
     use futures::StreamExt;
     let mut ready = Some(ready);
     loop {

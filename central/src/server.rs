@@ -11,10 +11,10 @@ use tokio::task::JoinHandle;
 
 use crate::app::{AppState, Settings};
 use crate::auth::jwt::Keys;
-use crate::auth::login_limit::LoginLimiter;
 use crate::config::Config;
 use crate::ingest::{self, IngestConfig};
 use crate::metrics::Metrics;
+use crate::rate_limit::RateLimits;
 
 /// Why central could not start.
 #[derive(Debug, thiserror::Error)]
@@ -81,10 +81,19 @@ pub fn pool(cfg: &Config) -> Result<deadpool_postgres::Pool, ServerError> {
 
 /// Starts everything; returns once the HTTP server is listening.
 pub async fn start(cfg: Config) -> Result<Running, ServerError> {
+    start_with_clock(cfg, atrium_clock::system()).await
+}
+
+/// As [`start`], reading the time from `clock` (tests pass a manual one to
+/// step through rate-limit windows and key expiry).
+pub async fn start_with_clock(
+    cfg: Config,
+    clock: atrium_clock::SharedClock,
+) -> Result<Running, ServerError> {
     // Every task of this instance logs inside this span, so the JSON logs
     // of several instances can be told apart.
     let span = tracing::info_span!("central", instance = %instance_id(&cfg));
-    start_in_span(cfg).instrument(span).await
+    start_in_span(cfg, clock).instrument(span).await
 }
 
 /// The instance's name: its MQTT client id.
@@ -97,7 +106,10 @@ fn instance_id(cfg: &Config) -> String {
     })
 }
 
-async fn start_in_span(cfg: Config) -> Result<Running, ServerError> {
+async fn start_in_span(
+    cfg: Config,
+    clock: atrium_clock::SharedClock,
+) -> Result<Running, ServerError> {
     let pool = pool(&cfg)?;
     {
         let mut client = pool.get().await.map_err(|e| {
@@ -122,7 +134,6 @@ async fn start_in_span(cfg: Config) -> Result<Running, ServerError> {
     let (sessions, _) = broadcast::channel(256);
     let (stop_tx, stop) = watch::channel(false);
     let client_id = instance_id(&cfg);
-    let clock = atrium_clock::system();
     let (handle, ingest_task) = ingest::start(
         IngestConfig {
             host: cfg.broker.host.clone(),
@@ -159,8 +170,9 @@ async fn start_in_span(cfg: Config) -> Result<Running, ServerError> {
             refresh_ttl_s: cfg.auth.refresh_ttl_s,
             max_body_bytes: cfg.http.max_body_bytes,
             disk_path: cfg.ingest.spool_dir.clone(),
+            allowed_origins: cfg.http.cors_allowed_origins.clone(),
         }),
-        login_limiter: Arc::new(LoginLimiter::standard(clock.clone())),
+        rate_limits: Arc::new(RateLimits::new(&cfg.rate_limits, &clock)),
         started: clock.instant(),
         clock,
         faces: Arc::new(faces),
@@ -284,7 +296,7 @@ async fn housekeeping(state: AppState, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tokio::select! {
-            _ = tick.tick() => state.login_limiter.shrink(),
+            _ = tick.tick() => state.rate_limits.shrink(),
             _ = stop.changed() => return,
         }
     }

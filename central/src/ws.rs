@@ -11,7 +11,7 @@
 //! than buffered without bound; the connection is also closed when its
 //! access token expires (1008), and the client reconnects with a fresh one.
 //! When a session ends or its user changes (logout, new password, new role,
-//! disabled: `auth::sessions`), every connection of that session or user
+//! disabled: `store::sessions`), every connection of that session or user
 //! checks its token again at once and closes (1008) unless it still holds;
 //! every connection also checks itself every [`RECHECK`], in case a
 //! notification was missed while the database was away.
@@ -114,7 +114,7 @@ async fn serve(
 ) {
     state.metrics.ws_clients.inc();
     let Caller { token, mut user } = caller;
-    let mut may_see_persons = user.role.allows(Permission::PersonsRead);
+    let mut may_see_persons = user.allows(Permission::PersonsRead);
     let mut recheck = tokio::time::interval(RECHECK);
     recheck.tick().await;
     let expires_in = (user.expires_at - state.clock.now().timestamp()).max(0) as u64;
@@ -200,7 +200,7 @@ enum Check {
 
 async fn check(state: &AppState, token: &str) -> Check {
     match authenticate(state, token).await {
-        Ok(u) if u.role.allows(Permission::EventsRead) => Check::Valid(u),
+        Ok(u) if u.allows(Permission::EventsRead) => Check::Valid(u),
         Ok(_) => Check::Ended,
         Err(e) if e.status == axum::http::StatusCode::UNAUTHORIZED => Check::Ended,
         Err(_) => Check::Unknown,
@@ -218,7 +218,7 @@ async fn recheck_or_close(
 ) -> bool {
     match check(state, token).await {
         Check::Valid(u) => {
-            *may_see_persons = u.role.allows(Permission::PersonsRead);
+            *may_see_persons = u.allows(Permission::PersonsRead);
             *user = u;
             true
         }

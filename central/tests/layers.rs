@@ -11,16 +11,18 @@ use std::path::Path;
 /// Top-level modules, lowest layer first; modules in one layer may not
 /// import each other.
 const LAYERS: &[&[&str]] = &[
-    &["error", "config", "metrics"],
+    &["error", "config", "metrics", "roles"],
     &["internal_events"],
     &["store"],
     &["auth"],
+    &["rate_limit"],
     &["live"],
     &["recognize"],
     &["ingest", "retention"],
     &["http"],
     &["app"],
     &["caller"],
+    &["front_door"],
     &["api", "ws", "ui"],
     &["routes"],
     &["server"],

@@ -106,13 +106,6 @@ fn dummy_hash() -> &'static str {
     HASH.get_or_init(|| password::hash("no such user, no such password").unwrap_or_default())
 }
 
-fn client_addr(parts: &Parts) -> Option<std::net::IpAddr> {
-    parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip())
-}
-
 /// Issues tokens for a user in a session and answers in the chosen mode.
 async fn respond_with_tokens(
     state: &AppState,
@@ -177,21 +170,17 @@ async fn respond_with_tokens(
     ))]
 pub async fn login(
     State(state): State<AppState>,
-    parts: Parts,
     Json(req): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    if let Err(wait) = state
-        .login_limiter
-        .check(&req.username, client_addr(&parts))
+    // The per-address login budget is the rate limiter's; the user name
+    // is known only here.
+    if state.rate_limits.enabled
+        && let Some(wait) = state
+            .rate_limits
+            .check_login_user(&req.username)
+            .retry_after
     {
-        let secs = wait.as_secs().max(1);
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "RATE_LIMIT_EXCEEDED",
-            "too many login attempts",
-        )
-        .with_details(serde_json::json!({ "retry_after": secs }))
-        .with_header("retry-after", secs.to_string()));
+        return Err(ApiError::too_many_requests(wait));
     }
     let client = state.pool.get().await?;
     let row = client
@@ -318,7 +307,7 @@ pub async fn logout(
             .await
             .map_err(|e| ApiError::internal("logging out", e))?
     {
-        crate::auth::sessions::announce(&*tx, session).await?;
+        crate::store::sessions::announce(&*tx, session).await?;
     }
     // An access token alone also ends its session.
     if let Some(t) = crate::auth::access_token(&parts)
@@ -330,7 +319,7 @@ pub async fn logout(
             &[&session],
         )
         .await?;
-        crate::auth::sessions::announce(&*tx, session).await?;
+        crate::store::sessions::announce(&*tx, session).await?;
     }
     tx.commit().await?;
     let secure = state.settings.secure_cookies;
@@ -350,5 +339,67 @@ pub async fn logout(
         (status = 401, description = "Not authenticated", body = crate::error::ErrorBody),
     ))]
 pub async fn me(user: AuthUser) -> axum::Json<UserInfo> {
-    axum::Json(user_info(user.id, user.username, user.role))
+    let mut info = user_info(user.id, user.username.clone(), user.role);
+    // With an API key: what the key holds.
+    info.permissions
+        .retain(|p| crate::auth::Permission::parse(p).is_some_and(|p| user.allows(p)));
+    axum::Json(info)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    pub current_password: String,
+    /// At least 12 characters.
+    pub new_password: String,
+}
+
+/// Change your own password (with the current one). Every session of
+/// yours ends, this one included: log in again with the new password.
+#[utoipa::path(post, path = "/api/v1/auth/password", tag = "auth", request_body = PasswordChange, security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Changed; every session ended"),
+        (status = 400, description = "Wrong current password or too weak a new one", body = crate::error::ErrorBody),
+    ))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Json(req): Json<PasswordChange>,
+) -> Result<StatusCode, ApiError> {
+    if user.key.is_some() {
+        return Err(ApiError::forbidden(
+            "an API key cannot change its owner's password",
+        ));
+    }
+    let mut client = state.pool.get().await?;
+    let hash: String = client
+        .query_one("SELECT password_hash FROM users WHERE id = $1", &[&user.id])
+        .await?
+        .try_get("password_hash")?;
+    let current = req.current_password;
+    let ok = tokio::task::spawn_blocking(move || password::verify(&current, &hash))
+        .await
+        .map_err(|e| ApiError::internal("password check", e))?;
+    if !ok {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "INVALID_CREDENTIALS",
+            "the current password is wrong",
+        ));
+    }
+    let new_hash = super::users::new_hash(req.new_password).await?;
+    let tx = client.transaction().await?;
+    crate::store::users::update(
+        &*tx,
+        None,
+        user.id,
+        crate::store::users::Change {
+            password_hash: Some(new_hash),
+            ..Default::default()
+        },
+    )
+    .await
+    .map_err(super::users::user_error)?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
 }

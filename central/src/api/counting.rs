@@ -16,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
 use crate::auth::perm;
-use crate::caller::Can;
+use crate::caller::CanAtSite;
 use crate::error::ApiError;
 use crate::http::exists::ensure_camera;
 use crate::http::extract::Query;
@@ -33,7 +33,9 @@ pub const STALE_AFTER_S: i64 = 30;
 pub struct CurrentQuery {
     pub site_id: Option<String>,
     pub camera_id: Option<String>,
+    #[param(minimum = 1)]
     pub page: Option<u32>,
+    #[param(minimum = 1, maximum = 1000)]
     pub per_page: Option<u32>,
 }
 
@@ -100,22 +102,18 @@ pub fn effective_state(
     ))]
 pub async fn current(
     State(state): State<AppState>,
-    _: Can<perm::EventsRead>,
+    who: CanAtSite<perm::EventsRead>,
     OriginalUri(uri): OriginalUri,
     Query(q): Query<CurrentQuery>,
 ) -> Result<axum::Json<Paginated<CameraNow>>, ApiError> {
+    let site = who.site(q.site_id.clone())?;
     let page = Page::new(q.page, q.per_page)?;
     let client = state.pool.get().await?;
     if let Some(c) = &q.camera_id {
         ensure_camera(&client, c).await?;
     }
-    let (rows, total) = counting::current(
-        &client,
-        q.site_id.clone(),
-        q.camera_id.clone(),
-        page.window(),
-    )
-    .await?;
+    let (rows, total) =
+        counting::current(&client, site, q.camera_id.clone(), page.window()).await?;
     let now = state.clock.now();
     let mut data = Vec::with_capacity(rows.len());
     for r in rows {
@@ -158,7 +156,9 @@ pub struct HistoryQuery {
     pub end_time: Option<DateTime<Utc>>,
     #[param(inline)]
     pub interval: Option<Interval>,
+    #[param(minimum = 1)]
     pub page: Option<u32>,
+    #[param(minimum = 1, maximum = 1000)]
     pub per_page: Option<u32>,
 }
 
@@ -172,10 +172,11 @@ pub struct HistoryQuery {
     ))]
 pub async fn history(
     State(state): State<AppState>,
-    _: Can<perm::EventsRead>,
+    who: CanAtSite<perm::EventsRead>,
     OriginalUri(uri): OriginalUri,
     Query(q): Query<HistoryQuery>,
 ) -> Result<axum::Json<Paginated<HistoryBucket>>, ApiError> {
+    let site = who.site(q.site_id.clone())?;
     let page = Page::new(q.page, q.per_page)?;
     let interval = q.interval.unwrap_or_default();
     let (default_span, max_span) = match interval {
@@ -190,7 +191,7 @@ pub async fn history(
     let filter = HistoryFilter {
         start,
         end,
-        site: q.site_id.clone(),
+        site,
         camera: q.camera_id.clone(),
         line: q.line_id.clone(),
         interval,

@@ -11,7 +11,7 @@ use utoipa::IntoParams;
 
 use crate::app::AppState;
 use crate::auth::perm;
-use crate::caller::Can;
+use crate::caller::CanAtSite;
 use crate::error::ApiError;
 use atrium_proto::event::EventKind;
 
@@ -35,7 +35,9 @@ pub struct EventsQuery {
     pub start_time: Option<DateTime<Utc>>,
     /// Default: now. At most 93 days after `start_time`.
     pub end_time: Option<DateTime<Utc>>,
+    #[param(minimum = 1)]
     pub page: Option<u32>,
+    #[param(minimum = 1, maximum = 1000)]
     pub per_page: Option<u32>,
 }
 
@@ -48,10 +50,11 @@ pub struct EventsQuery {
     ))]
 pub async fn list(
     State(state): State<AppState>,
-    _: Can<perm::EventsRead>,
+    who: CanAtSite<perm::EventsRead>,
     OriginalUri(uri): OriginalUri,
     Query(q): Query<EventsQuery>,
 ) -> Result<axum::Json<Paginated<StoredEvent>>, ApiError> {
+    let site = who.site(q.site_id.clone())?;
     let page = Page::new(q.page, q.per_page)?;
     let kind = one_of(
         q.kind.as_deref(),
@@ -72,7 +75,7 @@ pub async fn list(
     let filter = EventFilter {
         start,
         end,
-        site: q.site_id,
+        site,
         camera: q.camera_id,
         kind,
     };

@@ -5,6 +5,8 @@
 //! application's router (`crate::routes`) mounts it beside the WebSocket,
 //! UI, health and documentation routes.
 
+pub mod api_keys;
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod counting;
@@ -14,11 +16,12 @@ pub mod openapi;
 pub mod persons;
 pub mod photos;
 pub mod recognition;
+pub mod users;
 pub mod zones;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 
 use crate::app::AppState;
 
@@ -29,6 +32,15 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/auth/refresh", post(auth::refresh))
         .route("/auth/logout", post(auth::logout))
         .route("/auth/me", get(auth::me))
+        .route("/auth/password", post(auth::change_password))
+        .route("/users", get(users::list).post(users::create))
+        .route(
+            "/users/{user_id}",
+            get(users::get_one).put(users::update).delete(users::delete),
+        )
+        .route("/api-keys", get(api_keys::list).post(api_keys::create))
+        .route("/api-keys/{key_id}", delete(api_keys::revoke))
+        .route("/audit", get(audit::list))
         .route("/counting/current", get(counting::current))
         .route("/counting/history", get(counting::history))
         .route("/events", get(events::list))

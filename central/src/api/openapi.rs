@@ -1,16 +1,27 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
+use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, ResponseBuilder, Type};
 use utoipa::{Modify, OpenApi};
 
-use super::{auth, config, counting, events, health, persons, photos, recognition, zones};
+use super::{
+    api_keys, audit, auth, config, counting, events, health, persons, photos, recognition, users,
+    zones,
+};
 use crate::error;
 
 #[derive(Debug, OpenApi)]
 #[openapi(
-    info(title = "Atrium central API", description = "People counting, occupancy, camera configuration and face recognition. Errors use one format (ErrorBody); lists are paginated (data/meta/links, per_page 1..1000, default 50). Authenticate with a bearer token from /api/v1/auth/login, or the session cookie the web UI gets."),
+    info(title = "Atrium central API", description = "People counting, occupancy, camera configuration and face recognition. Errors use one format (ErrorBody); lists are paginated (data/meta/links, per_page 1..1000, default 50). Authenticate with a bearer token from /api/v1/auth/login, an API key (Authorization: Bearer atr_… or X-API-Key), or the session cookie the web UI gets. Every /api/v1 response carries X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset; 429 adds Retry-After."),
     paths(
-        auth::login, auth::refresh, auth::logout, auth::me,
+        auth::login, auth::refresh, auth::logout, auth::me, auth::change_password,
+        users::list, users::create, users::get_one, users::update, users::delete,
+        api_keys::list, api_keys::create, api_keys::revoke,
+        audit::list,
         counting::current, counting::history, zones::violations,
         events::list,
         config::cameras::list_cameras, config::cameras::get_camera, config::cameras::put_camera,
@@ -22,7 +33,7 @@ use crate::error;
         health::health, health::metrics,
     ),
     components(schemas(error::ErrorBody, crate::live::LiveEvent)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ErrorResponses),
     tags(
         (name = "auth", description = "Log in, refresh, log out"),
         (name = "counting", description = "Occupancy and IN/OUT counts"),
@@ -30,6 +41,9 @@ use crate::error;
         (name = "config", description = "Cameras, counting lines and zones"),
         (name = "persons", description = "People to recognise, enrolment photos, erasure (personal data: audited)"),
         (name = "recognition", description = "Face recognitions and \"not this person\" corrections"),
+        (name = "users", description = "Accounts and roles (administrators)"),
+        (name = "api-keys", description = "Keys for integrations"),
+        (name = "audit", description = "Who did what, when, from where"),
         (name = "ops", description = "Health and metrics"),
     )
 )]
@@ -46,9 +60,121 @@ impl Modify for BearerAuth {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
+                    .bearer_format("JWT or atr_ API key")
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            API_KEY_SCHEME,
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
+        );
     }
+}
+
+/// The API key scheme beside the bearer token: every operation that takes
+/// a bearer token takes a key with the same permission.
+const API_KEY_SCHEME: &str = "api_key";
+
+/// Declares what every `/api/v1` operation can answer besides its own
+/// responses (the error format for 400, 401, 403, 404, 413, 415, 429 and
+/// 503), the rate-limit headers on every response, and the API key as an
+/// alternative to the bearer token. Done once here rather than in each
+/// handler's annotation, so no operation can forget one.
+#[derive(Debug)]
+struct ErrorResponses;
+
+impl Modify for ErrorResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with("/api/v1/") {
+                continue;
+            }
+            for op in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                complete(op);
+            }
+        }
+    }
+}
+
+fn complete(op: &mut Operation) {
+    let secured = op.security.is_some();
+    let has_body = op.request_body.is_some();
+    let mut errors = vec![
+        ("400", "Invalid parameters or body"),
+        ("404", "No such resource"),
+        ("429", "Rate limit exceeded (Retry-After, retry_after)"),
+        ("503", "The database is unavailable"),
+    ];
+    if secured {
+        errors.push(("401", "No valid credentials"));
+        errors.push(("403", "The caller lacks the permission"));
+    }
+    if has_body {
+        errors.push(("413", "Body too large"));
+        errors.push(("415", "Unsupported content type"));
+    }
+    for (code, description) in errors {
+        op.responses
+            .responses
+            .entry(code.to_owned())
+            .or_insert_with(|| RefOr::T(error_response(description)));
+    }
+    for response in op.responses.responses.values_mut() {
+        if let RefOr::T(r) = response {
+            for (name, description) in [
+                (
+                    "X-RateLimit-Limit",
+                    "Requests the binding budget allows per window",
+                ),
+                ("X-RateLimit-Remaining", "Requests left in it"),
+                ("X-RateLimit-Reset", "When it is whole again (Unix seconds)"),
+            ] {
+                r.headers.entry(name.to_owned()).or_insert_with(|| {
+                    RefOr::T(
+                        HeaderBuilder::new()
+                            .schema(Some(ObjectBuilder::new().schema_type(Type::Integer)))
+                            .description(Some(description))
+                            .build(),
+                    )
+                });
+            }
+        }
+    }
+    if let Some(security) = &mut op.security {
+        let alternatives: Vec<SecurityRequirement> = security
+            .iter()
+            .filter_map(|req| serde_json::to_value(req).ok())
+            .filter_map(|v| {
+                let scopes: Vec<String> = v
+                    .get("bearer")?
+                    .as_array()?
+                    .iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect();
+                Some(SecurityRequirement::new(API_KEY_SCHEME, scopes))
+            })
+            .collect();
+        security.extend(alternatives);
+    }
+}
+
+fn error_response(description: &str) -> utoipa::openapi::Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build()
 }

@@ -65,7 +65,9 @@ pub struct PersonsQuery {
     /// Case-insensitive part of the name.
     pub q: Option<String>,
     pub category: Option<Category>,
+    #[param(minimum = 1)]
     pub page: Option<u32>,
+    #[param(minimum = 1, maximum = 1000)]
     pub per_page: Option<u32>,
 }
 

@@ -39,7 +39,9 @@ pub struct RecognitionQuery {
     pub min_confidence: Option<f32>,
     /// Highest confidence (0..1) returned.
     pub max_confidence: Option<f32>,
+    #[param(minimum = 1)]
     pub page: Option<u32>,
+    #[param(minimum = 1, maximum = 1000)]
     pub per_page: Option<u32>,
 }
 

@@ -35,7 +35,9 @@ pub struct ViolationsQuery {
     pub start_time: Option<DateTime<Utc>>,
     /// Default: now. At most 93 days after `start_time`.
     pub end_time: Option<DateTime<Utc>>,
+    #[param(minimum = 1)]
     pub page: Option<u32>,
+    #[param(minimum = 1, maximum = 1000)]
     pub per_page: Option<u32>,
 }
 

@@ -7,15 +7,13 @@
 //! Browsers get both as httpOnly cookies; API clients use the bearer header
 //! and the JSON body.
 
+pub mod api_keys;
 pub mod jwt;
-pub mod login_limit;
 pub mod password;
 pub mod permissions;
 pub mod refresh;
-pub mod sessions;
 
 use axum::http::request::Parts;
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -26,49 +24,34 @@ pub const ACCESS_COOKIE: &str = "atrium_access";
 /// Refresh cookie name (sent only to /api/v1/auth).
 pub const REFRESH_COOKIE: &str = "atrium_refresh";
 
-/// The six roles of the planning document.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, clap::ValueEnum,
-)]
-#[serde(rename_all = "snake_case")]
-#[value(rename_all = "snake_case")]
-pub enum Role {
-    SuperAdmin,
-    Admin,
-    FacilityManager,
-    SecurityOfficer,
-    Operator,
-    Viewer,
-}
+pub use crate::roles::Role;
 
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::SuperAdmin => "super_admin",
-            Self::Admin => "admin",
-            Self::FacilityManager => "facility_manager",
-            Self::SecurityOfficer => "security_officer",
-            Self::Operator => "operator",
-            Self::Viewer => "viewer",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-}
-
-/// An authenticated caller (from a verified access token whose session is
-/// still open and whose user is still enabled).
+/// An authenticated caller: a verified access token whose session is
+/// still open, or a valid API key, and in both cases a user who is still
+/// enabled, with their current role.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthUser {
     pub id: Uuid,
     pub username: String,
     pub role: Role,
-    /// The session (refresh-token family).
+    /// The session (refresh-token family), or the API key's id: what a
+    /// logout or a revocation announces.
     pub session: Uuid,
-    /// When the access token expires (Unix seconds).
+    /// When the credential expires (Unix seconds).
     pub expires_at: i64,
+    /// Set when the request came with an API key.
+    pub key: Option<KeyScope>,
+    /// The client's address.
+    pub address: Option<std::net::IpAddr>,
+}
+
+/// What an API key narrows its owner's rights to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyScope {
+    pub id: Uuid,
+    pub permissions: Vec<Permission>,
+    /// Only this site's data, on routes that filter by site.
+    pub site: Option<String>,
 }
 
 impl AuthUser {
@@ -77,30 +60,108 @@ impl AuthUser {
         crate::store::audit::Actor::User {
             id: self.id,
             username: &self.username,
+            address: self.address,
+            api_key: self.key.as_ref().map(|k| k.id),
         }
     }
 
-    /// Fails with 403 unless the caller's role holds `p`.
+    /// Whether the caller holds `p`: their role does and, with an API key,
+    /// the key does too.
+    pub fn allows(&self, p: Permission) -> bool {
+        self.role.allows(p) && self.key.as_ref().is_none_or(|k| k.permissions.contains(&p))
+    }
+
+    /// Fails with 403 unless the caller holds `p`. A site-restricted key
+    /// holds nothing on routes that do not filter by site.
     pub fn require(&self, p: Permission) -> Result<(), ApiError> {
-        if self.role.allows(p) {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(format!(
+        self.require_at_site(p, None).map(|_| ())?;
+        match self.key.as_ref().and_then(|k| k.site.as_deref()) {
+            Some(site) => Err(ApiError::forbidden(format!(
+                "this API key is restricted to site {site:?}, and this route is not filtered by site"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks `p` on a route that filters by site: returns the site to
+    /// filter on (`requested`, or the key's own site when it has one) and
+    /// refuses another site than the key's.
+    pub fn require_at_site(
+        &self,
+        p: Permission,
+        requested: Option<String>,
+    ) -> Result<Option<String>, ApiError> {
+        if !self.role.allows(p) {
+            return Err(ApiError::forbidden(format!(
                 "role {} lacks permission {}",
                 self.role.as_str(),
                 p.as_str()
-            )))
+            )));
+        }
+        let Some(key) = &self.key else {
+            return Ok(requested);
+        };
+        if !key.permissions.contains(&p) {
+            return Err(ApiError::forbidden(format!(
+                "this API key lacks permission {}",
+                p.as_str()
+            )));
+        }
+        match (&key.site, requested) {
+            (None, requested) => Ok(requested),
+            (Some(own), None) => Ok(Some(own.clone())),
+            (Some(own), Some(r)) if *own == r => Ok(Some(r)),
+            (Some(own), Some(r)) => Err(ApiError::forbidden(format!(
+                "this API key is restricted to site {own:?}, not {r:?}"
+            ))),
         }
     }
 }
 
-/// The access token from `Authorization: Bearer …`, else the cookie.
-pub fn access_token(parts: &Parts) -> Option<String> {
+/// The header an API key may come in (besides `Authorization: Bearer`).
+pub const API_KEY_HEADER: &str = "x-api-key";
+
+/// Credentials a request presents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// `X-API-Key: atr_…`, or `Authorization: Bearer …` (a JWT or a key).
+    Header(String),
+    /// The web UI's httpOnly access cookie.
+    Cookie(String),
+}
+
+impl Credential {
+    pub fn text(&self) -> &str {
+        match self {
+            Self::Header(t) | Self::Cookie(t) => t,
+        }
+    }
+}
+
+/// The request's credentials: `X-API-Key`, else `Authorization: Bearer`,
+/// else the access cookie. A malformed `Authorization` header counts as
+/// no credentials (the request is then anonymous and refused where that
+/// matters).
+pub fn credential(parts: &Parts) -> Option<Credential> {
+    if let Some(v) = parts.headers.get(API_KEY_HEADER) {
+        return v
+            .to_str()
+            .ok()
+            .map(|t| Credential::Header(t.trim().to_owned()));
+    }
     if let Some(h) = parts.headers.get(axum::http::header::AUTHORIZATION) {
         let v = h.to_str().ok()?;
-        return v.strip_prefix("Bearer ").map(|t| t.trim().to_owned());
+        return v
+            .strip_prefix("Bearer ")
+            .map(|t| Credential::Header(t.trim().to_owned()));
     }
-    cookie(parts, ACCESS_COOKIE)
+    cookie(parts, ACCESS_COOKIE).map(Credential::Cookie)
+}
+
+/// The credential's text (token or key), for the WebSockets, which check
+/// it again later.
+pub fn access_token(parts: &Parts) -> Option<String> {
+    credential(parts).map(|c| c.text().to_owned())
 }
 
 /// A cookie's value.

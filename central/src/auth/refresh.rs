@@ -95,7 +95,7 @@ pub async fn rotate(
             &[&family],
         )
         .await?;
-        super::sessions::announce(&*tx, family).await?;
+        crate::store::sessions::announce(&*tx, family).await?;
         tx.commit().await?;
         tracing::warn!(%user, %family, "a used refresh token was presented again; its family is revoked");
         return Err(RefreshError::Reused);

@@ -1,5 +1,6 @@
 //! Database access: connections, and the SQL helpers handlers share.
 
+pub mod api_keys;
 pub mod audit;
 pub mod cameras;
 pub mod counting;
@@ -10,6 +11,8 @@ pub mod list;
 pub mod parts;
 pub mod persons;
 pub mod recognitions;
+pub mod sessions;
+pub mod users;
 pub mod violations;
 
 use tokio_postgres::NoTls;

@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{check_name, finish_change, lock_camera};
 use crate::app::AppState;
 use crate::auth::perm;
-use crate::caller::Can;
+use crate::caller::{Can, CanAtSite};
 use crate::error::ApiError;
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{Page, Paginated};
@@ -58,7 +58,9 @@ pub struct CameraUpdate {
 #[into_params(parameter_in = Query)]
 pub struct CameraListQuery {
     pub site_id: Option<String>,
+    #[param(minimum = 1)]
     pub page: Option<u32>,
+    #[param(minimum = 1, maximum = 1000)]
     pub per_page: Option<u32>,
 }
 
@@ -67,14 +69,15 @@ pub struct CameraListQuery {
     responses((status = 200, description = "A page of cameras", body = Paginated<Camera>)))]
 pub async fn list_cameras(
     State(state): State<AppState>,
-    _: Can<perm::ConfigRead>,
+    who: CanAtSite<perm::ConfigRead>,
     OriginalUri(uri): OriginalUri,
     Query(q): Query<CameraListQuery>,
 ) -> Result<axum::Json<Paginated<Camera>>, ApiError> {
+    let site = who.site(q.site_id.clone())?;
     let page = Page::new(q.page, q.per_page)?;
     let client = state.pool.get().await?;
     let window = page.window();
-    let (data, total) = store::page(&client, q.site_id, window).await?;
+    let (data, total) = store::page(&client, site, window).await?;
     Ok(axum::Json(Paginated::new(data, page, total, &uri)))
 }
 

@@ -29,7 +29,9 @@ use atrium_proto::{CameraConfig, CameraId, SiteId};
 #[into_params(parameter_in = Query)]
 pub struct PartListQuery {
     pub camera_id: Option<String>,
+    #[param(minimum = 1)]
     pub page: Option<u32>,
+    #[param(minimum = 1, maximum = 1000)]
     pub per_page: Option<u32>,
 }
 

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use central::auth::{Role, password};
+use central::store::users::{self, Change};
 use rand::Rng;
 use uuid::Uuid;
 
@@ -30,7 +31,9 @@ pub(super) enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
-    /// Give a user another role. Ends the user's sessions.
+    /// Give a user another role. Ends the user's sessions. The last
+    /// active super_admin keeps theirs.
+    #[command(visible_alias = "set-role")]
     Role {
         username: String,
         #[arg(value_enum)]
@@ -40,6 +43,8 @@ pub(super) enum UserCommand {
     Disable { username: String },
     /// Enable a disabled user again.
     Enable { username: String },
+    /// Delete a user (their sessions and API keys go with them).
+    Delete { username: String },
 }
 
 /// The password from stdin, or a generated one (printed).
@@ -127,83 +132,93 @@ pub(super) async fn user(
         } => {
             let (pw, generated) = new_password(password_stdin)?;
             let hash = hash(pw.clone()).await?;
-            change_user(
-                client,
-                &username,
-                "UPDATE users SET password_hash = $2, updated_at = now() WHERE username = $1 RETURNING id",
-                &hash,
-            )
-            .await?;
+            let change = Change {
+                password_hash: Some(hash),
+                ..Change::default()
+            };
+            change_user(client, &username, change).await?;
             println!("password of {username} changed; their sessions are ended");
             if generated {
                 println!("password: {pw}");
             }
         }
         UserCommand::Role { username, role } => {
-            change_user(
-                client,
-                &username,
-                "UPDATE users SET role = $2, updated_at = now() WHERE username = $1 RETURNING id",
-                role.as_str(),
-            )
-            .await?;
+            let change = Change {
+                role: Some(role),
+                ..Change::default()
+            };
+            change_user(client, &username, change).await?;
             println!(
                 "{username} is now {}; their sessions are ended",
                 role.as_str()
             );
         }
         UserCommand::Disable { username } => {
-            change_user(
-                client,
-                &username,
-                "UPDATE users SET disabled = ($2 = 'yes'), updated_at = now() WHERE username = $1 RETURNING id",
-                "yes",
-            )
-            .await?;
+            let change = Change {
+                disabled: Some(true),
+                ..Change::default()
+            };
+            change_user(client, &username, change).await?;
             println!("{username} is disabled; their sessions are ended");
         }
         UserCommand::Enable { username } => {
-            change_user(
-                client,
-                &username,
-                "UPDATE users SET disabled = ($2 = 'yes'), updated_at = now() WHERE username = $1 RETURNING id",
-                "no",
-            )
-            .await?;
+            let change = Change {
+                disabled: Some(false),
+                ..Change::default()
+            };
+            change_user(client, &username, change).await?;
             println!("{username} is enabled again");
+        }
+        UserCommand::Delete { username } => {
+            in_transaction(client, async {
+                let id = user_id(client, &username).await?;
+                users::delete(client, None, id).await?;
+                anyhow::Ok(())
+            })
+            .await?;
+            println!("{username} is deleted");
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Runs `update` (`$1` the user name, `$2` the value, returning the id)
-/// and ends the user's sessions, in one transaction: every instance closes
-/// the user's WebSockets and refuses their tokens.
+/// Applies `change` to `username` with the store's rules (the last
+/// active super_admin stays), ending their sessions, in one transaction:
+/// every instance closes the user's WebSockets and refuses their tokens.
 async fn change_user(
     client: &tokio_postgres::Client,
     username: &str,
-    update: &str,
-    value: &str,
+    change: Change,
+) -> anyhow::Result<()> {
+    in_transaction(client, async {
+        let id = user_id(client, username).await?;
+        users::update(client, None, id, change).await?;
+        anyhow::Ok(())
+    })
+    .await
+}
+
+async fn user_id(client: &tokio_postgres::Client, username: &str) -> anyhow::Result<Uuid> {
+    Ok(users::by_name(client, username)
+        .await?
+        .with_context(|| format!("no user {username:?}"))?
+        .id)
+}
+
+/// Runs `work` between BEGIN and COMMIT (ROLLBACK on error).
+async fn in_transaction(
+    client: &tokio_postgres::Client,
+    work: impl Future<Output = anyhow::Result<()>>,
 ) -> anyhow::Result<()> {
     client.batch_execute("BEGIN").await?;
-    let result = async {
-        let row = client
-            .query_opt(update, &[&username, &value])
-            .await?
-            .with_context(|| format!("no user {username:?}"))?;
-        let id: Uuid = row.try_get("id")?;
-        central::auth::sessions::end_all(client, id).await?;
-        anyhow::Ok(())
-    }
-    .await;
-    match result {
-        Ok(()) => client.batch_execute("COMMIT").await?,
+    match work.await {
+        Ok(()) => {
+            client.batch_execute("COMMIT").await?;
+            Ok(())
+        }
         Err(e) => {
-            // The statement's error is what the admin needs; a failed
-            // ROLLBACK ends with this one-shot connection anyway.
-            let _ = client.batch_execute("ROLLBACK").await;
-            return Err(e);
+            client.batch_execute("ROLLBACK").await?;
+            Err(e)
         }
     }
-    Ok(())
 }
