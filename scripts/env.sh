@@ -6,4 +6,6 @@ export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-$_atrium_root/.cache/onnxruntime/libonnxruntime.so.1.32.0}"
 # Debian's interpreter has python3-gi (the GStreamer RTSP test server needs it).
 export ATRIUM_PYTHON="${ATRIUM_PYTHON:-/usr/bin/python3}"
+# schemathesis, in the venv scripts/setup makes (central's API conformance test).
+export ATRIUM_SCHEMATHESIS="${ATRIUM_SCHEMATHESIS:-$_atrium_root/.cache/schemathesis/bin/schemathesis}"
 unset _atrium_root

@@ -67,7 +67,7 @@ pub async fn identify(State(state): State<AppState>, req: Request, next: Next) -
     let address = client_addr(&parts);
     let identity = match credential(&parts) {
         None => Identity::Anonymous,
-        Some(c) => match authenticate_from(&state, c.text(), address).await {
+        Some(c) => match authenticate_credential(&state, &c, address).await {
             Ok(u) => Identity::User(u),
             Err(e) => Identity::Refused(e),
         },
@@ -83,7 +83,7 @@ fn same_origin(parts: &Parts, allowed: &[String]) -> Result<(), ApiError> {
     }
     let has_cookie =
         cookie(parts, ACCESS_COOKIE).is_some() || cookie(parts, REFRESH_COOKIE).is_some();
-    let header_credentials = matches!(credential(parts), Some(Credential::Header(_)));
+    let header_credentials = credential(parts).is_some_and(|c| c.in_header());
     if !has_cookie || header_credentials {
         return Ok(());
     }
@@ -136,7 +136,7 @@ impl FromRequestParts<AppState> for AuthUser {
             // Outside the API's middleware (the WebSocket routes).
             None => {
                 let c = credential(parts).ok_or_else(missing)?;
-                authenticate_from(state, c.text(), client_addr(parts)).await
+                authenticate_credential(state, &c, client_addr(parts)).await
             }
         }
     }
@@ -192,6 +192,19 @@ impl<P: Requires + Send + Sync> FromRequestParts<AppState> for CanAtSite<P> {
         let user = AuthUser::from_request_parts(parts, state).await?;
         user.require_at_site(P::PERMISSION, None)?;
         Ok(CanAtSite(user, std::marker::PhantomData))
+    }
+}
+
+/// Checks a request's credential: what comes in `X-API-Key` is always
+/// taken for an API key, the rest as [`authenticate_from`] decides.
+pub async fn authenticate_credential(
+    state: &AppState,
+    credential: &Credential,
+    address: Option<IpAddr>,
+) -> Result<AuthUser, ApiError> {
+    match credential {
+        Credential::Key(text) => authenticate_key(state, text, address).await,
+        other => authenticate_from(state, other.text(), address).await,
     }
 }
 

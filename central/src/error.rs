@@ -13,7 +13,7 @@
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{OriginalUri, Request};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -206,8 +206,47 @@ pub async fn render_errors(OriginalUri(uri): OriginalUri, req: Request, next: Ne
             "UNSUPPORTED_MEDIA_TYPE",
             "send JSON with Content-Type: application/json",
         ),
+        // Any other plain-text client error (an extractor's rejection,
+        // such as a multipart body without a boundary): its text, in our
+        // format.
+        None if status.is_client_error() && !is_json(&res) => {
+            let (parts, body) = res.into_parts();
+            // An unreadable or oversized text falls back to the status's name.
+            let text = axum::body::to_bytes(body, 4096)
+                .await
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
+            let message = if text.trim().is_empty() {
+                status
+                    .canonical_reason()
+                    .unwrap_or("bad request")
+                    .to_owned()
+            } else {
+                text
+            };
+            let code = if status == StatusCode::BAD_REQUEST {
+                "VALIDATION_FAILED"
+            } else {
+                "CLIENT_ERROR"
+            };
+            let error = ApiError::new(status, code, message);
+            return rendered(&uri, error, &parts.headers);
+        }
         None => return res,
     };
+    rendered(&uri, error, res.headers())
+}
+
+fn is_json(res: &Response) -> bool {
+    res.headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
+/// The error answer, keeping `headers` the handler set (e.g.
+/// `WWW-Authenticate`, `Retry-After`, the rate-limit headers).
+fn rendered(uri: &axum::http::Uri, error: ApiError, headers: &HeaderMap) -> Response {
     let body = ErrorBody {
         error: ErrorDetail {
             code: error.code.to_owned(),
@@ -220,8 +259,7 @@ pub async fn render_errors(OriginalUri(uri): OriginalUri, req: Request, next: Ne
         },
     };
     let mut out = (error.status, Json(body)).into_response();
-    // Keep headers the handler set (e.g. WWW-Authenticate, Retry-After).
-    for (k, v) in res.headers() {
+    for (k, v) in headers {
         if k != axum::http::header::CONTENT_TYPE && k != axum::http::header::CONTENT_LENGTH {
             out.headers_mut().insert(k.clone(), v.clone());
         }

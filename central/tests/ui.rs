@@ -266,3 +266,143 @@ async fn enrol_a_person_and_see_them_recognised_live() {
     browser.close().await.unwrap();
     central.shutdown().await;
 }
+
+/// Types `value` into the field at `css` (replacing what it holds).
+async fn fill(c: &Client, css: &str, value: &str) {
+    let field = c.find(Locator::Css(css)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(value).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_manages_users_keys_and_reads_the_audit_log_in_the_browser() {
+    let stack = Stack::start().await;
+    let pw = stack.add_user("ada", "admin").await;
+    let central = stack
+        .start_central(stack.config_with("central", "", false))
+        .await;
+    let driver = Chromedriver::start().await.unwrap();
+    let browser = open(&driver, &format!("http://{}", central.addr)).await;
+    log_in(&browser, "ada", &pw).await;
+    wait_text(&browser, "#whoami", "ada (admin)").await;
+
+    // Users: add an operator through the form (a cookie-authenticated
+    // write from the page's own origin), then make them a viewer.
+    browser
+        .goto(&format!("http://{}/#users", central.addr))
+        .await
+        .unwrap();
+    wait_text(&browser, "tr[data-username='ada'] td:nth-child(1)", "ada").await;
+    fill(&browser, "#new-username", "otto").await;
+    fill(&browser, "#new-display", "Otto Operator").await;
+    fill(&browser, "#new-password", "otto's long password").await;
+    browser
+        .find(Locator::Css("#new-role option[value='operator']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    click(&browser, "#add-user").await;
+    wait_text(
+        &browser,
+        "tr[data-username='otto'] td:nth-child(2)",
+        "Otto Operator",
+    )
+    .await;
+    browser
+        .find(Locator::Css(
+            "tr[data-username='otto'] select option[value='viewer']",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let db = stack.pg.connect().await.unwrap();
+    wait_until(Duration::from_secs(10), "otto becomes a viewer", || {
+        let db = &db;
+        async move {
+            db.query_one("SELECT role FROM users WHERE username = 'otto'", &[])
+                .await
+                .unwrap()
+                .get::<_, String>(0)
+                == "viewer"
+        }
+    })
+    .await;
+    // An admin may not make a super_admin: the API's refusal is shown.
+    // (The table re-renders after each change: find the option again
+    // until the click lands on the current one.)
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let css = "tr[data-username='otto'] select option[value='super_admin']";
+        let clicked = match browser.find(Locator::Css(css)).await {
+            Ok(option) => option.click().await.is_ok(),
+            Err(_) => false,
+        };
+        if clicked {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no role select for otto"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    wait_text(
+        &browser,
+        "#users-error",
+        "only a super_admin may create or change a super_admin",
+    )
+    .await;
+
+    // Account: an API key, shown once, then listed by its prefix.
+    browser
+        .goto(&format!("http://{}/#account", central.addr))
+        .await
+        .unwrap();
+    fill(&browser, "#key-name", "BMS feed").await;
+    fill(&browser, "#key-permissions", "events:read").await;
+    click(&browser, "#add-key").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let key = loop {
+        let t = text(&browser, "#key-text").await;
+        if t.starts_with("atr_") {
+            break t;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no key shown");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    wait_text(&browser, "#apikeys tbody td:nth-child(2)", &key[4..12]).await;
+    let r = reqwest::Client::new()
+        .get(format!("http://{}/api/v1/events", central.addr))
+        .header("x-api-key", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the key the page showed works");
+
+    // Audit: the writes just made, by ada, from the browser's address.
+    browser
+        .goto(&format!("http://{}/#audit", central.addr))
+        .await
+        .unwrap();
+    fill(&browser, "#audit-action", "http.post").await;
+    click(&browser, "#audit-filter button").await;
+    wait_text(
+        &browser,
+        "#audit tbody tr:first-child td:nth-child(4)",
+        "/api/v1/api-keys",
+    )
+    .await;
+    assert_eq!(
+        text(&browser, "#audit tbody tr:first-child td:nth-child(2)").await,
+        "ada"
+    );
+    assert_eq!(
+        text(&browser, "#audit tbody tr:first-child td:nth-child(5)").await,
+        "201"
+    );
+    central.shutdown().await;
+}

@@ -28,6 +28,7 @@ use crate::store::users;
 #[serde(deny_unknown_fields)]
 pub struct NewApiKey {
     /// What the key is for (1 to 100 characters).
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     /// Permission strings; default: every permission the owner holds.
     #[serde(default)]

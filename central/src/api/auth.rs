@@ -351,6 +351,7 @@ pub async fn me(user: AuthUser) -> axum::Json<UserInfo> {
 pub struct PasswordChange {
     pub current_password: String,
     /// At least 12 characters.
+    #[schema(min_length = 12)]
     pub new_password: String,
 }
 

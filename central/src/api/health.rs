@@ -208,7 +208,7 @@ pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// Prometheus text format.
-#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus metrics", content_type = "text/plain")))]
+#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus metrics", content_type = "application/openmetrics-text")))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(

@@ -99,13 +99,16 @@ impl Modify for ErrorResponses {
             .into_iter()
             .flatten()
             {
-                complete(op);
+                complete(path, op);
             }
         }
     }
 }
 
-fn complete(op: &mut Operation) {
+/// Operations an API key may not call (changing the owner's password).
+const NOT_WITH_A_KEY: &[&str] = &["/api/v1/auth/password"];
+
+fn complete(path: &str, op: &mut Operation) {
     let secured = op.security.is_some();
     let has_body = op.request_body.is_some();
     let mut errors = vec![
@@ -149,7 +152,11 @@ fn complete(op: &mut Operation) {
             }
         }
     }
-    if let Some(security) = &mut op.security {
+    if let Some(security) = op
+        .security
+        .as_mut()
+        .filter(|_| !NOT_WITH_A_KEY.contains(&path))
+    {
         let alternatives: Vec<SecurityRequirement> = security
             .iter()
             .filter_map(|req| serde_json::to_value(req).ok())

@@ -32,9 +32,11 @@ use crate::store::persons::{self, Category, NewPerson, Person, PersonFilter};
 #[serde(deny_unknown_fields)]
 pub struct PersonInput {
     /// 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     pub category: Category,
     #[serde(default)]
+    #[schema(max_length = 4000)]
     pub notes: String,
     #[serde(default)]
     pub consent: bool,

@@ -25,11 +25,14 @@ use crate::store::users::{self, Change, User, UserError};
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     /// 1 to 64 characters, no spaces.
+    #[schema(min_length = 1, max_length = 64, pattern = r"^\S+$")]
     pub username: String,
     /// At least 12 characters.
+    #[schema(min_length = 12)]
     pub password: String,
     pub role: Role,
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub display_name: String,
 }
 
@@ -38,10 +41,12 @@ pub struct NewUser {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserUpdate {
+    #[schema(max_length = 200)]
     pub display_name: Option<String>,
     pub role: Option<Role>,
     pub disabled: Option<bool>,
-    /// A password reset by an administrator.
+    /// A password reset by an administrator (at least 12 characters).
+    #[schema(min_length = 12)]
     pub password: Option<String>,
 }
 

@@ -124,8 +124,10 @@ pub const API_KEY_HEADER: &str = "x-api-key";
 /// Credentials a request presents.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credential {
-    /// `X-API-Key: atr_…`, or `Authorization: Bearer …` (a JWT or a key).
-    Header(String),
+    /// `Authorization: Bearer …`: an access token, or an API key.
+    Bearer(String),
+    /// `X-API-Key: …`: an API key.
+    Key(String),
     /// The web UI's httpOnly access cookie.
     Cookie(String),
 }
@@ -133,27 +135,32 @@ pub enum Credential {
 impl Credential {
     pub fn text(&self) -> &str {
         match self {
-            Self::Header(t) | Self::Cookie(t) => t,
+            Self::Bearer(t) | Self::Key(t) | Self::Cookie(t) => t,
         }
+    }
+
+    /// Whether the client sent it in a header (not a browser's cookie).
+    pub fn in_header(&self) -> bool {
+        !matches!(self, Self::Cookie(_))
     }
 }
 
-/// The request's credentials: `X-API-Key`, else `Authorization: Bearer`,
-/// else the access cookie. A malformed `Authorization` header counts as
-/// no credentials (the request is then anonymous and refused where that
-/// matters).
+/// The request's credentials: `Authorization: Bearer`, else `X-API-Key`,
+/// else the access cookie (a request sending both headers is the bearer
+/// token's). A malformed `Authorization` header counts as no credentials
+/// (the request is then anonymous and refused where that matters).
 pub fn credential(parts: &Parts) -> Option<Credential> {
-    if let Some(v) = parts.headers.get(API_KEY_HEADER) {
-        return v
-            .to_str()
-            .ok()
-            .map(|t| Credential::Header(t.trim().to_owned()));
-    }
     if let Some(h) = parts.headers.get(axum::http::header::AUTHORIZATION) {
         let v = h.to_str().ok()?;
         return v
             .strip_prefix("Bearer ")
-            .map(|t| Credential::Header(t.trim().to_owned()));
+            .map(|t| Credential::Bearer(t.trim().to_owned()));
+    }
+    if let Some(v) = parts.headers.get(API_KEY_HEADER) {
+        return v
+            .to_str()
+            .ok()
+            .map(|t| Credential::Key(t.trim().to_owned()));
     }
     cookie(parts, ACCESS_COOKIE).map(Credential::Cookie)
 }

@@ -7,7 +7,8 @@
 const $ = (sel) => document.querySelector(sel);
 const state = { cameras: new Map(), ws: null, retry: 1000, resync: null, user: null, person: null };
 const PERSON_ROLES = ["super_admin", "admin", "security_officer"];
-const VIEWS = ["login", "dashboard", "people", "person", "recognitions"];
+const VIEWS = ["login", "dashboard", "people", "person", "recognitions", "users", "audit", "account"];
+const ROLES = ["super_admin", "admin", "facility_manager", "security_officer", "operator", "viewer"];
 const MAX_EVENTS = 50;
 
 async function api(path, options = {}, retried = false) {
@@ -40,6 +41,10 @@ function show(view) {
   for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", a.id === `nav-${view}`);
 }
 
+function can(permission) {
+  return Boolean(state.user && state.user.permissions && state.user.permissions.includes(permission));
+}
+
 function maySeePersons() {
   return state.user && PERSON_ROLES.includes(state.user.role);
 }
@@ -51,6 +56,9 @@ async function route() {
   if (view === "people" && maySeePersons()) { show("people"); await loadPersons(); }
   else if (view === "person" && arg && maySeePersons()) { show("person"); await loadPerson(arg); }
   else if (view === "recognitions" && maySeePersons()) { show("recognitions"); await loadRecognitions(); }
+  else if (view === "users" && can("users:read")) { show("users"); await loadUsers(); }
+  else if (view === "audit" && can("audit:read")) { show("audit"); await loadAudit(); }
+  else if (view === "account") { show("account"); if (can("apikeys:write")) await loadKeys(); }
   else show("dashboard");
 }
 
@@ -95,6 +103,7 @@ async function enterDashboard(user) {
   state.user = user;
   $("#whoami").textContent = `${user.username} (${user.role})`;
   for (const el of document.querySelectorAll(".persons-only")) el.hidden = !maySeePersons();
+  for (const el of document.querySelectorAll("[data-needs]")) el.hidden = !can(el.dataset.needs);
   await route();
   await loadCurrent();
   await loadEvents();
@@ -391,7 +400,200 @@ async function loadRecognitions(event) {
   }
 }
 
+// --- Users (users:read; changes need users:write) ---------------------------
+
+async function loadUsers() {
+  $("#users-error").textContent = "";
+  const res = await api("/api/v1/users?per_page=1000");
+  if (!res.ok) { $("#users-error").textContent = await errorText(res); return; }
+  const body = await res.json();
+  const tbody = $("#users tbody");
+  tbody.replaceChildren();
+  const writable = can("users:write");
+  for (const u of body.data) {
+    const tr = document.createElement("tr");
+    tr.dataset.username = u.username;
+    tr.append(cell(u.username), cell(u.display_name));
+    const roleCell = document.createElement("td");
+    if (writable) {
+      const sel = roleSelect(u.role);
+      sel.setAttribute("aria-label", `Role of ${u.username}`);
+      sel.addEventListener("change", () => changeUser(u.id, { role: sel.value }));
+      roleCell.append(sel);
+    } else {
+      roleCell.textContent = u.role;
+    }
+    tr.append(roleCell, cell(u.disabled ? "disabled" : "active"));
+    const actions = document.createElement("td");
+    if (writable) {
+      const toggle = document.createElement("button");
+      toggle.type = "button";
+      toggle.className = "small";
+      toggle.textContent = u.disabled ? "Enable" : "Disable";
+      toggle.addEventListener("click", () => changeUser(u.id, { disabled: !u.disabled }));
+      const reset = document.createElement("button");
+      reset.type = "button";
+      reset.className = "small";
+      reset.textContent = "Reset password";
+      reset.addEventListener("click", () => {
+        const pw = prompt(`New password for ${u.username} (12+ characters)`);
+        if (pw) changeUser(u.id, { password: pw });
+      });
+      const del = document.createElement("button");
+      del.type = "button";
+      del.className = "small danger";
+      del.textContent = "Delete";
+      del.addEventListener("click", async () => {
+        if (!confirm(`Delete ${u.username}, their sessions and API keys?`)) return;
+        const r = await api(`/api/v1/users/${u.id}`, { method: "DELETE" });
+        const error = r.ok ? "" : await errorText(r);
+        await loadUsers();
+        $("#users-error").textContent = error;
+      });
+      actions.append(toggle, " ", reset, " ", del);
+    }
+    tr.append(actions);
+    tbody.append(tr);
+  }
+}
+
+function roleSelect(current) {
+  const sel = document.createElement("select");
+  for (const r of ROLES) {
+    const o = document.createElement("option");
+    o.value = r;
+    o.textContent = r;
+    o.selected = r === current;
+    sel.append(o);
+  }
+  return sel;
+}
+
+async function changeUser(id, change) {
+  const res = await api(`/api/v1/users/${id}`, { method: "PUT", body: JSON.stringify(change) });
+  const error = res.ok ? "" : await errorText(res);
+  // Reload first (it clears the message), so a refused change shows the
+  // current state and why.
+  await loadUsers();
+  $("#users-error").textContent = error;
+}
+
+async function addUser(event) {
+  event.preventDefault();
+  $("#users-error").textContent = "";
+  const res = await api("/api/v1/users", {
+    method: "POST",
+    body: JSON.stringify({
+      username: $("#new-username").value.trim(),
+      display_name: $("#new-display").value.trim(),
+      password: $("#new-password").value,
+      role: $("#new-role").value,
+    }),
+  });
+  if (!res.ok) { $("#users-error").textContent = await errorText(res); return; }
+  $("#new-username").value = "";
+  $("#new-display").value = "";
+  $("#new-password").value = "";
+  await loadUsers();
+}
+
+// --- Audit log (audit:read) ---------------------------------------------------
+
+async function loadAudit(event) {
+  if (event) event.preventDefault();
+  $("#audit-error").textContent = "";
+  const q = new URLSearchParams({ per_page: "200" });
+  if ($("#audit-user").value.trim()) q.set("username", $("#audit-user").value.trim());
+  if ($("#audit-action").value.trim()) q.set("action", $("#audit-action").value.trim());
+  const res = await api(`/api/v1/audit?${q}`);
+  if (!res.ok) { $("#audit-error").textContent = await errorText(res); return; }
+  const body = await res.json();
+  const tbody = $("#audit tbody");
+  tbody.replaceChildren();
+  for (const e of body.data) {
+    const tr = document.createElement("tr");
+    const status = e.detail && e.detail.status ? String(e.detail.status) : "";
+    tr.append(cell(when(e.ts)), cell(e.username), cell(e.action), cell(e.subject), cell(status), cell(e.address || ""));
+    tbody.append(tr);
+  }
+}
+
+// --- Account: own password, own API keys ---------------------------------------
+
+async function changePassword(event) {
+  event.preventDefault();
+  const res = await api("/api/v1/auth/password", {
+    method: "POST",
+    body: JSON.stringify({ current_password: $("#current-password").value, new_password: $("#new-own-password").value }),
+  });
+  if (!res.ok) { $("#password-result").textContent = await errorText(res); return; }
+  // Every session ended, this one too: log in with the new password.
+  $("#current-password").value = "";
+  $("#new-own-password").value = "";
+  await logout();
+  $("#login-error").textContent = "Password changed: log in with the new one.";
+}
+
+async function loadKeys() {
+  const res = await api("/api/v1/api-keys?per_page=1000");
+  if (!res.ok) { $("#key-error").textContent = await errorText(res); return; }
+  const body = await res.json();
+  const tbody = $("#apikeys tbody");
+  tbody.replaceChildren();
+  for (const k of body.data) {
+    const tr = document.createElement("tr");
+    const revoked = k.revoked_at ? "revoked" : "";
+    tr.append(cell(k.name), cell(k.prefix), cell(k.permissions.join(", ")), cell(k.site_id || "all"),
+      cell(k.expires_at ? when(k.expires_at) : "never"), cell(k.last_used_at ? when(k.last_used_at) : "never"));
+    const actions = document.createElement("td");
+    if (revoked) {
+      actions.textContent = revoked;
+    } else {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "small danger";
+      b.textContent = "Revoke";
+      b.addEventListener("click", async () => {
+        const r = await api(`/api/v1/api-keys/${k.id}`, { method: "DELETE" });
+        if (!r.ok) $("#key-error").textContent = await errorText(r);
+        await loadKeys();
+      });
+      actions.append(b);
+    }
+    tr.append(actions);
+    tbody.append(tr);
+  }
+}
+
+async function addKey(event) {
+  event.preventDefault();
+  $("#key-error").textContent = "";
+  const input = { name: $("#key-name").value.trim() };
+  const perms = $("#key-permissions").value.split(",").map((p) => p.trim()).filter(Boolean);
+  if (perms.length) input.permissions = perms;
+  if ($("#key-site").value.trim()) input.site_id = $("#key-site").value.trim();
+  if ($("#key-expires").value) input.expires_at = new Date(`${$("#key-expires").value}T00:00:00`).toISOString();
+  const res = await api("/api/v1/api-keys", { method: "POST", body: JSON.stringify(input) });
+  if (!res.ok) { $("#key-error").textContent = await errorText(res); return; }
+  const created = await res.json();
+  $("#key-text").textContent = created.key;
+  $("#key-created").hidden = false;
+  $("#key-name").value = "";
+  await loadKeys();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  for (const r of ROLES) {
+    const o = document.createElement("option");
+    o.value = r;
+    o.textContent = r;
+    $("#new-role").append(o);
+  }
+  $("#new-role").value = "viewer";
+  $("#user-add").addEventListener("submit", addUser);
+  $("#audit-filter").addEventListener("submit", loadAudit);
+  $("#password-form").addEventListener("submit", changePassword);
+  $("#key-add").addEventListener("submit", addKey);
   $("#login-form").addEventListener("submit", login);
   $("#logout").addEventListener("click", logout);
   $("#person-search").addEventListener("submit", (e) => { e.preventDefault(); loadPersons(); });
