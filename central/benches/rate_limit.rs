@@ -1,7 +1,7 @@
 //! What the rate limiter costs: the same routes of two centrals on one
 //! database in the same run, one limiting (budgets so large that every
 //! request passes, so each is counted, not refused) and one with
-//! `rate_limits.enabled = false`, measured alternately.
+//! `rate_limits.enabled = false`, measured alternately (the order flipped each round).
 //!
 //! `cargo bench -p central --bench rate_limit [-- SECONDS]` (default 5 per
 //! measurement). Prints requests/s for an anonymous `GET /api/v1/auth/me`
@@ -150,23 +150,17 @@ async fn bench(d: Duration) {
             d / 5,
         )
         .await;
-        for _ in 0..2 {
-            with.push(
-                load(
-                    format!("http://{}/api/v1/auth/me", limited.addr),
-                    auth.clone(),
-                    d,
-                )
-                .await,
-            );
-            without.push(
-                load(
-                    format!("http://{}/api/v1/auth/me", unlimited.addr),
-                    auth.clone(),
-                    d,
-                )
-                .await,
-            );
+        // Four rounds, the order flipped each round.
+        let on = format!("http://{}/api/v1/auth/me", limited.addr);
+        let off = format!("http://{}/api/v1/auth/me", unlimited.addr);
+        for round in 0..4 {
+            if round % 2 == 0 {
+                with.push(load(on.clone(), auth.clone(), d).await);
+                without.push(load(off.clone(), auth.clone(), d).await);
+            } else {
+                without.push(load(off.clone(), auth.clone(), d).await);
+                with.push(load(on.clone(), auth.clone(), d).await);
+            }
         }
         let w = with.iter().sum::<f64>() / with.len() as f64;
         let wo = without.iter().sum::<f64>() / without.len() as f64;

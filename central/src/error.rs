@@ -211,11 +211,10 @@ pub async fn render_errors(OriginalUri(uri): OriginalUri, req: Request, next: Ne
         // format.
         None if status.is_client_error() && !is_json(&res) => {
             let (parts, body) = res.into_parts();
-            // An unreadable or oversized text falls back to the status's name.
             let text = axum::body::to_bytes(body, 4096)
                 .await
                 .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_default();
+                .unwrap_or_default(); // unreadable or oversized: the status's name below
             let message = if text.trim().is_empty() {
                 status
                     .canonical_reason()

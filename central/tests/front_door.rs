@@ -253,7 +253,7 @@ async fn api_keys_act_within_their_scope_site_and_lifetime_and_stay_secret() {
     assert_eq!(me["permissions"], serde_json::json!(["events:read"]));
     let (s, listed) = api.get("/api/v1/api-keys", &fm).await;
     assert_eq!(s, 200);
-    assert_eq!(listed["meta"]["total"], 1);
+    assert_eq!(listed["meta"]["total"], 1, "{listed}");
     assert!(
         listed["data"][0]["last_used_at"].is_string(),
         "last use recorded: {listed}"
@@ -263,6 +263,25 @@ async fn api_keys_act_within_their_scope_site_and_lifetime_and_stay_secret() {
         "the secret is never listed"
     );
 
+    // A key never makes keys, even one holding apikeys:write.
+    let (s, minting) = create_key(
+        &api,
+        &fm,
+        serde_json::json!({"name": "minter", "permissions": ["apikeys:write"]}),
+    )
+    .await;
+    assert_eq!(s, 201, "{minting}");
+    let (s, body) = create_key(
+        &api,
+        minting["key"].as_str().unwrap(),
+        serde_json::json!({"name": "offspring"}),
+    )
+    .await;
+    assert_eq!(s, 403, "{body}");
+    assert_eq!(
+        body["error"]["message"],
+        "an API key cannot create API keys"
+    );
     // Nothing beyond the owner: the facility manager holds no persons:read.
     let (s, body) = create_key(
         &api,

@@ -3,6 +3,7 @@
 //! also for others (an `admin` not for a `super_admin`). A key acts as its
 //! owner within the permissions it was given, which must be the owner's
 //! (and the creator's); the whole key is in the creation answer only.
+//! Keys are made with a session, never with another key.
 
 // utoipa's generated code for `params(…)` names the query types with a
 // path rustc considers redundant.
@@ -125,6 +126,10 @@ pub async fn create(
     Can(by, _): Can<perm::ApikeysWrite>,
     Json(input): Json<NewApiKey>,
 ) -> Result<(StatusCode, axum::Json<CreatedApiKey>), ApiError> {
+    if by.key.is_some() {
+        // A key could otherwise mint keys that outlive it or its expiry.
+        return Err(ApiError::forbidden("an API key cannot create API keys"));
+    }
     let name = input.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::bad_request("name must be 1 to 100 characters"));
