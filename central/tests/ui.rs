@@ -334,22 +334,21 @@ async fn an_admin_manages_users_keys_and_reads_the_audit_log_in_the_browser() {
     // An admin may not make a super_admin: the API's refusal is shown.
     // (The table re-renders after each change: find the option again
     // until the click lands on the current one.)
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let css = "tr[data-username='otto'] select option[value='super_admin']";
-        let clicked = match browser.find(Locator::Css(css)).await {
-            Ok(option) => option.click().await.is_ok(),
-            Err(_) => false,
-        };
-        if clicked {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no role select for otto"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let css = "tr[data-username='otto'] select option[value='super_admin']";
+    wait_until(
+        Duration::from_secs(15),
+        "a click on otto's role select",
+        || {
+            let browser = &browser;
+            async move {
+                match browser.find(Locator::Css(css)).await {
+                    Ok(option) => option.click().await.is_ok(),
+                    Err(_) => false,
+                }
+            }
+        },
+    )
+    .await;
     wait_text(
         &browser,
         "#users-error",
@@ -365,15 +364,12 @@ async fn an_admin_manages_users_keys_and_reads_the_audit_log_in_the_browser() {
     fill(&browser, "#key-name", "BMS feed").await;
     fill(&browser, "#key-permissions", "events:read").await;
     click(&browser, "#add-key").await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    let key = loop {
-        let t = text(&browser, "#key-text").await;
-        if t.starts_with("atr_") {
-            break t;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no key shown");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    wait_until(Duration::from_secs(15), "the new key is shown", || {
+        let browser = &browser;
+        async move { text(browser, "#key-text").await.starts_with("atr_") }
+    })
+    .await;
+    let key = text(&browser, "#key-text").await;
     wait_text(&browser, "#apikeys tbody td:nth-child(2)", &key[4..12]).await;
     let r = reqwest::Client::new()
         .get(format!("http://{}/api/v1/events", central.addr))
