@@ -294,7 +294,12 @@ async fn authenticate_key(
     if key.disabled {
         return Err(ApiError::unauthorized("the key's owner is disabled"));
     }
-    crate::store::api_keys::touch(&**client, key.id).await?;
+    if key
+        .last_used_at
+        .is_none_or(|t| now - t >= chrono::Duration::minutes(1))
+    {
+        crate::store::api_keys::touch(&**client, key.id).await?;
+    }
     Ok(AuthUser {
         id: key.user_id,
         username: key.username,

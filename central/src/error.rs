@@ -211,17 +211,11 @@ pub async fn render_errors(OriginalUri(uri): OriginalUri, req: Request, next: Ne
         // format.
         None if status.is_client_error() && !is_json(&res) => {
             let (parts, body) = res.into_parts();
-            let text = axum::body::to_bytes(body, 4096)
-                .await
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_default(); // unreadable or oversized: the status's name below
-            let message = if text.trim().is_empty() {
-                status
-                    .canonical_reason()
-                    .unwrap_or("bad request")
-                    .to_owned()
-            } else {
-                text
+            let fallback = status.canonical_reason().unwrap_or("bad request");
+            let message = match axum::body::to_bytes(body, 4096).await {
+                Ok(b) if !b.trim_ascii().is_empty() => String::from_utf8_lossy(&b).into_owned(),
+                // Empty, unreadable or over 4 KiB: the status's own name.
+                Ok(_) | Err(_) => fallback.to_owned(),
             };
             let code = if status == StatusCode::BAD_REQUEST {
                 "VALIDATION_FAILED"

@@ -184,7 +184,7 @@ where
             break;
         }
     }
-    let _ = stop_tx.send(true); // Err: no receiver left, every task already ended.
+    stop_tx.send_replace(true);
     atrium_worker::joined("publisher", publisher).await;
     atrium_worker::joined("spool sync", syncer).await;
     if let Some(Err(e)) = atrium_worker::joined("http", http).await {

@@ -78,7 +78,7 @@ pub fn user_error(e: UserError) -> ApiError {
 
 /// Checks a user name as `central admin user add` does.
 pub fn check_username(name: &str) -> Result<(), ApiError> {
-    if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_whitespace) {
+    if !users::valid_username(name) {
         return Err(ApiError::bad_request(
             "username must be 1 to 64 characters without spaces",
         ));

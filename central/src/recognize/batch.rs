@@ -149,15 +149,19 @@ async fn decide_track(
         return Ok(None);
     }
     // The best face of the decided person (of any face for unknown). A
-    // decision needs votes, and a person's decision votes for them, so the
-    // nil id of `unwrap_or_default` cannot be reached.
+    // decision needs votes, and a person's decision votes for them; a
+    // decision without one would be a bug, recorded nowhere rather than
+    // with a made-up face.
     let decided_person = decision.person();
-    let best_face: Uuid = votes
+    let Some(best_face) = votes
         .iter()
         .filter(|v| decided_person.is_none() || v.person == decided_person)
         .max_by(|a, b| a.quality.total_cmp(&b.quality))
         .map(|v| v.event_id)
-        .unwrap_or_default(); // unreachable nil id: a decision has votes (see above)
+    else {
+        tracing::error!(%camera, track, "a recognition decision without a vote for it; not recorded");
+        return Ok(None);
+    };
     let status = match decision {
         Decision::Person { .. } => RecognitionStatus::Recognized,
         Decision::Unknown { .. } => RecognitionStatus::Unknown,

@@ -69,6 +69,11 @@ pub struct Change {
     pub password_hash: Option<String>,
 }
 
+/// Whether `name` is a valid user name: 1 to 64 characters, no spaces.
+pub fn valid_username(name: &str) -> bool {
+    !name.is_empty() && name.chars().count() <= 64 && !name.chars().any(char::is_whitespace)
+}
+
 /// A page of users by user name, optionally of one role.
 pub async fn page(
     client: &impl deadpool_postgres::GenericClient,

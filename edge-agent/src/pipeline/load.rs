@@ -85,13 +85,14 @@ pub async fn run(
 }
 
 /// Takes the latencies gathered since the last tick and returns their
-/// median (0 with none; a poisoned lock, after a panicked inference
-/// thread, also reads as none).
+/// median (0 with none). A lock poisoned by a panicked inference thread
+/// still holds whole samples (each is one push), so they are read as well.
 fn median_latency(latency: &Latencies) -> f32 {
-    let mut l = latency
+    let mut guard = latency
         .lock()
-        .map(|mut v| std::mem::take(&mut *v))
-        .unwrap_or_default(); // poisoned: no latencies (see above)
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut l = std::mem::take(&mut *guard);
+    drop(guard);
     l.sort_by(f32::total_cmp);
     l.get(l.len() / 2).copied().unwrap_or(0.0)
 }

@@ -114,7 +114,8 @@ pub async fn run(
             // Err: the sender is gone without asking for a stop; the agent
             // runs on (as before), stopped by its own end or a later signal.
             if ext.wait_for(|s| *s).await.is_ok() {
-                let _ = stop_tx.send(true); // Err: no receiver left, all stopped.
+                // Sets the flag even when every receiver has already gone.
+                stop_tx.send_replace(true);
             }
         });
     }
@@ -256,10 +257,10 @@ pub async fn run(
             crate::outbox::wait_delivered(&spool, &shared, DRAIN_LIMIT, &mut stop.clone()).await;
         tracing::info!(delivered, "source ended; spool drained");
     }
-    let _ = stop_tx.send(true); // Err: no receiver left, those tasks already ended.
+    stop_tx.send_replace(true);
     atrium_worker::joined("load", load_task).await;
     tracing::debug!("face and load tasks stopped; stopping the publisher");
-    let _ = publisher_stop.send(true); // Err: the publisher already ended.
+    publisher_stop.send_replace(true);
     publisher.await?;
     atrium_worker::joined("spool sync", syncer).await;
     if let Some(Err(e)) = atrium_worker::joined("http", http).await {

@@ -81,23 +81,17 @@ pub(super) async fn user(
             role,
             password_stdin,
         } => {
-            if username.is_empty()
-                || username.chars().count() > 64
-                || username.chars().any(char::is_whitespace)
-            {
+            if !users::valid_username(&username) {
                 bail!("user names are 1-64 characters without spaces");
             }
             let (pw, generated) = new_password(password_stdin)?;
             let hash = hash(pw.clone()).await?;
-            let n = client
-                .execute(
-                    "INSERT INTO users (id, username, password_hash, role) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (username) DO NOTHING",
-                    &[&Uuid::now_v7(), &username, &hash, &role.as_str()],
-                )
-                .await?;
-            if n == 0 {
-                bail!("user {username:?} already exists (use `central admin user passwd`)");
+            match users::create(client, None, &username, "", role, &hash).await {
+                Ok(_) => {}
+                Err(users::UserError::Taken(_)) => {
+                    bail!("user {username:?} already exists (use `central admin user passwd`)")
+                }
+                Err(e) => return Err(e.into()),
             }
             println!("added user {username} ({})", role.as_str());
             if generated {
