@@ -18,8 +18,8 @@
 
 use std::time::Duration;
 
+use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
 use axum::http::request::Parts;
 use axum::response::Response;
 use serde::Deserialize;
@@ -30,7 +30,7 @@ use crate::auth::{AuthUser, Permission, access_token};
 use crate::caller::authenticate;
 use crate::error::ApiError;
 use crate::http::exists::ensure_camera;
-use crate::http::extract::Path;
+use crate::http::extract::{Path, Query};
 use crate::live::LiveEvent;
 
 #[derive(Debug, Deserialize)]
