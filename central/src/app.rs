@@ -45,6 +45,8 @@ pub struct AppState {
     pub started: Instant,
     pub faces: Arc<crate::recognize::FacesState>,
     pub recognize: crate::recognize::RecognizeConfig,
+    /// Camera pictures: who watches what, the live relay.
+    pub media: Arc<crate::media::Media>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -21,6 +21,24 @@ pub struct Config {
     pub faces: FacesSection,
     #[serde(default)]
     pub rate_limits: RateLimitSection,
+    #[serde(default)]
+    pub media: MediaSection,
+}
+
+/// `[media]`: camera pictures (docs/ref/central-config.md).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MediaSection {
+    /// Seconds each live request asks the edge for (default 60, at most
+    /// 120); renewed every third of it while someone watches, so the edge
+    /// stops this long after the last viewer left.
+    pub live_for_s: u32,
+}
+
+impl Default for MediaSection {
+    fn default() -> Self {
+        Self { live_for_s: 60 }
+    }
 }
 
 /// `[rate_limits]` in central's configuration (docs/ref/central-config.md).
@@ -334,6 +352,13 @@ impl Config {
             return Err(invalid(
                 "faces: threshold and margin must be in 0..1, min_votes at least 1 and at most max_observations, top_k 1..1000, ef_search top_k..1000, window_s positive".into(),
             ));
+        }
+        let max_live = atrium_proto::limits::MAX_LIVE_FOR_S;
+        if !(3..=max_live).contains(&c.media.live_for_s) {
+            return Err(invalid(format!(
+                "media.live_for_s must be 3..={max_live}, got {}",
+                c.media.live_for_s
+            )));
         }
         Ok(c)
     }

@@ -4,7 +4,7 @@
 //! Modules depend downwards only, in this order (docs/architecture.md):
 //! `server` → `routes` → the HTTP surfaces (`api`, `ws`, `ui`) →
 //! `front_door` → `caller` → `app` → everything below it (`rate_limit`,
-//! `auth`, `ingest`, `recognize`,
+//! `auth`, `media`, `ingest`, `recognize`,
 //! `live`, `retention`, `store`, `metrics`, `config`, `roles`, `http`,
 //! `error`).
 
@@ -19,6 +19,7 @@ pub mod http;
 pub mod ingest;
 pub mod internal_events;
 pub mod live;
+pub mod media;
 pub mod metrics;
 pub mod rate_limit;
 pub mod recognize;

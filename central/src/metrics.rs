@@ -25,6 +25,14 @@ pub struct Metrics {
     pub broker_connects: Counter,
     pub http_requests: Counter,
     pub ws_clients: Gauge,
+    /// Snapshots stored (newer than the one kept).
+    pub snapshots_stored: Counter,
+    /// Live frames received from edge agents.
+    pub live_frames: Counter,
+    /// Pictures refused (malformed, unknown camera, wrong topic).
+    pub media_refused: Counter,
+    /// Cameras someone watches live right now (on this instance).
+    pub live_cameras: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -61,7 +69,31 @@ impl Metrics {
             broker_connects: Counter::default(),
             http_requests: Counter::default(),
             ws_clients: Gauge::default(),
+            snapshots_stored: Counter::default(),
+            live_frames: Counter::default(),
+            media_refused: Counter::default(),
+            live_cameras: Gauge::default(),
         };
+        r.register(
+            "media_snapshots_stored",
+            "Camera snapshots stored",
+            m.snapshots_stored.clone(),
+        );
+        r.register(
+            "media_live_frames",
+            "Live frames received from edge agents",
+            m.live_frames.clone(),
+        );
+        r.register(
+            "media_refused",
+            "Camera pictures refused (dead-lettered with the reason)",
+            m.media_refused.clone(),
+        );
+        r.register(
+            "media_live_cameras",
+            "Cameras watched live on this instance",
+            m.live_cameras.clone(),
+        );
         r.register(
             "ingest_messages",
             "MQTT messages received by ingest",

@@ -27,6 +27,8 @@ pub enum ServerError {
     Keys(#[from] crate::auth::jwt::KeyError),
     #[error(transparent)]
     Ingest(#[from] ingest::IngestError),
+    #[error("broker TLS: {0}")]
+    Tls(#[from] atrium_mqtt::TlsError),
     #[error("faces: {0}")]
     PhotoKey(#[from] crate::recognize::photo_key::PhotoKeyError),
     #[error("listening on {addr}: {source}")]
@@ -134,15 +136,22 @@ async fn start_in_span(
     let (sessions, _) = broadcast::channel(256);
     let (stop_tx, stop) = watch::channel(false);
     let client_id = instance_id(&cfg);
+    let tls = atrium_mqtt::TlsFiles {
+        ca: cfg.broker.ca_file.clone(),
+        cert: cfg.broker.cert_file.clone(),
+        key: cfg.broker.key_file.clone(),
+    };
+    let media_options = crate::media::MediaConnection::options(
+        &cfg.broker.host,
+        cfg.broker.port,
+        &client_id,
+        tls.transport()?,
+    );
     let (handle, ingest_task) = ingest::start(
         IngestConfig {
             host: cfg.broker.host.clone(),
             port: cfg.broker.port,
-            tls: atrium_mqtt::TlsFiles {
-                ca: cfg.broker.ca_file.clone(),
-                cert: cfg.broker.cert_file.clone(),
-                key: cfg.broker.key_file.clone(),
-            },
+            tls,
             client_id,
             share_group: cfg.broker.share_group.clone(),
             batch_size: cfg.ingest.batch_size,
@@ -177,6 +186,7 @@ async fn start_in_span(
         clock,
         faces: Arc::new(faces),
         recognize,
+        media: crate::media::Media::new(cfg.media.live_for_s),
     };
     let listener = tokio::net::TcpListener::bind(&cfg.http.listen)
         .await
@@ -205,6 +215,22 @@ async fn start_in_span(
         }
     });
     let mut tasks = vec![ingest_task, http];
+    tasks.push(atrium_worker::spawn(
+        crate::media::MediaConnection {
+            options: media_options,
+            pool: pool.clone(),
+            cameras: state.ingest.cameras.clone(),
+            media: state.media.clone(),
+            metrics: state.metrics.clone(),
+        }
+        .run(stop.clone()),
+    ));
+    tasks.push(atrium_worker::spawn(crate::media::renew(
+        state.media.clone(),
+        state.ingest.client.clone(),
+        state.metrics.clone(),
+        stop.clone(),
+    )));
     if cfg.retention.interval_s > 0 {
         tasks.push(atrium_worker::spawn(crate::retention::run(
             pool.clone(),

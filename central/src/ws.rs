@@ -29,13 +29,19 @@ use crate::app::AppState;
 use crate::auth::{AuthUser, Permission, access_token};
 use crate::caller::authenticate;
 use crate::error::ApiError;
-use crate::http::exists::ensure_camera;
+use crate::http::exists::camera_site;
 use crate::http::extract::{Path, Query};
 use crate::live::LiveEvent;
+use crate::media::{LiveFrame, Watching};
 
 #[derive(Debug, Deserialize)]
 pub struct WsQuery {
     token: Option<String>,
+    /// `/ws/camera/{id}` only: also relay the camera's live frames
+    /// (messages of `type` `frame`), asking its edge agent for them while
+    /// this connection lasts.
+    #[serde(default)]
+    live: bool,
 }
 
 async fn caller(
@@ -63,10 +69,12 @@ pub async fn dashboard(
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let (token, user) = caller(&state, &parts, &q).await?;
-    let rx = state.live.subscribe();
-    let sessions = state.sessions.subscribe();
-    Ok(ws
-        .on_upgrade(move |socket| serve(socket, rx, sessions, None, Caller { token, user }, state)))
+    let feeds = Feeds {
+        events: state.live.subscribe(),
+        sessions: state.sessions.subscribe(),
+        frames: None,
+    };
+    Ok(ws.on_upgrade(move |socket| serve(socket, feeds, None, Caller { token, user }, state)))
 }
 
 /// One camera's live events.
@@ -79,20 +87,58 @@ pub async fn camera(
 ) -> Result<Response, ApiError> {
     let (token, user) = caller(&state, &parts, &q).await?;
     let client = state.pool.get().await?;
-    ensure_camera(&client, &camera_id).await?;
+    let (site, id) = camera_site(&client, &camera_id).await?;
     drop(client);
     let rx = state.live.subscribe();
     let sessions = state.sessions.subscribe();
+    let frames = q.live.then(|| state.media.watch(site, id));
     Ok(ws.on_upgrade(move |socket| {
         serve(
             socket,
-            rx,
-            sessions,
+            Feeds {
+                events: rx,
+                sessions,
+                frames,
+            },
             Some(camera_id),
             Caller { token, user },
             state,
         )
     }))
+}
+
+/// What a connection relays: committed events, session changes (to check
+/// itself again), and for a live camera view its frames (with the
+/// guard that keeps the camera asked for them).
+struct Feeds {
+    events: tokio::sync::broadcast::Receiver<LiveEvent>,
+    sessions: tokio::sync::broadcast::Receiver<uuid::Uuid>,
+    frames: Option<(
+        Watching,
+        tokio::sync::broadcast::Receiver<std::sync::Arc<LiveFrame>>,
+    )>,
+}
+
+/// The next live frame for `camera`; never resolves without a live feed.
+/// A viewer too slow for the frames skips some (a frame is replaced half
+/// a second later), unlike events.
+async fn next_frame(
+    frames: &mut Option<(
+        Watching,
+        tokio::sync::broadcast::Receiver<std::sync::Arc<LiveFrame>>,
+    )>,
+    camera: Option<&str>,
+) -> Option<std::sync::Arc<LiveFrame>> {
+    let Some((_, rx)) = frames else {
+        return std::future::pending().await;
+    };
+    loop {
+        match rx.recv().await {
+            Ok(f) if camera.is_none_or(|c| c == f.camera.as_str()) => return Some(f),
+            Ok(_) | Err(RecvError::Lagged(_)) => {}
+            Err(RecvError::Closed) => return None,
+        }
+    }
 }
 
 /// Who is on the other end, and the token they proved it with.
@@ -106,12 +152,16 @@ pub const RECHECK: Duration = Duration::from_secs(15);
 
 async fn serve(
     mut socket: WebSocket,
-    mut rx: tokio::sync::broadcast::Receiver<LiveEvent>,
-    mut sessions: tokio::sync::broadcast::Receiver<uuid::Uuid>,
+    feeds: Feeds,
     camera: Option<String>,
     caller: Caller,
     state: AppState,
 ) {
+    let Feeds {
+        events: mut rx,
+        mut sessions,
+        mut frames,
+    } = feeds;
     state.metrics.ws_clients.inc();
     let Caller { token, mut user } = caller;
     let mut may_see_persons = user.allows(Permission::PersonsRead);
@@ -153,6 +203,11 @@ async fn serve(
                     break;
                 }
             },
+            Some(frame) = next_frame(&mut frames, camera.as_deref()) => {
+                if socket.send(Message::Text(frame.text.clone().into())).await.is_err() {
+                    break;
+                }
+            }
             msg = socket.recv() => match msg {
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                 Some(Ok(_)) => {}

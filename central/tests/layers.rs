@@ -19,6 +19,7 @@ const LAYERS: &[&[&str]] = &[
     &["live"],
     &["recognize"],
     &["ingest", "retention"],
+    &["media"],
     &["http"],
     &["app"],
     &["caller"],

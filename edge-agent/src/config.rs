@@ -42,6 +42,8 @@ pub struct Config {
     pub http: HttpSection,
     #[serde(default)]
     pub adaptive: AdaptiveConfig,
+    #[serde(default)]
+    pub media: MediaSection,
 }
 
 /// Where video comes from.
@@ -216,6 +218,30 @@ pub struct SpoolSection {
     pub journal: bool,
 }
 
+/// Camera pictures for central (snapshots, live view on request).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MediaSection {
+    /// Seconds between retained snapshots (default 300); one is also
+    /// published on the first frame and whenever central asks.
+    pub snapshot_interval_s: f64,
+    /// Live frames per second while someone watches (default 2, at most 2).
+    pub live_fps: f64,
+    /// JPEG quality to start from, 1..=100 (default 75; lowered by the
+    /// encoder until a frame fits the payload limit).
+    pub jpeg_quality: u8,
+}
+
+impl Default for MediaSection {
+    fn default() -> Self {
+        Self {
+            snapshot_interval_s: 300.0,
+            live_fps: atrium_proto::limits::MAX_LIVE_FPS,
+            jpeg_quality: 75,
+        }
+    }
+}
+
 /// Local HTTP endpoints (`/health`, `/metrics`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -347,6 +373,7 @@ impl Config {
             ("broker.heartbeat_s", self.broker.heartbeat_s),
             ("broker.linger_s", self.broker.linger_s),
             ("adaptive.interval_s", f64::from(self.adaptive.interval_s)),
+            ("media.snapshot_interval_s", self.media.snapshot_interval_s),
         ] {
             seconds(name, v)?;
         }
@@ -374,6 +401,19 @@ impl Config {
             return Err(format!(
                 "broker.linger_s must be more than the broker's autosave interval ({autosave} s), got {}",
                 self.broker.linger_s
+            ));
+        }
+        let max_fps = atrium_proto::limits::MAX_LIVE_FPS;
+        if !(self.media.live_fps > 0.0 && self.media.live_fps <= max_fps) {
+            return Err(format!(
+                "media.live_fps must be more than 0 and at most {max_fps}, got {}",
+                self.media.live_fps
+            ));
+        }
+        if !(1..=100).contains(&self.media.jpeg_quality) {
+            return Err(format!(
+                "media.jpeg_quality must be between 1 and 100, got {}",
+                self.media.jpeg_quality
             ));
         }
         if self.adaptive.base_every == 0 {

@@ -12,6 +12,7 @@ pub mod face;
 pub mod frames;
 pub mod http;
 pub mod internal_events;
+pub mod media;
 pub mod metrics;
 pub mod outbox;
 pub mod pipeline;

@@ -54,6 +54,14 @@ pub struct Metrics {
     pub detect_every: Gauge,
     pub cpu_percent: FloatGauge,
     pub rss_bytes: Gauge,
+    /// Pictures handed to the broker connection, by kind (snapshot, live).
+    pub media_frames: Family<Kind, Counter>,
+    /// Pictures not sent, by reason (too_large, queue_full, encode).
+    pub media_dropped: Family<Kind, Counter>,
+    /// 1 while central has asked for live frames.
+    pub live_active: Gauge,
+    /// Requests from central refused (malformed, invalid).
+    pub requests_refused: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -99,6 +107,10 @@ impl Metrics {
             detect_every: Gauge::default(),
             cpu_percent: FloatGauge::default(),
             rss_bytes: Gauge::default(),
+            media_frames: Family::default(),
+            media_dropped: Family::default(),
+            live_active: Gauge::default(),
+            requests_refused: Counter::default(),
             registry: Registry::default(),
         };
         r.register(
@@ -183,6 +195,26 @@ impl Metrics {
             "config_refused",
             "Camera configurations from central refused (too large, malformed, invalid)",
             m.config_refused.clone(),
+        );
+        r.register(
+            "media_frames",
+            "Camera pictures sent to the broker, by kind (snapshot, live)",
+            m.media_frames.clone(),
+        );
+        r.register(
+            "media_dropped",
+            "Camera pictures not sent, by kind of reason (too_large, queue_full, encode)",
+            m.media_dropped.clone(),
+        );
+        r.register(
+            "live_active",
+            "1 while central asks for live frames",
+            m.live_active.clone(),
+        );
+        r.register(
+            "requests_refused",
+            "Requests from central refused (malformed, invalid)",
+            m.requests_refused.clone(),
         );
         r.register(
             "camera_online",

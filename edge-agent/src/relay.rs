@@ -122,6 +122,8 @@ where
     );
     // Configurations are not used by the relay; the channel just drains.
     let (config_tx, _config_rx) = std::sync::mpsc::channel::<CameraConfig>();
+    // Nor does it make pictures: the sender is dropped at once.
+    let (_, media_rx) = tokio::sync::mpsc::channel(1);
     let publisher = atrium_worker::spawn(crate::publish::run(
         crate::outbox::publisher_config(&config, transport),
         spool.clone(),
@@ -130,6 +132,7 @@ where
         shared.clone(),
         status,
         config_tx,
+        media_rx,
         stop.clone(),
     ));
     let syncer = atrium_worker::spawn(crate::spool_sync::run(

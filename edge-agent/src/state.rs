@@ -28,6 +28,8 @@ pub struct Shared {
     pub delivered: Notify,
     /// Every stage reads the time here.
     pub clock: SharedClock,
+    /// What central has asked for (snapshots, live frames).
+    pub media: crate::media::Requests,
     camera: Mutex<(CameraState, Option<String>)>,
     /// Why the broker refuses this camera's events, while it does.
     publish_problem: Mutex<Option<String>>,
@@ -44,6 +46,7 @@ impl Shared {
             lingering: AtomicUsize::new(0),
             delivered: Notify::new(),
             clock,
+            media: crate::media::Requests::default(),
             camera: Mutex::new((CameraState::Offline, Some("starting".into()))),
             publish_problem: Mutex::new(None),
         }

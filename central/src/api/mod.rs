@@ -16,6 +16,7 @@ pub mod openapi;
 pub mod persons;
 pub mod photos;
 pub mod recognition;
+pub mod snapshots;
 pub mod users;
 pub mod zones;
 
@@ -82,6 +83,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route(
             "/persons/{person_id}/photos/{photo_id}",
             get(photos::get_photo).delete(photos::delete_photo),
+        )
+        .route(
+            "/cameras/{camera_id}/snapshot",
+            get(snapshots::get_snapshot).post(snapshots::request_snapshot),
         )
         .route("/zones/{zone_id}/violations", get(zones::violations))
         .route("/events/recognition", get(recognition::list))

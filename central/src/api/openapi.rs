@@ -9,8 +9,8 @@ use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, ResponseBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    api_keys, audit, auth, config, counting, events, health, persons, photos, recognition, users,
-    zones,
+    api_keys, audit, auth, config, counting, events, health, persons, photos, recognition,
+    snapshots, users, zones,
 };
 use crate::error;
 
@@ -30,6 +30,7 @@ use crate::error;
         persons::list, persons::create, persons::get_one, persons::update, persons::delete,
         photos::add_photo, photos::list_photos, photos::get_photo, photos::delete_photo,
         recognition::list, recognition::reject,
+        snapshots::get_snapshot, snapshots::request_snapshot,
         health::health, health::metrics,
     ),
     components(schemas(error::ErrorBody, crate::live::LiveEvent)),
@@ -39,6 +40,7 @@ use crate::error;
         (name = "counting", description = "Occupancy and IN/OUT counts"),
         (name = "events", description = "The event log"),
         (name = "config", description = "Cameras, counting lines and zones"),
+        (name = "cameras", description = "Camera pictures: the last snapshot (live frames: `/ws/camera/{id}?live=true`)"),
         (name = "persons", description = "People to recognise, enrolment photos, erasure (personal data: audited)"),
         (name = "recognition", description = "Face recognitions and \"not this person\" corrections"),
         (name = "users", description = "Accounts and roles (administrators)"),

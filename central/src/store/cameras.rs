@@ -83,6 +83,18 @@ pub async fn exists(client: &impl GenericClient, id: &str) -> Result<bool, tokio
         .is_some())
 }
 
+/// The site of a camera, if it exists.
+pub async fn site_of(
+    client: &impl GenericClient,
+    id: &str,
+) -> Result<Option<String>, tokio_postgres::Error> {
+    client
+        .query_opt("SELECT site_id FROM cameras WHERE id = $1", &[&id])
+        .await?
+        .map(|r| r.try_get("site_id"))
+        .transpose()
+}
+
 /// One camera with its lines and zones.
 pub async fn get(
     client: &impl GenericClient,

@@ -18,6 +18,7 @@ use crate::events::EventSink;
 use crate::face::schedule::FaceSchedule;
 use crate::face::{FaceJob, FaceQueue};
 use crate::frames::{Frame, Handoff, Taken};
+use crate::media::Pictures;
 use crate::state::Shared;
 use crate::track::Tracker;
 
@@ -34,6 +35,8 @@ pub struct Inference {
     pub shared: Arc<Shared>,
     pub faces: Option<FaceQueue>,
     pub latency: Latencies,
+    /// Snapshots and live frames for central.
+    pub pictures: Pictures,
 }
 
 impl Inference {
@@ -47,6 +50,7 @@ impl Inference {
             shared,
             faces,
             latency,
+            mut pictures,
         } = self;
         let mut tracker = Tracker::new(config.tracker.clone());
         let mut analytics = Analytics::new(
@@ -113,6 +117,7 @@ impl Inference {
                 sink.emit(frame.captured, frame.stream_ms, body);
             }
             schedule.forget(&changes.removed);
+            pictures.on_frame(&frame, &visible, &shared);
             if let Some(queue) = &faces {
                 offer_faces(queue, &mut schedule, &shared, &frame, &visible);
             }

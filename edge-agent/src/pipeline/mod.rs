@@ -4,7 +4,8 @@
 //! source (tokio task / file thread)      source.rs, crate::source
 //!   → decode → hand-off (latest frame wins)   crate::decode, crate::frames
 //!   → inference thread: detect → track → analytics → events   inference.rs
-//!        └─ face jobs → face thread → events                 crate::face
+//!        ├─ face jobs → face thread → events                 crate::face
+//!        └─ snapshots, live frames → publisher (bounded)     crate::media
 //! events → spool (disk) → publisher task → broker   crate::outbox, crate::publish
 //! load task: CPU/latency → adaptive controller → knobs       load.rs
 //! http task: /health, /metrics                               crate::http
@@ -185,6 +186,7 @@ pub async fn run(
 
     // Inference thread.
     let (config_tx, config_rx) = std::sync::mpsc::channel::<CameraConfig>();
+    let (media_tx, media_rx) = tokio::sync::mpsc::channel(crate::media::QUEUE);
     let latency = Arc::new(Mutex::new(Vec::<f32>::new()));
     let inference = {
         let work = Inference {
@@ -195,6 +197,12 @@ pub async fn run(
             shared: shared.clone(),
             faces: faces.as_ref().map(|(q, _)| q.clone()),
             latency: latency.clone(),
+            pictures: crate::media::Pictures::new(
+                config.camera.site.clone(),
+                config.camera.id.clone(),
+                config.media.clone(),
+                media_tx,
+            ),
         };
         let config = config.clone();
         atrium_worker::thread("inference", move || work.run(&config))
@@ -223,6 +231,7 @@ pub async fn run(
         shared.clone(),
         status,
         config_tx,
+        media_rx,
         publisher_stop_rx.clone(),
     ));
     let syncer = atrium_worker::spawn(crate::spool_sync::run(

@@ -8,7 +8,9 @@
 //! carries out what the state says.
 //!
 //! The same connection carries the retained status (heartbeat, and the
-//! last will `offline`) and the subscription to this camera's config topic.
+//! last will `offline`), the subscription to this camera's config and
+//! request topics, and camera pictures ([`crate::media`]: the retained
+//! snapshot at QoS 1, live frames at QoS 0, never spooled).
 //! Every Atrium client accepts packets up to
 //! [`atrium_proto::limits::CLIENT_MAX_PACKET`], above what the broker
 //! forwards, so an oversized retained configuration is refused here with a
@@ -33,6 +35,7 @@ use rumqttc::v5::mqttbytes::v5::{LastWill, Packet, PubAck, PubAckReason};
 use rumqttc::v5::{AsyncClient, Event, EventLoop, MqttOptions};
 use tokio::sync::{Notify, watch};
 
+use crate::media::MediaRx;
 use crate::metrics::Kind;
 use crate::state::Shared;
 use atrium_spool::{Spool, SpoolError};
@@ -102,6 +105,9 @@ struct Driver {
     event_topic: String,
     status_topic: String,
     config_topic: String,
+    request_topic: String,
+    snapshot_topic: String,
+    live_topic: String,
     config_version: Option<u64>,
     config_tx: std::sync::mpsc::Sender<CameraConfig>,
     status_changed: Arc<Notify>,
@@ -120,6 +126,7 @@ pub async fn run(
     shared: Arc<Shared>,
     status: StatusSource,
     config_tx: std::sync::mpsc::Sender<CameraConfig>,
+    media: MediaRx,
     stop: watch::Receiver<bool>,
 ) {
     let (client, eventloop) = AsyncClient::new(mqtt_options(&cfg, &status), cfg.inflight + 64);
@@ -137,6 +144,9 @@ pub async fn run(
         event_topic: topic::camera(&cfg.site, &cfg.camera, CameraChannel::Event),
         status_topic: topic::camera(&cfg.site, &cfg.camera, CameraChannel::Status),
         config_topic: topic::camera(&cfg.site, &cfg.camera, CameraChannel::Config),
+        request_topic: topic::camera(&cfg.site, &cfg.camera, CameraChannel::Request),
+        snapshot_topic: topic::camera(&cfg.site, &cfg.camera, CameraChannel::Snapshot),
+        live_topic: topic::camera(&cfg.site, &cfg.camera, CameraChannel::Live),
         config_version: None,
         config_tx,
         status_changed: status_changed.clone(),
@@ -150,6 +160,7 @@ pub async fn run(
         spooled,
         status_changed,
         heartbeat,
+        media,
     };
     let backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
     let name = format!("broker connection to {}:{}", cfg.host, cfg.port);
@@ -177,6 +188,7 @@ struct Connection {
     spooled: Arc<Notify>,
     status_changed: Arc<Notify>,
     heartbeat: tokio::time::Interval,
+    media: MediaRx,
 }
 
 impl Worker for Connection {
@@ -211,6 +223,7 @@ impl Worker for Connection {
                 _ = self.spooled.notified(), if d.state.connected() => d.fill(),
                 _ = self.heartbeat.tick(), if d.state.connected() => d.publish_status(),
                 _ = self.status_changed.notified(), if d.state.connected() => d.publish_status(),
+                Some(picture) = self.media.recv(), if d.state.connected() => d.publish_picture(picture),
                 _ = attempt.stopped() => return Ok(()),
             }
         }
@@ -224,12 +237,13 @@ impl Driver {
                 self.state.on_connected();
                 self.set_connected(true);
                 tracing::info!("connected to the broker");
-                if self
-                    .client
-                    .try_subscribe(self.config_topic.clone(), QoS::AtLeastOnce)
-                    .is_err()
-                {
-                    tracing::warn!("could not queue the config subscription");
+                for (topic, qos) in [
+                    (&self.config_topic, QoS::AtLeastOnce),
+                    (&self.request_topic, QoS::AtMostOnce),
+                ] {
+                    if self.client.try_subscribe(topic.clone(), qos).is_err() {
+                        tracing::warn!(topic, "could not queue a subscription");
+                    }
                 }
                 self.publish_status();
                 self.fill();
@@ -243,6 +257,11 @@ impl Driver {
                 if p.topic.as_ref() == self.config_topic.as_bytes() =>
             {
                 self.on_config(&p.payload);
+            }
+            Event::Incoming(Packet::Publish(p))
+                if p.topic.as_ref() == self.request_topic.as_bytes() =>
+            {
+                crate::media::on_request(&self.shared, &p.payload);
             }
             _ => {}
         }
@@ -419,6 +438,29 @@ impl Driver {
                     Err(e) => self.drop_corrupt(record.seq, &e),
                 }
             }
+        }
+    }
+
+    /// A snapshot (retained, QoS 1, so a central that connects later
+    /// still finds it) or a live frame (QoS 0: a lost one is replaced half
+    /// a second later).
+    fn publish_picture(&mut self, picture: crate::media::Outgoing) {
+        let (topic, qos, retain) = match picture.channel {
+            CameraChannel::Snapshot => (&self.snapshot_topic, QoS::AtLeastOnce, true),
+            _ => (&self.live_topic, QoS::AtMostOnce, false),
+        };
+        if self
+            .client
+            .try_publish(topic.clone(), qos, retain, picture.payload)
+            .is_ok()
+        {
+            self.state.requested_other();
+        } else {
+            self.shared
+                .metrics
+                .media_dropped
+                .get_or_create(&Kind::of("queue_full"))
+                .inc();
         }
     }
 

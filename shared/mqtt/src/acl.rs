@@ -2,9 +2,10 @@
 //!
 //! With `use_identity_as_username`, Mosquitto substitutes a client
 //! certificate's common name for `%u` in `pattern` lines. A camera may
-//! publish only its own events and status and read only its own config; a
-//! device only its own telemetry, events and status; the central identities
-//! may read everything and write camera configuration. Anything else is
+//! publish only its own events, status and pictures and read only its own
+//! config and requests; a device only its own telemetry, events and
+//! status; the central identities may read everything and write camera
+//! configuration and requests. Anything else is
 //! denied (for MQTT 5 clients the broker answers a denied publish with a
 //! "not authorized" reason code; for 3.1.1 it drops it silently).
 
@@ -25,6 +26,9 @@ pub fn mosquitto_acl(central: &[&str]) -> String {
              topic read atrium/v1/+/cam/+/event\n\
              topic read atrium/v1/+/cam/+/status\n\
              topic readwrite atrium/v1/+/cam/+/config\n\
+             topic read atrium/v1/+/cam/+/snapshot\n\
+             topic read atrium/v1/+/cam/+/live\n\
+             topic write atrium/v1/+/cam/+/request\n\
              topic read atrium/v1/+/iot/#\n"
         );
     }
@@ -33,6 +37,9 @@ pub fn mosquitto_acl(central: &[&str]) -> String {
          pattern write atrium/v1/+/cam/%u/event\n\
          pattern write atrium/v1/+/cam/%u/status\n\
          pattern read atrium/v1/+/cam/%u/config\n\
+         pattern write atrium/v1/+/cam/%u/snapshot\n\
+         pattern write atrium/v1/+/cam/%u/live\n\
+         pattern read atrium/v1/+/cam/%u/request\n\
          \n# IoT devices.\n\
          pattern write atrium/v1/+/iot/+/%u/telemetry\n\
          pattern write atrium/v1/+/iot/+/%u/event\n\

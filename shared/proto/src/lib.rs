@@ -3,13 +3,14 @@
 //! Everything that crosses a process boundary is defined here once, so the
 //! edge and central cannot drift apart: identifiers (validated, because they
 //! become MQTT topic levels and certificate names), topic names, event
-//! payloads, the retained status and the camera configuration central
-//! pushes to the edge. Reference: docs/ref/mqtt.md.
+//! payloads, the retained status, the camera configuration central
+//! pushes to the edge, and camera pictures ([`media`]). Reference: docs/ref/mqtt.md.
 
 pub mod config;
 pub mod event;
 pub mod ids;
 pub mod limits;
+pub mod media;
 pub mod status;
 pub mod topic;
 pub mod validate;

@@ -9,6 +9,7 @@
 //! |---|---|---|
 //! | event or status payload | [`MAX_EVENT_PAYLOAD`] | central dead-letters it with the reason; the edge never produces one |
 //! | camera configuration payload | [`MAX_CONFIG_PAYLOAD`] | the edge refuses it with a clear error and keeps its current configuration |
+//! | camera frame payload (snapshot, live) | [`MAX_FRAME_PAYLOAD`] | the edge encodes smaller or skips the frame (counted); central drops it with a log line and a count |
 //! | broker `message_size_limit` | [`BROKER_MESSAGE_LIMIT`] | the broker refuses the publish and never forwards it (Mosquitto 2.0 answers PUBACK 0x95, which rumqttc 0.25 reads as a broken connection) |
 //! | broker `max_packet_size` | [`BROKER_MAX_PACKET`] | the broker disconnects the sender |
 //! | every Atrium client's maximum incoming packet | [`CLIENT_MAX_PACKET`] | cannot happen: above what the broker forwards |
@@ -23,6 +24,23 @@ pub const MAX_EVENT_PAYLOAD: usize = 64 * 1024;
 /// at the line, zone and vertex limits below, with 64-character ids and
 /// names, stays under three quarters of it.
 pub const MAX_CONFIG_PAYLOAD: usize = 64 * 1024;
+
+/// Largest camera frame payload (snapshot or live frame: JSON with a
+/// base64 JPEG), in bytes. A detector-sized JPEG (about 512 × 288) is
+/// 15–40 KiB; the edge lowers the quality until it fits.
+pub const MAX_FRAME_PAYLOAD: usize = 160 * 1024;
+
+/// Largest request payload (central → edge), in bytes.
+pub const MAX_REQUEST_PAYLOAD: usize = 1024;
+
+/// Most person boxes one live frame carries.
+pub const MAX_FRAME_BOXES: usize = 64;
+
+/// Most live frames per second an edge agent sends.
+pub const MAX_LIVE_FPS: f64 = 2.0;
+
+/// Longest a live request lasts without renewal, in seconds.
+pub const MAX_LIVE_FOR_S: u32 = 120;
 
 /// Most counting lines in one camera configuration.
 pub const MAX_LINES: usize = 32;
@@ -54,6 +72,7 @@ mod tests {
         const {
             assert!(MAX_EVENT_PAYLOAD < BROKER_MESSAGE_LIMIT);
             assert!(MAX_CONFIG_PAYLOAD < BROKER_MESSAGE_LIMIT);
+            assert!(MAX_FRAME_PAYLOAD < BROKER_MESSAGE_LIMIT);
             // 64 KiB of topic plus a few KiB of properties fit between the
             // payload limit and the packet limit.
             assert!(BROKER_MESSAGE_LIMIT as u32 + 64 * 1024 + 4096 < BROKER_MAX_PACKET);

@@ -20,6 +20,13 @@ pub enum CameraChannel {
     Status,
     /// Retained configuration from central to the edge agent.
     Config,
+    /// Retained last frame (small JPEG) from the edge agent.
+    Snapshot,
+    /// Live frames from the edge agent while someone watches (QoS 0).
+    Live,
+    /// Requests from central to the edge agent: a snapshot now, or live
+    /// frames for a while (QoS 0).
+    Request,
 }
 
 impl CameraChannel {
@@ -28,6 +35,9 @@ impl CameraChannel {
             Self::Event => "event",
             Self::Status => "status",
             Self::Config => "config",
+            Self::Snapshot => "snapshot",
+            Self::Live => "live",
+            Self::Request => "request",
         }
     }
 }
@@ -116,6 +126,9 @@ impl Topic {
                     "event" => CameraChannel::Event,
                     "status" => CameraChannel::Status,
                     "config" => CameraChannel::Config,
+                    "snapshot" => CameraChannel::Snapshot,
+                    "live" => CameraChannel::Live,
+                    "request" => CameraChannel::Request,
                     _ => return Err(TopicError::Shape(topic.to_owned())),
                 };
                 Ok(Self::Camera {
@@ -164,6 +177,9 @@ mod tests {
             CameraChannel::Event,
             CameraChannel::Status,
             CameraChannel::Config,
+            CameraChannel::Snapshot,
+            CameraChannel::Live,
+            CameraChannel::Request,
         ] {
             let t = camera(&site, &cam, channel);
             assert_eq!(

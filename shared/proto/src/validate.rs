@@ -90,8 +90,14 @@ pub fn validate(
                 Accepted::Status(Box::new(s)),
             )
         }
-        CameraChannel::Config => {
-            return Err("unexpected topic: config messages go to cameras, not to central".into());
+        CameraChannel::Config | CameraChannel::Request => {
+            return Err("unexpected topic: config and request messages go to cameras, not to central ingest".into());
+        }
+        CameraChannel::Snapshot | CameraChannel::Live => {
+            return Err(
+                "unexpected topic: camera frames go to central's media connection, not to ingest"
+                    .into(),
+            );
         }
     };
     if p_camera != camera || p_site != site {
