@@ -48,8 +48,10 @@ impl LiveEvent {
                 "state": s.state,
                 "reason": s.reason,
                 "fps_in": s.fps_in,
+                "fps_processed": s.fps_processed,
                 "spool_depth": s.spool_depth,
                 "load_level": s.load_level,
+                "config_version": s.config_version,
             }),
         }
     }

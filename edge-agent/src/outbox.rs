@@ -203,6 +203,7 @@ pub fn status_source(
             events_unspooled: m.events_unspooled.get(),
             spool_corrupt: m.spool_corrupt.get(),
             events_refused: m.publish_refused.get(),
+            config_version: shared.config_version.load(Ordering::Relaxed),
         }
     })
 }

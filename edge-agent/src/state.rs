@@ -3,7 +3,7 @@
 //! stage waits on another through it.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use atrium_clock::SharedClock;
 use atrium_proto::CameraState;
@@ -28,6 +28,9 @@ pub struct Shared {
     pub delivered: Notify,
     /// Every stage reads the time here.
     pub clock: SharedClock,
+    /// The camera configuration version the inference thread applied
+    /// last (0: the file's own lines and zones).
+    pub config_version: AtomicU64,
     /// What central has asked for (snapshots, live frames).
     pub media: crate::media::Requests,
     camera: Mutex<(CameraState, Option<String>)>,
@@ -46,6 +49,7 @@ impl Shared {
             lingering: AtomicUsize::new(0),
             delivered: Notify::new(),
             clock,
+            config_version: AtomicU64::new(0),
             media: crate::media::Requests::default(),
             camera: Mutex::new((CameraState::Offline, Some("starting".into()))),
             publish_problem: Mutex::new(None),

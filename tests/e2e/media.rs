@@ -319,3 +319,279 @@ fn base64_decode(s: &str) -> Vec<u8> {
     }
     out
 }
+
+/// Where the browser tests leave their screenshots (CI keeps the target
+/// directory's `ui-screenshots/`): `$CARGO_TARGET_DIR` or `target/`.
+fn screenshot_path(name: &str) -> std::path::PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| atrium_testkit::workspace_root().join("target"));
+    let dir = target.join("ui-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(format!("{name}.png"))
+}
+
+async fn text_of(c: &fantoccini::Client, css: &str) -> String {
+    match c.find(fantoccini::Locator::Css(css)).await {
+        Ok(e) => e.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Waits (at most `limit`) for the element's text to satisfy `ok`.
+async fn wait_text(
+    c: &fantoccini::Client,
+    css: &str,
+    limit: Duration,
+    ok: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let t = text_of(c, css).await;
+        if ok(&t) {
+            return t;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("{css} never matched; last text {t:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_camera_page_shows_live_video_and_a_dragged_line_reaches_the_edge() {
+    use fantoccini::Locator;
+    use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
+
+    let (pg, broker) = tokio::join!(Postgres::start(), Mosquitto::start());
+    let (pg, broker) = (pg.unwrap(), broker.unwrap());
+    let vtest = fixture("vtest.mp4").unwrap();
+    let cam = RtspCamera::start(&[("vtest", vtest.as_path())])
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = pg.url();
+    central_cli(&[
+        "admin",
+        "--database-url",
+        &db,
+        "camera",
+        "add",
+        "--id",
+        "cam-vtest",
+        "--site",
+        "hq",
+        "--name",
+        "Road",
+    ]);
+    let pw = password_from(&central_cli(&[
+        "admin",
+        "--database-url",
+        &db,
+        "user",
+        "add",
+        "--username",
+        "boss",
+        "--role",
+        "admin",
+    ]));
+    let config = CentralSetup {
+        database_url: db.clone(),
+        broker_port: broker.port(),
+        tls: broker.identity("central").unwrap(),
+        listen: "127.0.0.1:0".into(),
+        secure_cookies: false,
+        client_id: None,
+    }
+    .write(dir.path());
+    let central = CentralServer::start(dir.path(), &config);
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let login: serde_json::Value = http
+        .post(format!("{}/api/v1/auth/login", central.base))
+        .json(&serde_json::json!({"username": "boss", "password": pw}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["access_token"].as_str().unwrap().to_owned();
+    // The road line of the ground-truth fixture, set through the API.
+    let r = http
+        .post(format!("{}/api/v1/config/lines", central.base))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"camera_id": "cam-vtest", "id": "road", "a": [0.42, 0.30], "b": [0.42, 0.69], "in_side": "left"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+
+    let edge_dir = tempfile::tempdir().unwrap();
+    let edge_config = EdgeSetup::new(
+        "cam-vtest",
+        &cam.url("vtest"),
+        broker.port(),
+        broker.identity("cam-vtest").unwrap(),
+    )
+    .section("faces", "enabled = false")
+    .write(edge_dir.path());
+    let agent = EdgeAgent::start(edge_dir.path(), &edge_config);
+
+    let driver = atrium_testkit::Chromedriver::start().await.unwrap();
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let browser = fantoccini::Client::with_capabilities_and_connector(
+        &driver.url(),
+        &driver.capabilities(),
+        connector,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("chromium session: {e}\n{}", driver.log()));
+    browser.goto(&central.base).await.unwrap();
+    for (css, value) in [("#username", "boss"), ("#password", pw.as_str())] {
+        let f = browser.wait().for_element(Locator::Css(css)).await.unwrap();
+        f.send_keys(value).await.unwrap();
+    }
+    browser
+        .find(Locator::Css("#login-button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // From the dashboard's camera table to the camera page.
+    // (The table is redrawn on every event, so the link is checked and
+    // followed rather than clicked: a click can land on a replaced row.)
+    wait_text(
+        &browser,
+        "#cameras a[href='#camera/cam-vtest']",
+        Duration::from_secs(20),
+        |t| t == "Road",
+    )
+    .await;
+    browser
+        .goto(&format!("{}/#camera/cam-vtest", central.base))
+        .await
+        .unwrap();
+    let caption = wait_text(&browser, "#camera-picture", Duration::from_secs(90), |t| {
+        t.starts_with("Live,")
+    })
+    .await;
+    assert!(caption.contains("tracked"), "{caption}");
+    wait_text(&browser, "#camera-config", Duration::from_secs(30), |t| {
+        t.contains("applied by the edge")
+    })
+    .await;
+    assert_eq!(text_of(&browser, "#camera-title").await, "Road");
+    let line_row = text_of(&browser, "#camera-lines tbody tr[data-line='road']").await;
+    assert!(line_row.starts_with("road"), "{line_row}");
+    std::fs::write(
+        screenshot_path("camera-live"),
+        browser.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
+    // Drag end point A of the line from (0.42, 0.30) to (0.47, 0.25).
+    // WebDriver offsets are from the centre of the element's visible part:
+    // make the whole canvas visible first.
+    browser.set_window_size(1280, 1600).await.unwrap();
+    let canvas = browser.find(Locator::Css("#camera-canvas")).await.unwrap();
+    let (_, _, w, h) = canvas.rectangle().await.unwrap();
+    let offset = |nx: f64, ny: f64| {
+        (
+            ((nx - 0.5) * w).round() as i64,
+            ((ny - 0.5) * h).round() as i64,
+        )
+    };
+    let (x0, y0) = offset(0.42, 0.30);
+    let (x1, y1) = offset(0.47, 0.25);
+    let drag = MouseActions::new("mouse".into())
+        .then(PointerAction::MoveToElement {
+            element: canvas.clone(),
+            duration: None,
+            x: x0,
+            y: y0,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::MoveToElement {
+            element: canvas.clone(),
+            duration: Some(Duration::from_millis(300)),
+            x: x1,
+            y: y1,
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+    browser.perform_actions(drag).await.unwrap();
+    // The configuration API has the new coordinates (within a pixel or two
+    // of the rendered canvas) and a new version.
+    let line = poll(Duration::from_secs(15), || async {
+        let v: serde_json::Value = http
+            .get(format!("{}/api/v1/config/cameras/cam-vtest", central.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        let a = &v["lines"][0]["a"];
+        let moved = (a[0].as_f64()? - 0.47).abs() < 0.01 && (a[1].as_f64()? - 0.25).abs() < 0.01;
+        moved.then_some(v)
+    })
+    .await;
+    let Some(line) = line else {
+        std::fs::write(
+            screenshot_path("camera-drag-failed"),
+            browser.screenshot().await.unwrap(),
+        )
+        .unwrap();
+        panic!(
+            "the drag did not reach the API; canvas {w}x{h}, page error {:?}",
+            text_of(&browser, "#camera-error").await
+        );
+    };
+    assert_eq!(
+        line["lines"][0]["b"],
+        serde_json::json!([0.42, 0.69]),
+        "B stays"
+    );
+    let version = line["config_version"].as_i64().unwrap();
+    assert!(version >= 2, "{line}");
+    // The edge received the pushed configuration and counts with it: the
+    // page shows the version as applied (from the edge's own heartbeat),
+    // and the edge's log names it.
+    wait_text(&browser, "#camera-config", Duration::from_secs(30), |t| {
+        t == format!("version {version}, applied by the edge")
+    })
+    .await;
+    assert!(
+        agent.log().contains(&format!("\"version\":{version}")),
+        "the edge did not log version {version}:\n{}",
+        agent.log()
+    );
+    std::fs::write(
+        screenshot_path("camera-line-moved"),
+        browser.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    // Leaving the page closes the live view; the edge stops by itself.
+    browser
+        .goto(&format!("{}/#dashboard", central.base))
+        .await
+        .unwrap();
+    let edge_metrics = format!("http://{}/metrics", agent.http_addr().unwrap());
+    let stopped = poll(Duration::from_secs(120), || async {
+        (metric_at(&edge_metrics, "atrium_edge_live_active").await? == 0.0).then_some(())
+    })
+    .await;
+    assert!(
+        stopped.is_some(),
+        "the live view did not stop after the page closed"
+    );
+    browser.close().await.unwrap();
+}

@@ -7,7 +7,7 @@
 const $ = (sel) => document.querySelector(sel);
 const state = { cameras: new Map(), ws: null, retry: 1000, resync: null, user: null, person: null };
 const PERSON_ROLES = ["super_admin", "admin", "security_officer"];
-const VIEWS = ["login", "dashboard", "people", "person", "recognitions", "users", "audit", "account"];
+const VIEWS = ["login", "dashboard", "camera", "people", "person", "recognitions", "users", "audit", "account"];
 const ROLES = ["super_admin", "admin", "facility_manager", "security_officer", "operator", "viewer"];
 const MAX_EVENTS = 50;
 
@@ -53,7 +53,9 @@ function maySeePersons() {
 async function route() {
   if (!state.user) return;
   const [view, arg] = location.hash.replace(/^#/, "").split("/");
-  if (view === "people" && maySeePersons()) { show("people"); await loadPersons(); }
+  if (view !== "camera") closeCamera();
+  if (view === "camera" && arg) { show("camera"); await openCamera(decodeURIComponent(arg)); }
+  else if (view === "people" && maySeePersons()) { show("people"); await loadPersons(); }
   else if (view === "person" && arg && maySeePersons()) { show("person"); await loadPerson(arg); }
   else if (view === "recognitions" && maySeePersons()) { show("recognitions"); await loadRecognitions(); }
   else if (view === "users" && can("users:read")) { show("users"); await loadUsers(); }
@@ -94,6 +96,7 @@ async function login(event) {
 async function logout() {
   await api("/api/v1/auth/logout", { method: "POST" });
   if (state.ws) { state.ws.onclose = null; state.ws.close(); state.ws = null; }
+  closeCamera();
   clearInterval(state.resync);
   state.user = null;
   show("login");
@@ -145,7 +148,12 @@ function render() {
   for (const c of cams) {
     const tr = document.createElement("tr");
     tr.dataset.camera = c.camera_id;
-    tr.append(cell(c.name || c.camera_id), cell(c.site_id));
+    const name = document.createElement("td");
+    const link = document.createElement("a");
+    link.href = `#camera/${encodeURIComponent(c.camera_id)}`;
+    link.textContent = c.name || c.camera_id;
+    name.append(link);
+    tr.append(name, cell(c.site_id));
     const st = cell("");
     const badge = document.createElement("span");
     badge.className = `badge ${c.state}`;
@@ -158,7 +166,8 @@ function render() {
     tr.append(cell(String(c.in_today), "num in-today"), cell(String(c.out_today), "num out-today"));
     tbody.append(tr);
     tin += c.in_today; tout += c.out_today; tview += c.in_view || 0;
-    if (c.state === "online") online += 1;
+    // Degraded cameras stream (at reduced processing); the badge says so.
+    if (c.state === "online" || c.state === "degraded") online += 1;
   }
   $("#total-in").textContent = String(tin);
   $("#total-out").textContent = String(tout);
@@ -603,4 +612,384 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#rec-filter").addEventListener("submit", loadRecognitions);
   window.addEventListener("hashchange", route);
   start();
+});
+
+// ---- Camera page: live view (or the last snapshot), lines and zones
+// drawn over it, the camera's live events, and the line editor.
+
+const enc = encodeURIComponent;
+const HANDLE_PX = 14; // how near (canvas pixels) a press must be to grab an end point
+
+function closeCamera() {
+  const cam = state.camera;
+  if (!cam) return;
+  state.camera = null;
+  if (cam.ws) { cam.ws.onclose = null; cam.ws.close(); }
+  clearTimeout(cam.retry);
+}
+
+async function openCamera(id) {
+  if (state.camera && state.camera.id === id) return;
+  closeCamera();
+  const cam = { id, lines: [], zones: [], image: null, size: null, boxes: [], ws: null, drag: null,
+    configVersion: null, applied: null, picture: "none", retry: null };
+  state.camera = cam;
+  $("#camera-title").textContent = id;
+  $("#camera-events").replaceChildren();
+  $("#camera-error").textContent = "";
+  $("#camera-picture").textContent = "Waiting for a picture…";
+  for (const sel of ["#camera-state", "#camera-fps", "#camera-load", "#camera-uptime", "#camera-config"]) $(sel).textContent = "–";
+  const canvas = $("#camera-canvas");
+  canvas.classList.toggle("editable", can("config:write"));
+  const [cfgRes, nowRes] = await Promise.all([
+    api(`/api/v1/config/cameras/${enc(id)}`),
+    api(`/api/v1/counting/current?camera_id=${enc(id)}`),
+  ]);
+  if (state.camera !== cam) return;
+  if (!cfgRes.ok) { $("#camera-error").textContent = await errorText(cfgRes); return; }
+  const cfg = await cfgRes.json();
+  cam.lines = cfg.lines;
+  cam.zones = cfg.zones;
+  cam.configVersion = cfg.config_version;
+  $("#camera-title").textContent = cfg.name || id;
+  if (nowRes.ok) {
+    const now = (await nowRes.json()).data[0];
+    if (now) { cameraState(cam, now.state, now.state_since); cam.lastState = now.state; }
+  }
+  renderParts(cam);
+  showConfig(cam);
+  draw(cam);
+  await loadSnapshot(cam);
+  connectCamera(cam);
+}
+
+function cameraState(cam, st, since) {
+  const dd = $("#camera-state");
+  const badge = document.createElement("span");
+  badge.className = `badge ${st}`;
+  badge.textContent = st;
+  dd.replaceChildren(badge);
+  if (since) cam.since = new Date(since);
+  $("#camera-uptime").textContent = cam.since ? duration((Date.now() - cam.since) / 1000) : "–";
+}
+
+function duration(s) {
+  if (s < 90) return `${Math.round(s)} s`;
+  if (s < 5400) return `${Math.round(s / 60)} min`;
+  if (s < 172800) return `${(s / 3600).toFixed(1)} h`;
+  return `${Math.round(s / 86400)} days`;
+}
+
+function showConfig(cam) {
+  const v = cam.configVersion;
+  const text = v == null ? "–"
+    : v === 0 ? "the edge's own file (none set here)"
+    : cam.applied == null ? `version ${v}; waiting for the edge to report`
+    : cam.applied >= v ? `version ${v}, applied by the edge`
+    : `version ${v} saved; the edge still counts with version ${cam.applied}`;
+  $("#camera-config").textContent = text;
+}
+
+async function loadSnapshot(cam) {
+  const res = await api(`/api/v1/cameras/${enc(cam.id)}/snapshot`);
+  if (state.camera !== cam || cam.picture === "live") return;
+  if (res.status === 404) {
+    $("#camera-picture").textContent = "No picture yet: the edge sends one when it starts streaming.";
+    return;
+  }
+  if (!res.ok) { $("#camera-error").textContent = await errorText(res); return; }
+  const size = (res.headers.get("X-Atrium-Frame-Size") || "").split("x").map(Number);
+  const taken = res.headers.get("X-Atrium-Captured-At");
+  const bitmap = await createImageBitmap(await res.blob());
+  if (state.camera !== cam || cam.picture === "live") return;
+  cam.image = bitmap;
+  cam.size = size.length === 2 && size.every((n) => n > 0) ? size : [bitmap.width, bitmap.height];
+  cam.boxes = [];
+  cam.picture = "snapshot";
+  $("#camera-picture").textContent = `Last snapshot, taken ${when(taken)}.`;
+  draw(cam);
+}
+
+function connectCamera(cam) {
+  const proto = location.protocol === "https:" ? "wss:" : "ws:";
+  const ws = new WebSocket(`${proto}//${location.host}/ws/camera/${enc(cam.id)}?live=true`);
+  cam.ws = ws;
+  ws.onmessage = (m) => {
+    let msg;
+    try { msg = JSON.parse(m.data); } catch (_) { return; }
+    if (msg.type === "frame") liveFrame(cam, msg); else cameraEvent(cam, msg);
+  };
+  ws.onclose = () => {
+    if (state.camera !== cam) return;
+    cam.picture = cam.picture === "live" ? "stale" : cam.picture;
+    $("#camera-picture").textContent = "Connection lost; reconnecting…";
+    cam.retry = setTimeout(() => { if (state.camera === cam) { loadSnapshot(cam); connectCamera(cam); } }, 3000);
+  };
+}
+
+function liveFrame(cam, f) {
+  const img = new Image();
+  img.onload = () => {
+    if (state.camera !== cam) return;
+    cam.image = img;
+    cam.size = [f.width, f.height];
+    cam.boxes = f.boxes || [];
+    cam.picture = "live";
+    const n = cam.boxes.length;
+    $("#camera-picture").textContent = `Live, ${new Date(f.ts).toLocaleTimeString()}: ${n} ${n === 1 ? "person" : "people"} tracked.`;
+    draw(cam);
+  };
+  img.src = `data:image/jpeg;base64,${f.jpeg}`;
+}
+
+function cameraEvent(cam, ev) {
+  const d = ev.data || {};
+  let changed = true;
+  if (ev.type === "camera_status") {
+    changed = cam.lastState !== d.state;
+    cameraState(cam, d.state, changed ? ev.ts : null);
+    cam.lastState = d.state;
+    $("#camera-fps").textContent = `${(d.fps_in || 0).toFixed(1)} / ${(d.fps_processed || 0).toFixed(1)}`;
+    $("#camera-load").textContent = d.load_level == null ? "–"
+      : d.load_level === 0 ? "0 (full processing)" : `${d.load_level} (reduced to keep up)`;
+    if (d.config_version != null) { cam.applied = d.config_version; showConfig(cam); }
+    if (d.state === "offline" && cam.picture === "live") { cam.picture = "stale"; loadSnapshot(cam); }
+  }
+  // Occupancy samples and detections are drawn, not listed; heartbeats
+  // are listed only when the state changes.
+  if (ev.type === "occupancy" || ev.type === "person_detected" || !changed) return;
+  const li = document.createElement("li");
+  const t = document.createElement("time");
+  t.textContent = new Date(ev.ts).toLocaleTimeString();
+  li.append(t, document.createTextNode(describe(ev)));
+  const list = $("#camera-events");
+  list.prepend(li);
+  while (list.children.length > MAX_EVENTS) list.lastChild.remove();
+}
+
+function draw(cam) {
+  const canvas = $("#camera-canvas");
+  const ctx = canvas.getContext("2d");
+  const w = 768;
+  const h = cam.image ? Math.round(w * cam.image.height / cam.image.width) : 432;
+  if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
+  ctx.fillStyle = "#1f2937";
+  ctx.fillRect(0, 0, w, h);
+  if (cam.image) ctx.drawImage(cam.image, 0, 0, w, h);
+  ctx.lineWidth = 2;
+  ctx.font = "14px system-ui, sans-serif";
+  for (const z of cam.zones) {
+    ctx.beginPath();
+    z.polygon.forEach(([x, y], i) => (i ? ctx.lineTo(x * w, y * h) : ctx.moveTo(x * w, y * h)));
+    ctx.closePath();
+    ctx.fillStyle = z.restricted ? "rgba(220, 38, 38, .18)" : "rgba(37, 99, 235, .15)";
+    ctx.fill();
+    ctx.strokeStyle = z.restricted ? "#dc2626" : "#60a5fa";
+    ctx.setLineDash(z.restricted ? [6, 4] : []);
+    ctx.stroke();
+    ctx.setLineDash([]);
+    label(ctx, `${z.id}${z.restricted ? " (restricted)" : ""}${z.max_occupancy ? ` max ${z.max_occupancy}` : ""}`, z.polygon[0][0] * w, z.polygon[0][1] * h);
+  }
+  const editable = can("config:write");
+  for (const l of cam.lines) {
+    const [ax, ay, bx, by] = [l.a[0] * w, l.a[1] * h, l.b[0] * w, l.b[1] * h];
+    ctx.strokeStyle = "#facc15";
+    ctx.lineWidth = 3;
+    ctx.beginPath(); ctx.moveTo(ax, ay); ctx.lineTo(bx, by); ctx.stroke();
+    // The IN arrow: from the middle, towards the IN side (left of a→b on screen).
+    const [dx, dy] = [bx - ax, by - ay];
+    const len = Math.hypot(dx, dy) || 1;
+    const sign = l.in_side === "left" ? 1 : -1;
+    const [nx, ny] = [sign * dy / len, -sign * dx / len];
+    const [mx, my] = [(ax + bx) / 2, (ay + by) / 2];
+    arrow(ctx, mx - nx * 18, my - ny * 18, mx + nx * 22, my + ny * 22);
+    label(ctx, `${l.id} IN →`, mx + nx * 26, my + ny * 26);
+    if (editable) for (const [px, py] of [[ax, ay], [bx, by]]) {
+      ctx.beginPath(); ctx.arc(px, py, 7, 0, 2 * Math.PI);
+      ctx.fillStyle = "#facc15"; ctx.fill();
+      ctx.strokeStyle = "#111827"; ctx.lineWidth = 2; ctx.stroke();
+    }
+  }
+  if (cam.size && cam.picture === "live") {
+    const [sx, sy] = [w / cam.size[0], h / cam.size[1]];
+    ctx.lineWidth = 2;
+    for (const b of cam.boxes) {
+      const [x1, y1, x2, y2] = b.bbox;
+      ctx.strokeStyle = "#22c55e";
+      ctx.strokeRect(x1 * sx, y1 * sy, (x2 - x1) * sx, (y2 - y1) * sy);
+      label(ctx, `#${b.track}`, x1 * sx, y1 * sy);
+    }
+  }
+}
+
+function label(ctx, text, x, y) {
+  const m = ctx.measureText(text);
+  ctx.fillStyle = "rgba(17, 24, 39, .75)";
+  ctx.fillRect(x, y - 16, m.width + 8, 18);
+  ctx.fillStyle = "#fff";
+  ctx.fillText(text, x + 4, y - 3);
+}
+
+function arrow(ctx, x1, y1, x2, y2) {
+  ctx.strokeStyle = "#facc15";
+  ctx.lineWidth = 3;
+  ctx.beginPath(); ctx.moveTo(x1, y1); ctx.lineTo(x2, y2); ctx.stroke();
+  const a = Math.atan2(y2 - y1, x2 - x1);
+  ctx.beginPath();
+  ctx.moveTo(x2, y2);
+  ctx.lineTo(x2 - 10 * Math.cos(a - 0.5), y2 - 10 * Math.sin(a - 0.5));
+  ctx.lineTo(x2 - 10 * Math.cos(a + 0.5), y2 - 10 * Math.sin(a + 0.5));
+  ctx.closePath();
+  ctx.fillStyle = "#facc15";
+  ctx.fill();
+}
+
+// The tables under the picture: numbers a keyboard user can edit.
+function renderParts(cam) {
+  const editable = can("config:write");
+  const tbody = $("#camera-lines tbody");
+  tbody.replaceChildren();
+  for (const l of cam.lines) {
+    const tr = document.createElement("tr");
+    tr.dataset.line = l.id;
+    tr.append(cell(l.name ? `${l.id} (${l.name})` : l.id));
+    const inputs = [];
+    for (const [end, label] of [["a", "A"], ["b", "B"]]) {
+      const td = document.createElement("td");
+      if (editable) {
+        for (const k of [0, 1]) {
+          const input = document.createElement("input");
+          input.type = "number"; input.min = "0"; input.max = "1"; input.step = "0.01";
+          input.className = "coord";
+          input.value = l[end][k].toFixed(3);
+          input.setAttribute("aria-label", `${l.id} ${label} ${k ? "y" : "x"}`);
+          input.dataset.end = end; input.dataset.k = String(k);
+          inputs.push(input);
+          td.append(input);
+        }
+      } else {
+        td.textContent = `${l[end][0].toFixed(2)}, ${l[end][1].toFixed(2)}`;
+      }
+      tr.append(td);
+    }
+    const side = document.createElement("td");
+    if (editable) {
+      const sel = document.createElement("select");
+      sel.setAttribute("aria-label", `${l.id} IN side`);
+      for (const v of ["left", "right"]) {
+        const o = document.createElement("option");
+        o.value = v; o.textContent = v; o.selected = l.in_side === v;
+        sel.append(o);
+      }
+      sel.addEventListener("change", () => { l.in_side = sel.value; draw(cam); saveLine(cam, l); });
+      side.append(sel);
+    } else {
+      side.textContent = l.in_side;
+    }
+    tr.append(side);
+    const act = document.createElement("td");
+    if (editable) {
+      const save = document.createElement("button");
+      save.type = "button"; save.className = "small"; save.textContent = "Save";
+      save.addEventListener("click", () => {
+        for (const i of inputs) l[i.dataset.end][Number(i.dataset.k)] = Math.min(1, Math.max(0, Number(i.value)));
+        draw(cam);
+        saveLine(cam, l);
+      });
+      act.append(save);
+    }
+    tr.append(act);
+    tbody.append(tr);
+  }
+  const zb = $("#camera-zones tbody");
+  zb.replaceChildren();
+  for (const z of cam.zones) {
+    const tr = document.createElement("tr");
+    tr.append(cell(z.name ? `${z.id} (${z.name})` : z.id), cell(String(z.polygon.length), "num"),
+      cell(z.max_occupancy == null ? "–" : String(z.max_occupancy), "num"), cell(z.restricted ? "yes" : "no"));
+    zb.append(tr);
+  }
+  if (!cam.lines.length) { const tr = document.createElement("tr"); tr.append(cell("No lines on this camera.", "muted")); tbody.append(tr); }
+  if (!cam.zones.length) { const tr = document.createElement("tr"); tr.append(cell("No zones on this camera.", "muted")); zb.append(tr); }
+}
+
+async function saveLine(cam, l) {
+  $("#camera-error").textContent = "";
+  const round = (p) => p.map((v) => Math.round(v * 1000) / 1000);
+  const res = await api(`/api/v1/config/lines/${enc(cam.id)}/${enc(l.id)}`, {
+    method: "PUT",
+    body: JSON.stringify({ name: l.name, a: round(l.a), b: round(l.b), in_side: l.in_side }),
+  });
+  if (state.camera !== cam) return;
+  if (!res.ok) { $("#camera-error").textContent = await errorText(res); return; }
+  const cfg = await api(`/api/v1/config/cameras/${enc(cam.id)}`);
+  if (cfg.ok && state.camera === cam) {
+    const c = await cfg.json();
+    cam.configVersion = c.config_version;
+    cam.lines = c.lines;
+    cam.zones = c.zones;
+    renderParts(cam);
+    showConfig(cam);
+    draw(cam);
+  }
+}
+
+// Dragging a line's end point with a mouse, pen or finger.
+function canvasPoint(ev) {
+  const canvas = $("#camera-canvas");
+  const r = canvas.getBoundingClientRect();
+  return [(ev.clientX - r.left) * canvas.width / r.width, (ev.clientY - r.top) * canvas.height / r.height];
+}
+
+function startDrag(ev) {
+  const cam = state.camera;
+  if (!cam || !can("config:write")) return;
+  const canvas = $("#camera-canvas");
+  const [x, y] = canvasPoint(ev);
+  for (const l of cam.lines) {
+    for (const end of ["a", "b"]) {
+      const [px, py] = [l[end][0] * canvas.width, l[end][1] * canvas.height];
+      if (Math.hypot(px - x, py - y) <= HANDLE_PX) {
+        cam.drag = { line: l, end };
+        canvas.setPointerCapture(ev.pointerId);
+        ev.preventDefault();
+        return;
+      }
+    }
+  }
+}
+
+function moveDrag(ev) {
+  const cam = state.camera;
+  if (!cam || !cam.drag) return;
+  const canvas = $("#camera-canvas");
+  const [x, y] = canvasPoint(ev);
+  const clamp = (v) => Math.min(1, Math.max(0, v));
+  cam.drag.line[cam.drag.end] = [clamp(x / canvas.width), clamp(y / canvas.height)];
+  draw(cam);
+}
+
+function endDrag() {
+  const cam = state.camera;
+  if (!cam || !cam.drag) return;
+  const { line } = cam.drag;
+  cam.drag = null;
+  saveLine(cam, line);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const canvas = $("#camera-canvas");
+  canvas.addEventListener("pointerdown", startDrag);
+  canvas.addEventListener("pointermove", moveDrag);
+  canvas.addEventListener("pointerup", endDrag);
+  canvas.addEventListener("pointercancel", endDrag);
+  $("#camera-snapshot").addEventListener("click", async () => {
+    const cam = state.camera;
+    if (!cam) return;
+    $("#camera-error").textContent = "";
+    const res = await api(`/api/v1/cameras/${enc(cam.id)}/snapshot`, { method: "POST" });
+    if (!res.ok) { $("#camera-error").textContent = await errorText(res); return; }
+    $("#camera-picture").textContent = "Asked the edge for a fresh snapshot…";
+    if (cam.picture !== "live") setTimeout(() => { if (state.camera === cam && cam.picture !== "live") loadSnapshot(cam); }, 2000);
+  });
 });

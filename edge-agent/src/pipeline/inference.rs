@@ -37,6 +37,8 @@ pub struct Inference {
     pub latency: Latencies,
     /// Snapshots and live frames for central.
     pub pictures: Pictures,
+    /// Wakes the heartbeat (a configuration was applied).
+    pub status_changed: Arc<tokio::sync::Notify>,
 }
 
 impl Inference {
@@ -51,6 +53,7 @@ impl Inference {
             faces,
             latency,
             mut pictures,
+            status_changed,
         } = self;
         let mut tracker = Tracker::new(config.tracker.clone());
         let mut analytics = Analytics::new(
@@ -68,6 +71,9 @@ impl Inference {
         loop {
             while let Ok(c) = configs.try_recv() {
                 analytics.configure(&c.lines, &c.zones);
+                shared.config_version.store(c.version, Ordering::Relaxed);
+                // Reported at once, so central's UI sees it applied.
+                status_changed.notify_one();
                 tracing::info!(version = c.version, "applied camera configuration");
             }
             let frame = match handoff.take(Duration::from_millis(500)) {

@@ -203,6 +203,7 @@ pub async fn run(
                 config.media.clone(),
                 media_tx,
             ),
+            status_changed: status_changed.clone(),
         };
         let config = config.clone();
         atrium_worker::thread("inference", move || work.run(&config))

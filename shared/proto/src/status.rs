@@ -57,6 +57,10 @@ pub struct Status {
     /// Events the broker refused since start (each is kept and sent again).
     #[serde(default)]
     pub events_refused: u64,
+    /// The camera configuration version (from central) the pipeline
+    /// counts with; 0 while it uses the lines and zones of its own file.
+    #[serde(default)]
+    pub config_version: u64,
 }
 
 #[cfg(test)]
