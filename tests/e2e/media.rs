@@ -574,8 +574,91 @@ async fn the_camera_page_shows_live_video_and_a_dragged_line_reaches_the_edge() 
         "the edge did not log version {version}:\n{}",
         agent.log()
     );
+    // Draw a zone: four clicks on the picture, then "Finish zone".
+    let kind = browser.find(Locator::Css("#draw-kind")).await.unwrap();
+    kind.select_by_value("zone").await.unwrap();
+    browser
+        .find(Locator::Css("#draw-id"))
+        .await
+        .unwrap()
+        .send_keys("kerb")
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Css("#draw-start"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let corners = [(0.10, 0.60), (0.35, 0.60), (0.35, 0.90), (0.10, 0.90)];
+    for (nx, ny) in corners {
+        let (x, y) = offset(nx, ny);
+        let click = MouseActions::new("mouse".into())
+            .then(PointerAction::MoveToElement {
+                element: canvas.clone(),
+                duration: None,
+                x,
+                y,
+            })
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            })
+            .then(PointerAction::Up {
+                button: MOUSE_BUTTON_LEFT,
+            });
+        browser.perform_actions(click).await.unwrap();
+    }
+    browser
+        .find(Locator::Css("#draw-finish"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let zoned = poll(Duration::from_secs(15), || async {
+        let v: serde_json::Value = http
+            .get(format!("{}/api/v1/config/cameras/cam-vtest", central.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        let z = v["zones"]
+            .as_array()?
+            .iter()
+            .find(|z| z["id"] == "kerb")?
+            .clone();
+        Some((z, v["config_version"].as_i64()?))
+    })
+    .await;
+    let Some((zone, zone_version)) = zoned else {
+        panic!(
+            "the drawn zone did not reach the API: {:?}",
+            text_of(&browser, "#camera-error").await
+        );
+    };
+    let polygon: Vec<(f64, f64)> = zone["polygon"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p[0].as_f64().unwrap(), p[1].as_f64().unwrap()))
+        .collect();
+    assert_eq!(polygon.len(), 4, "{zone}");
+    for ((x, y), (wx, wy)) in polygon.iter().zip(corners) {
+        assert!((x - wx).abs() < 0.01 && (y - wy).abs() < 0.01, "{zone}");
+    }
+    assert!(zone_version > version);
+    wait_text(&browser, "#camera-config", Duration::from_secs(30), |t| {
+        t == format!("version {zone_version}, applied by the edge")
+    })
+    .await;
+    let row = text_of(&browser, "#camera-zones tbody tr[data-zone='kerb']").await;
+    assert!(row.starts_with("kerb"), "{row}");
     std::fs::write(
-        screenshot_path("camera-line-moved"),
+        screenshot_path("camera-edited"),
         browser.screenshot().await.unwrap(),
     )
     .unwrap();

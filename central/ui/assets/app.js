@@ -631,7 +631,7 @@ function closeCamera() {
 async function openCamera(id) {
   if (state.camera && state.camera.id === id) return;
   closeCamera();
-  const cam = { id, lines: [], zones: [], image: null, size: null, boxes: [], ws: null, drag: null,
+  const cam = { id, lines: [], zones: [], image: null, size: null, boxes: [], ws: null, drag: null, drawing: null,
     configVersion: null, applied: null, picture: "none", retry: null };
   state.camera = cam;
   $("#camera-title").textContent = id;
@@ -791,6 +791,20 @@ function draw(cam) {
     label(ctx, `${z.id}${z.restricted ? " (restricted)" : ""}${z.max_occupancy ? ` max ${z.max_occupancy}` : ""}`, z.polygon[0][0] * w, z.polygon[0][1] * h);
   }
   const editable = can("config:write");
+  if (editable) for (const z of cam.zones) for (const [x, y] of z.polygon) {
+    ctx.fillStyle = "#60a5fa";
+    ctx.fillRect(x * w - 5, y * h - 5, 10, 10);
+    ctx.strokeStyle = "#111827"; ctx.lineWidth = 2; ctx.strokeRect(x * w - 5, y * h - 5, 10, 10);
+  }
+  if (cam.drawing && cam.drawing.points.length) {
+    ctx.strokeStyle = "#f472b6";
+    ctx.setLineDash([4, 3]);
+    ctx.beginPath();
+    cam.drawing.points.forEach(([x, y], i) => (i ? ctx.lineTo(x * w, y * h) : ctx.moveTo(x * w, y * h)));
+    ctx.stroke();
+    ctx.setLineDash([]);
+    for (const [x, y] of cam.drawing.points) { ctx.beginPath(); ctx.arc(x * w, y * h, 5, 0, 2 * Math.PI); ctx.fillStyle = "#f472b6"; ctx.fill(); }
+  }
   for (const l of cam.lines) {
     const [ax, ay, bx, by] = [l.a[0] * w, l.a[1] * h, l.b[0] * w, l.b[1] * h];
     ctx.strokeStyle = "#facc15";
@@ -896,7 +910,10 @@ function renderParts(cam) {
         draw(cam);
         saveLine(cam, l);
       });
-      act.append(save);
+      const del = document.createElement("button");
+      del.type = "button"; del.className = "small danger"; del.textContent = "Remove";
+      del.addEventListener("click", () => removePart(cam, "lines", l.id));
+      act.append(save, del);
     }
     tr.append(act);
     tbody.append(tr);
@@ -905,8 +922,33 @@ function renderParts(cam) {
   zb.replaceChildren();
   for (const z of cam.zones) {
     const tr = document.createElement("tr");
-    tr.append(cell(z.name ? `${z.id} (${z.name})` : z.id), cell(String(z.polygon.length), "num"),
-      cell(z.max_occupancy == null ? "–" : String(z.max_occupancy), "num"), cell(z.restricted ? "yes" : "no"));
+    tr.dataset.zone = z.id;
+    tr.append(cell(z.name ? `${z.id} (${z.name})` : z.id), cell(String(z.polygon.length), "num"));
+    if (editable) {
+      const max = document.createElement("input");
+      max.type = "number"; max.min = "1"; max.step = "1"; max.className = "coord";
+      max.value = z.max_occupancy == null ? "" : String(z.max_occupancy);
+      max.placeholder = "none";
+      max.setAttribute("aria-label", `${z.id} max occupancy`);
+      const restricted = document.createElement("input");
+      restricted.type = "checkbox"; restricted.checked = z.restricted;
+      restricted.setAttribute("aria-label", `${z.id} restricted`);
+      const save = document.createElement("button");
+      save.type = "button"; save.className = "small"; save.textContent = "Save";
+      save.addEventListener("click", () => {
+        z.max_occupancy = max.value === "" ? null : Number(max.value);
+        z.restricted = restricted.checked;
+        saveZone(cam, z);
+      });
+      const del = document.createElement("button");
+      del.type = "button"; del.className = "small danger"; del.textContent = "Remove";
+      del.addEventListener("click", () => removePart(cam, "zones", z.id));
+      const [a, b, c] = [document.createElement("td"), document.createElement("td"), document.createElement("td")];
+      a.append(max); b.append(restricted); c.append(save, del);
+      tr.append(a, b, c);
+    } else {
+      tr.append(cell(z.max_occupancy == null ? "–" : String(z.max_occupancy), "num"), cell(z.restricted ? "yes" : "no"), cell(""));
+    }
     zb.append(tr);
   }
   if (!cam.lines.length) { const tr = document.createElement("tr"); tr.append(cell("No lines on this camera.", "muted")); tbody.append(tr); }
@@ -920,8 +962,31 @@ async function saveLine(cam, l) {
     method: "PUT",
     body: JSON.stringify({ name: l.name, a: round(l.a), b: round(l.b), in_side: l.in_side }),
   });
+  await afterChange(cam, res);
+}
+
+async function saveZone(cam, z) {
+  $("#camera-error").textContent = "";
+  const round = (p) => p.map((v) => Math.round(v * 1000) / 1000);
+  const res = await api(`/api/v1/config/zones/${enc(cam.id)}/${enc(z.id)}`, {
+    method: "PUT",
+    body: JSON.stringify({ name: z.name, polygon: z.polygon.map(round), max_occupancy: z.max_occupancy, restricted: z.restricted }),
+  });
+  await afterChange(cam, res);
+}
+
+async function removePart(cam, kind, id) {
+  if (!confirm(`Remove ${kind === "lines" ? "line" : "zone"} ${id} from this camera?`)) return;
+  $("#camera-error").textContent = "";
+  const res = await api(`/api/v1/config/${kind}/${enc(cam.id)}/${enc(id)}`, { method: "DELETE" });
+  await afterChange(cam, res);
+}
+
+// After a change: show the API's refusal, or reload what is stored (the
+// new version, and the stored coordinates rather than the dragged ones).
+async function afterChange(cam, res) {
   if (state.camera !== cam) return;
-  if (!res.ok) { $("#camera-error").textContent = await errorText(res); return; }
+  if (!res.ok) { $("#camera-error").textContent = await errorText(res); }
   const cfg = await api(`/api/v1/config/cameras/${enc(cam.id)}`);
   if (cfg.ok && state.camera === cam) {
     const c = await cfg.json();
@@ -946,10 +1011,15 @@ function startDrag(ev) {
   if (!cam || !can("config:write")) return;
   const canvas = $("#camera-canvas");
   const [x, y] = canvasPoint(ev);
+  if (cam.drawing) {
+    addDrawnPoint(cam, [x / canvas.width, y / canvas.height]);
+    ev.preventDefault();
+    return;
+  }
+  const near = ([nx, ny]) => Math.hypot(nx * canvas.width - x, ny * canvas.height - y) <= HANDLE_PX;
   for (const l of cam.lines) {
     for (const end of ["a", "b"]) {
-      const [px, py] = [l[end][0] * canvas.width, l[end][1] * canvas.height];
-      if (Math.hypot(px - x, py - y) <= HANDLE_PX) {
+      if (near(l[end])) {
         cam.drag = { line: l, end };
         canvas.setPointerCapture(ev.pointerId);
         ev.preventDefault();
@@ -957,6 +1027,62 @@ function startDrag(ev) {
       }
     }
   }
+  for (const z of cam.zones) {
+    const i = z.polygon.findIndex(near);
+    if (i >= 0) {
+      cam.drag = { zone: z, vertex: i };
+      canvas.setPointerCapture(ev.pointerId);
+      ev.preventDefault();
+      return;
+    }
+  }
+}
+
+// Drawing a new line (two clicks) or zone (clicks, then "Finish zone").
+function startDrawing(event) {
+  event.preventDefault();
+  const cam = state.camera;
+  if (!cam) return;
+  const kind = $("#draw-kind").value;
+  const id = $("#draw-id").value.trim();
+  cam.drawing = { kind, id, points: [] };
+  $("#draw-cancel").hidden = false;
+  $("#draw-finish").hidden = kind !== "zone";
+  $("#draw-hint").textContent = kind === "line"
+    ? `Click the line's two end points on the picture (IN is to the left of the first → second).`
+    : `Click the zone's corners on the picture, then "Finish zone".`;
+  draw(cam);
+}
+
+function stopDrawing(cam) {
+  cam.drawing = null;
+  $("#draw-cancel").hidden = true;
+  $("#draw-finish").hidden = true;
+  $("#draw-hint").textContent = "";
+  draw(cam);
+}
+
+function addDrawnPoint(cam, p) {
+  const d = cam.drawing;
+  d.points.push(p.map((v) => Math.min(1, Math.max(0, v))));
+  if (d.kind === "zone") $("#draw-hint").textContent = `${d.points.length} corner(s); "Finish zone" when done (at least 3).`;
+  draw(cam);
+  if (d.kind === "line" && d.points.length === 2) finishDrawing();
+}
+
+async function finishDrawing() {
+  const cam = state.camera;
+  if (!cam || !cam.drawing) return;
+  const { kind, id, points } = cam.drawing;
+  const round = (p) => p.map((v) => Math.round(v * 1000) / 1000);
+  if (kind === "zone" && points.length < 3) { $("#draw-hint").textContent = "A zone needs at least 3 corners."; return; }
+  const body = kind === "line"
+    ? { camera_id: cam.id, id, a: round(points[0]), b: round(points[1]), in_side: "left" }
+    : { camera_id: cam.id, id, polygon: points.map(round), restricted: false };
+  stopDrawing(cam);
+  const res = await api(`/api/v1/config/${kind === "line" ? "lines" : "zones"}`, { method: "POST", body: JSON.stringify(body) });
+  if (res.ok) $("#draw-id").value = "";
+  await afterChange(cam, res);
 }
 
 function moveDrag(ev) {
@@ -965,16 +1091,17 @@ function moveDrag(ev) {
   const canvas = $("#camera-canvas");
   const [x, y] = canvasPoint(ev);
   const clamp = (v) => Math.min(1, Math.max(0, v));
-  cam.drag.line[cam.drag.end] = [clamp(x / canvas.width), clamp(y / canvas.height)];
+  const p = [clamp(x / canvas.width), clamp(y / canvas.height)];
+  if (cam.drag.line) cam.drag.line[cam.drag.end] = p; else cam.drag.zone.polygon[cam.drag.vertex] = p;
   draw(cam);
 }
 
 function endDrag() {
   const cam = state.camera;
   if (!cam || !cam.drag) return;
-  const { line } = cam.drag;
+  const { line, zone } = cam.drag;
   cam.drag = null;
-  saveLine(cam, line);
+  if (line) saveLine(cam, line); else saveZone(cam, zone);
 }
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -983,6 +1110,9 @@ document.addEventListener("DOMContentLoaded", () => {
   canvas.addEventListener("pointermove", moveDrag);
   canvas.addEventListener("pointerup", endDrag);
   canvas.addEventListener("pointercancel", endDrag);
+  $("#camera-draw").addEventListener("submit", startDrawing);
+  $("#draw-finish").addEventListener("click", finishDrawing);
+  $("#draw-cancel").addEventListener("click", () => { if (state.camera) stopDrawing(state.camera); });
   $("#camera-snapshot").addEventListener("click", async () => {
     const cam = state.camera;
     if (!cam) return;

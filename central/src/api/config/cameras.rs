@@ -75,9 +75,11 @@ pub async fn list_cameras(
 ) -> Result<axum::Json<Paginated<Camera>>, ApiError> {
     let site = who.site(q.site_id.clone())?;
     let page = Page::new(q.page, q.per_page)?;
-    let client = state.pool.get().await?;
+    let mut client = state.pool.get().await?;
+    let tx = snapshot(&mut client).await?;
     let window = page.window();
-    let (data, total) = store::page(&client, site, window).await?;
+    let (data, total) = store::page(&tx, site, window).await?;
+    tx.commit().await?;
     Ok(axum::Json(Paginated::new(data, page, total, &uri)))
 }
 
@@ -93,11 +95,28 @@ pub async fn get_camera(
     _: Can<perm::ConfigRead>,
     Path(camera_id): Path<String>,
 ) -> Result<axum::Json<Camera>, ApiError> {
-    let client = state.pool.get().await?;
-    let camera = store::get(&client, &camera_id)
+    let mut client = state.pool.get().await?;
+    let tx = snapshot(&mut client).await?;
+    let camera = store::get(&tx, &camera_id)
         .await?
         .ok_or_else(|| ApiError::camera_not_found(&camera_id))?;
+    tx.commit().await?;
     Ok(axum::Json(camera))
+}
+
+/// A read-only transaction with one snapshot: a camera's version and its
+/// lines and zones are read in several statements, and a change committed
+/// between them must not give a new line with the old version (a client
+/// waiting for "version N applied" would wait for the wrong one).
+async fn snapshot(
+    client: &mut deadpool_postgres::Object,
+) -> Result<deadpool_postgres::Transaction<'_>, tokio_postgres::Error> {
+    client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
 }
 
 /// Change a camera: name, enabled, and (replacing them all) lines and
