@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use atrium_testkit::{Mosquitto, Postgres, RtspCamera, fixture};
+use atrium_testkit::{Mosquitto, Postgres, RtspCamera, fixture, poll};
 use atrium_tests::{CentralServer, CentralSetup, EdgeAgent, EdgeSetup, central_cli, metric_at};
 use futures::StreamExt;
 
@@ -23,93 +23,127 @@ fn password_from(stdout: &str) -> String {
         .to_owned()
 }
 
-/// Polls `check` every 200 ms until it returns `Some`, for at most `limit`.
-async fn poll<T, F, Fut>(limit: Duration, mut check: F) -> Option<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        if let Some(v) = check().await {
-            return Some(v);
+/// The services both tests run: PostgreSQL, Mosquitto, vtest over RTSP,
+/// camera `cam-vtest` and one user added through the admin CLI, and
+/// `central serve` with an extra `[media]` section if given.
+struct Rig {
+    _pg: Postgres,
+    broker: Mosquitto,
+    cam: RtspCamera,
+    _dir: tempfile::TempDir,
+    central: CentralServer,
+    http: reqwest::Client,
+    password: String,
+    token: String,
+}
+
+impl Rig {
+    async fn start(user: &str, role: &str, media: Option<&str>, secure_cookies: bool) -> Self {
+        let (pg, broker) = tokio::join!(Postgres::start(), Mosquitto::start());
+        let (pg, broker) = (pg.unwrap(), broker.unwrap());
+        let vtest = fixture("vtest.mp4").unwrap();
+        let cam = RtspCamera::start(&[("vtest", vtest.as_path())])
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let db = pg.url();
+        central_cli(&[
+            "admin",
+            "--database-url",
+            &db,
+            "camera",
+            "add",
+            "--id",
+            "cam-vtest",
+            "--site",
+            "hq",
+            "--name",
+            "Road",
+        ]);
+        let password = password_from(&central_cli(&[
+            "admin",
+            "--database-url",
+            &db,
+            "user",
+            "add",
+            "--username",
+            user,
+            "--role",
+            role,
+        ]));
+        let config = CentralSetup {
+            database_url: db.clone(),
+            broker_port: broker.port(),
+            tls: broker.identity("central").unwrap(),
+            listen: "127.0.0.1:0".into(),
+            secure_cookies,
+            client_id: None,
         }
-        if tokio::time::Instant::now() > deadline {
-            return None;
+        .write(dir.path());
+        if let Some(media) = media {
+            let mut text = std::fs::read_to_string(&config).unwrap();
+            text.push_str(&format!("\n[media]\n{media}\n"));
+            std::fs::write(&config, text).unwrap();
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        let central = CentralServer::start(dir.path(), &config);
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        let login: serde_json::Value = http
+            .post(format!("{}/api/v1/auth/login", central.base))
+            .json(&serde_json::json!({"username": user, "password": password}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = login["access_token"].as_str().unwrap().to_owned();
+        Self {
+            _pg: pg,
+            broker,
+            cam,
+            _dir: dir,
+            central,
+            http,
+            password,
+            token,
+        }
+    }
+
+    /// A real edge agent for `cam-vtest` (faces off: not what these test).
+    fn edge(&self) -> (EdgeAgent, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let config = EdgeSetup::new(
+            "cam-vtest",
+            &self.cam.url("vtest"),
+            self.broker.port(),
+            self.broker.identity("cam-vtest").unwrap(),
+        )
+        .section("faces", "enabled = false")
+        .write(dir.path());
+        (EdgeAgent::start(dir.path(), &config), dir)
     }
 }
 
 #[tokio::test]
 async fn snapshots_are_served_and_live_frames_flow_only_while_watched() {
-    let (pg, broker) = tokio::join!(Postgres::start(), Mosquitto::start());
-    let (pg, broker) = (pg.unwrap(), broker.unwrap());
-    let vtest = fixture("vtest.mp4").unwrap();
-    let cam = RtspCamera::start(&[("vtest", vtest.as_path())])
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let db = pg.url();
-    central_cli(&[
-        "admin",
-        "--database-url",
-        &db,
-        "camera",
-        "add",
-        "--id",
-        "cam-vtest",
-        "--site",
-        "hq",
-        "--name",
-        "Road",
-    ]);
-    let pw = password_from(&central_cli(&[
-        "admin",
-        "--database-url",
-        &db,
-        "user",
-        "add",
-        "--username",
-        "guard",
-        "--role",
-        "operator",
-    ]));
-    let config = CentralSetup {
-        database_url: db.clone(),
-        broker_port: broker.port(),
-        tls: broker.identity("central").unwrap(),
-        listen: "127.0.0.1:0".into(),
-        secure_cookies: true,
-        client_id: None,
-    }
-    .write(dir.path());
     // A short live window so the test sees the edge stop by itself within
     // seconds (operators keep the default 60 s; the mechanism is the same).
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str("\n[media]\nlive_for_s = 6\n");
-    std::fs::write(&config, text).unwrap();
-    let central = CentralServer::start(dir.path(), &config);
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
-    let login: serde_json::Value = http
-        .post(format!("{}/api/v1/auth/login", central.base))
-        .json(&serde_json::json!({"username": "guard", "password": pw}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["access_token"].as_str().unwrap().to_owned();
+    let rig = Rig::start("guard", "operator", Some("live_for_s = 6"), true).await;
+    let Rig {
+        central,
+        http,
+        token,
+        ..
+    } = &rig;
     let snapshot_url = format!("{}/api/v1/cameras/cam-vtest/snapshot", central.base);
 
     // Before the edge runs: no snapshot, in the API's error format.
     let r = http
         .get(&snapshot_url)
-        .bearer_auth(&token)
+        .bearer_auth(token)
         .send()
         .await
         .unwrap();
@@ -118,7 +152,7 @@ async fn snapshots_are_served_and_live_frames_flow_only_while_watched() {
     assert_eq!(body["error"]["code"], "SNAPSHOT_NOT_FOUND", "{body}");
     let r = http
         .get(format!("{}/api/v1/cameras/cam-nope/snapshot", central.base))
-        .bearer_auth(&token)
+        .bearer_auth(token)
         .send()
         .await
         .unwrap();
@@ -126,22 +160,13 @@ async fn snapshots_are_served_and_live_frames_flow_only_while_watched() {
     let r = http.get(&snapshot_url).send().await.unwrap();
     assert_eq!(r.status(), 401, "no credentials, no picture");
 
-    let edge_dir = tempfile::tempdir().unwrap();
-    let edge_config = EdgeSetup::new(
-        "cam-vtest",
-        &cam.url("vtest"),
-        broker.port(),
-        broker.identity("cam-vtest").unwrap(),
-    )
-    .section("faces", "enabled = false")
-    .write(edge_dir.path());
-    let agent = EdgeAgent::start(edge_dir.path(), &edge_config);
+    let (agent, _edge_dir) = rig.edge();
 
     // The snapshot of the first frame arrives by itself.
     let (jpeg, captured, frame_size) = poll(Duration::from_secs(90), || async {
         let r = http
             .get(&snapshot_url)
-            .bearer_auth(&token)
+            .bearer_auth(token)
             .send()
             .await
             .ok()?;
@@ -174,7 +199,7 @@ async fn snapshots_are_served_and_live_frames_flow_only_while_watched() {
     // Asking for a fresh one: a newer capture time arrives.
     let r = http
         .post(&snapshot_url)
-        .bearer_auth(&token)
+        .bearer_auth(token)
         .send()
         .await
         .unwrap();
@@ -183,7 +208,7 @@ async fn snapshots_are_served_and_live_frames_flow_only_while_watched() {
     poll(Duration::from_secs(20), || async {
         let r = http
             .get(&snapshot_url)
-            .bearer_auth(&token)
+            .bearer_auth(token)
             .send()
             .await
             .ok()?;
@@ -331,11 +356,15 @@ fn screenshot_path(name: &str) -> std::path::PathBuf {
     dir.join(format!("{name}.png"))
 }
 
-async fn text_of(c: &fantoccini::Client, css: &str) -> String {
-    match c.find(fantoccini::Locator::Css(css)).await {
-        Ok(e) => e.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
-    }
+/// The element's text; `None` while it is missing or being replaced (the
+/// page redraws parts of itself on every event).
+async fn text_of(c: &fantoccini::Client, css: &str) -> Option<String> {
+    c.find(fantoccini::Locator::Css(css))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()
 }
 
 /// Waits (at most `limit`) for the element's text to satisfy `ok`.
@@ -345,16 +374,9 @@ async fn wait_text(
     limit: Duration,
     ok: impl Fn(&str) -> bool,
 ) -> String {
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        let t = text_of(c, css).await;
-        if ok(&t) {
-            return t;
-        }
-        if tokio::time::Instant::now() > deadline {
-            panic!("{css} never matched; last text {t:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    match poll(limit, || async { text_of(c, css).await.filter(|t| ok(t)) }).await {
+        Some(t) => t,
+        None => panic!("{css} never matched; last text {:?}", text_of(c, css).await),
     }
 }
 
@@ -363,82 +385,25 @@ async fn the_camera_page_shows_live_video_and_a_dragged_line_reaches_the_edge() 
     use fantoccini::Locator;
     use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
 
-    let (pg, broker) = tokio::join!(Postgres::start(), Mosquitto::start());
-    let (pg, broker) = (pg.unwrap(), broker.unwrap());
-    let vtest = fixture("vtest.mp4").unwrap();
-    let cam = RtspCamera::start(&[("vtest", vtest.as_path())])
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let db = pg.url();
-    central_cli(&[
-        "admin",
-        "--database-url",
-        &db,
-        "camera",
-        "add",
-        "--id",
-        "cam-vtest",
-        "--site",
-        "hq",
-        "--name",
-        "Road",
-    ]);
-    let pw = password_from(&central_cli(&[
-        "admin",
-        "--database-url",
-        &db,
-        "user",
-        "add",
-        "--username",
-        "boss",
-        "--role",
-        "admin",
-    ]));
-    let config = CentralSetup {
-        database_url: db.clone(),
-        broker_port: broker.port(),
-        tls: broker.identity("central").unwrap(),
-        listen: "127.0.0.1:0".into(),
-        secure_cookies: false,
-        client_id: None,
-    }
-    .write(dir.path());
-    let central = CentralServer::start(dir.path(), &config);
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
-    let login: serde_json::Value = http
-        .post(format!("{}/api/v1/auth/login", central.base))
-        .json(&serde_json::json!({"username": "boss", "password": pw}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["access_token"].as_str().unwrap().to_owned();
+    let rig = Rig::start("boss", "admin", None, false).await;
+    let Rig {
+        central,
+        http,
+        token,
+        password: pw,
+        ..
+    } = &rig;
     // The road line of the ground-truth fixture, set through the API.
     let r = http
         .post(format!("{}/api/v1/config/lines", central.base))
-        .bearer_auth(&token)
+        .bearer_auth(token)
         .json(&serde_json::json!({"camera_id": "cam-vtest", "id": "road", "a": [0.42, 0.30], "b": [0.42, 0.69], "in_side": "left"}))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
 
-    let edge_dir = tempfile::tempdir().unwrap();
-    let edge_config = EdgeSetup::new(
-        "cam-vtest",
-        &cam.url("vtest"),
-        broker.port(),
-        broker.identity("cam-vtest").unwrap(),
-    )
-    .section("faces", "enabled = false")
-    .write(edge_dir.path());
-    let agent = EdgeAgent::start(edge_dir.path(), &edge_config);
+    let (agent, _edge_dir) = rig.edge();
 
     let driver = atrium_testkit::Chromedriver::start().await.unwrap();
     let connector = hyper_util::client::legacy::connect::HttpConnector::new();
@@ -484,8 +449,13 @@ async fn the_camera_page_shows_live_video_and_a_dragged_line_reaches_the_edge() 
         t.contains("applied by the edge")
     })
     .await;
-    assert_eq!(text_of(&browser, "#camera-title").await, "Road");
-    let line_row = text_of(&browser, "#camera-lines tbody tr[data-line='road']").await;
+    assert_eq!(
+        text_of(&browser, "#camera-title").await.as_deref(),
+        Some("Road")
+    );
+    let line_row = text_of(&browser, "#camera-lines tbody tr[data-line='road']")
+        .await
+        .unwrap_or_else(|| panic!("no row for line road"));
     assert!(line_row.starts_with("road"), "{line_row}");
     std::fs::write(
         screenshot_path("camera-live"),
@@ -532,7 +502,7 @@ async fn the_camera_page_shows_live_video_and_a_dragged_line_reaches_the_edge() 
     let line = poll(Duration::from_secs(15), || async {
         let v: serde_json::Value = http
             .get(format!("{}/api/v1/config/cameras/cam-vtest", central.base))
-            .bearer_auth(&token)
+            .bearer_auth(token)
             .send()
             .await
             .ok()?
@@ -619,7 +589,7 @@ async fn the_camera_page_shows_live_video_and_a_dragged_line_reaches_the_edge() 
     let zoned = poll(Duration::from_secs(15), || async {
         let v: serde_json::Value = http
             .get(format!("{}/api/v1/config/cameras/cam-vtest", central.base))
-            .bearer_auth(&token)
+            .bearer_auth(token)
             .send()
             .await
             .ok()?
@@ -655,7 +625,9 @@ async fn the_camera_page_shows_live_video_and_a_dragged_line_reaches_the_edge() 
         t == format!("version {zone_version}, applied by the edge")
     })
     .await;
-    let row = text_of(&browser, "#camera-zones tbody tr[data-zone='kerb']").await;
+    let row = text_of(&browser, "#camera-zones tbody tr[data-zone='kerb']")
+        .await
+        .unwrap_or_else(|| panic!("no row for zone kerb"));
     assert!(row.starts_with("kerb"), "{row}");
     std::fs::write(
         screenshot_path("camera-edited"),

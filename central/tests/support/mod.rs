@@ -178,17 +178,12 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        if cond().await {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let met = atrium_testkit::poll(limit, || {
+        let checked = cond();
+        async move { checked.await.then_some(()) }
+    })
+    .await;
+    assert!(met.is_some(), "timed out waiting for: {what}");
 }
 
 pub fn event_topic(camera: &str) -> String {
