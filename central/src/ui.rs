@@ -1,7 +1,8 @@
 //! The web UI: static files from `central/ui/`, embedded in the binary at
-//! build time (no Node.js at build or run time). The page is a small
-//! dependency-free script that talks to the same API and WebSocket as any
-//! client; the session lives in httpOnly cookies.
+//! build time (no Node.js and no build step, at build or run time). The
+//! page is a set of ES modules (one per page, one API client) and the
+//! vendored uPlot, talking to the same API and WebSocket as any client;
+//! the session lives in httpOnly cookies. See docs/guide/ui.md.
 
 use axum::Router;
 use axum::http::header::{

@@ -540,6 +540,8 @@ async fn the_openapi_document_is_valid_and_covers_the_api() {
         "/api/v1/auth/me",
         "/api/v1/counting/current",
         "/api/v1/counting/history",
+        "/api/v1/counting/occupancy",
+        "/api/v1/sites",
         "/api/v1/events",
         "/api/v1/config/cameras",
         "/api/v1/config/cameras/{camera_id}",
@@ -670,4 +672,134 @@ fn collect_refs(v: &serde_json::Value, out: &mut Vec<String>) {
         serde_json::Value::Array(a) => a.iter().for_each(|v| collect_refs(v, out)),
         _ => {}
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn occupancy_over_time_and_sites_with_their_zones() {
+    let stack = Stack::start().await;
+    stack.add_camera("cam-a").await;
+    stack.add_camera("cam-b").await;
+    stack.set_site_zone("Asia/Kolkata").await;
+    let pw = stack.add_user("vera", "viewer").await;
+    let central = stack.central("central", "").await;
+    let api = Api::new(&central);
+    let token = api.token("vera", &pw).await;
+
+    let (status, sites) = api.get("/api/v1/sites", &token).await;
+    assert_eq!(status, 200, "{sites}");
+    assert_eq!(sites["meta"]["total"], 1);
+    assert_eq!(
+        sites["data"][0],
+        serde_json::json!({"id": SITE, "name": "HQ", "timezone": "Asia/Kolkata", "cameras": 2})
+    );
+
+    // Samples on cam-a at 10:01, 10:07 and 10:20 local time (04:31, 04:37,
+    // 04:50 UTC) two days ago: 15-minute buckets 10:00 and 10:15 local,
+    // that is 04:30 and 04:45 UTC; one sample on cam-b.
+    let day = (chrono::Utc::now() - chrono::Duration::days(2)).date_naive();
+    let utc = |h: u32, m: u32| day.and_hms_opt(h, m, 0).unwrap().and_utc();
+    let sample = |camera: &str, ts, n| {
+        let mut e = event(
+            camera,
+            EventBody::Occupancy {
+                in_view: n,
+                zones: vec![],
+            },
+        );
+        e.ts = ts;
+        e
+    };
+    publish_fast(
+        &stack,
+        "cam-a",
+        &[
+            sample("cam-a", utc(4, 31), 2),
+            sample("cam-a", utc(4, 37), 6),
+            sample("cam-a", utc(4, 50), 1),
+        ],
+    )
+    .await;
+    publish_fast(&stack, "cam-b", &[sample("cam-b", utc(4, 32), 9)]).await;
+    wait_until(Duration::from_secs(20), "4 samples stored", || async {
+        stack.count("SELECT count(*) FROM occupancy_samples").await == 4
+    })
+    .await;
+
+    let range = format!(
+        "start_time={}&end_time={}",
+        utc(0, 0).to_rfc3339().replace('+', "%2B"),
+        utc(12, 0).to_rfc3339().replace('+', "%2B")
+    );
+    let (status, o) = api
+        .get(
+            &format!("/api/v1/counting/occupancy?camera_id=cam-a&{range}"),
+            &token,
+        )
+        .await;
+    assert_eq!(status, 200, "{o}");
+    let got: Vec<(String, i64, f64, i64)> = o["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["bucket"].as_str().unwrap().to_owned(),
+                b["max_in_view"].as_i64().unwrap(),
+                b["avg_in_view"].as_f64().unwrap(),
+                b["samples"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let at = |h, m| utc(h, m).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+    assert_eq!(
+        got,
+        vec![(at(4, 30), 6, 4.0, 2), (at(4, 45), 1, 1.0, 1)],
+        "{o}"
+    );
+    // Hours align to the site's zone too: 10:00 local is 04:30 UTC.
+    let (_, hourly) = api
+        .get(
+            &format!("/api/v1/counting/occupancy?bucket_minutes=60&{range}"),
+            &token,
+        )
+        .await;
+    let buckets: Vec<(&str, &str, i64)> = hourly["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["bucket"].as_str().unwrap(),
+                b["camera_id"].as_str().unwrap(),
+                b["max_in_view"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let ten = at(4, 30);
+    assert_eq!(
+        buckets,
+        vec![(ten.as_str(), "cam-a", 6), (ten.as_str(), "cam-b", 9)],
+        "{hourly}"
+    );
+
+    // Bad input is refused in the API's error format.
+    for (query, code, status) in [
+        ("bucket_minutes=0", "VALIDATION_FAILED", 400),
+        ("bucket_minutes=1441", "VALIDATION_FAILED", 400),
+        ("camera_id=nope", "CAMERA_NOT_FOUND", 404),
+    ] {
+        let (s, body) = api
+            .get(&format!("/api/v1/counting/occupancy?{query}"), &token)
+            .await;
+        assert_eq!(s, status, "{query}: {body}");
+        assert_error(&body, status, code, "/api/v1/counting/occupancy");
+    }
+    let (s, body) = api
+        .get(
+            "/api/v1/counting/occupancy?start_time=2026-01-01T00:00:00Z&end_time=2026-03-01T00:00:00Z",
+            &token,
+        )
+        .await;
+    assert_eq!(s, 400, "more than 31 days: {body}");
+    central.shutdown().await;
 }

@@ -9,60 +9,15 @@ use std::time::Duration;
 
 use atrium_proto::event::Direction;
 use atrium_testkit::Chromedriver;
+use atrium_testkit::webui::{click, fill, log_in, open, text_of, wait_contains, wait_text};
 use fantoccini::{Client, Locator};
-use support::*;
 
 async fn text(c: &Client, css: &str) -> String {
-    c.find(Locator::Css(css))
+    text_of(c, css)
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+        .unwrap_or_else(|| panic!("no element {css}"))
 }
-
-/// Waits for the element's text to become `want` (the page updates itself).
-async fn wait_text(c: &Client, css: &str, want: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Ok(e) = c.find(Locator::Css(css)).await
-            && e.text().await.is_ok_and(|t| t == want)
-        {
-            return;
-        }
-        if tokio::time::Instant::now() > deadline {
-            let src = c.source().await.unwrap_or_default();
-            panic!("{css} never showed {want:?}; page:\n{src}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Fills in the login form (replacing what it holds) and submits it.
-async fn log_in(c: &Client, user: &str, password: &str) {
-    for (css, value) in [("#username", user), ("#password", password)] {
-        let field = c.find(Locator::Css(css)).await.unwrap();
-        field.clear().await.unwrap();
-        field.send_keys(value).await.unwrap();
-    }
-    click(c, "#login-button").await;
-}
-
-/// A Chromium session on `base`, at the login form.
-async fn open(driver: &Chromedriver, base: &str) -> Client {
-    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    let browser =
-        Client::with_capabilities_and_connector(&driver.url(), &driver.capabilities(), connector)
-            .await
-            .unwrap_or_else(|e| panic!("chromium session: {e}\n{}", driver.log()));
-    browser.goto(base).await.unwrap();
-    browser
-        .wait()
-        .for_element(Locator::Css("#login-form"))
-        .await
-        .unwrap();
-    browser
-}
+use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_in_and_watch_a_count_change_live() {
@@ -153,33 +108,6 @@ async fn log_in_and_watch_a_count_change_live() {
     central.shutdown().await;
 }
 
-/// Waits for the element's text to contain `want`.
-async fn wait_contains(c: &Client, css: &str, want: &str) -> String {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(e) = c.find(Locator::Css(css)).await
-            && let Ok(t) = e.text().await
-            && t.contains(want)
-        {
-            return t;
-        }
-        if tokio::time::Instant::now() > deadline {
-            let src = c.source().await.unwrap_or_default();
-            panic!("{css} never contained {want:?}; page:\n{src}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enrol_a_person_and_see_them_recognised_live() {
     use support::faces::*;
@@ -265,13 +193,6 @@ async fn enrol_a_person_and_see_them_recognised_live() {
 
     browser.close().await.unwrap();
     central.shutdown().await;
-}
-
-/// Types `value` into the field at `css` (replacing what it holds).
-async fn fill(c: &Client, css: &str, value: &str) {
-    let field = c.find(Locator::Css(css)).await.unwrap();
-    field.clear().await.unwrap();
-    field.send_keys(value).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,6 +11,7 @@
 //! detector-sized copy the thread already has: no extra scaling, a few
 //! milliseconds a frame, nothing at all while nobody watches.
 
+use chrono::{DateTime, Utc};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -107,6 +108,9 @@ pub struct Pictures {
     tx: MediaTx,
     next_snapshot: Option<Instant>,
     last_live: Option<Instant>,
+    /// The capture time of the last live frame: frames processed late
+    /// (a backlog under load) must still be a period apart in the video.
+    last_live_captured: Option<DateTime<Utc>>,
     live: bool,
 }
 
@@ -119,6 +123,7 @@ impl Pictures {
             tx,
             next_snapshot: None,
             last_live: None,
+            last_live_captured: None,
             live: false,
         }
     }
@@ -138,10 +143,16 @@ impl Pictures {
         }
         let snapshot = shared.media.take_snapshot() | self.next_snapshot.is_none_or(|t| now >= t);
         let live_period = Duration::from_secs_f64(1.0 / self.settings.live_fps);
+        // A period apart both when processed (the wire rate) and when
+        // captured (what the viewer sees); a clock set back allows one.
         let live_due = live
             && self
                 .last_live
-                .is_none_or(|t| now.duration_since(t) >= live_period);
+                .is_none_or(|t| now.duration_since(t) >= live_period)
+            && self.last_live_captured.is_none_or(|t| {
+                let gap = frame.captured - t;
+                gap < chrono::TimeDelta::zero() || gap.to_std().is_ok_and(|g| g >= live_period)
+            });
         if !snapshot && !live_due {
             return;
         }
@@ -151,6 +162,7 @@ impl Pictures {
         }
         if live_due {
             self.last_live = Some(now);
+            self.last_live_captured = Some(frame.captured);
         }
         let boxes: Vec<FrameBox> = visible
             .iter()
@@ -260,14 +272,15 @@ mod tests {
     use super::*;
     use atrium_clock::Clock;
 
-    fn wall() -> chrono::DateTime<chrono::Utc> {
+    fn wall() -> DateTime<Utc> {
         "2026-12-01T10:00:00Z".parse().unwrap()
     }
 
+    /// Frame `seq` of a 10 fps camera (captured `seq` × 100 ms after `wall()`).
     fn frame(seq: u64, w: u32, h: u32) -> Frame {
         Frame {
             seq,
-            captured: wall(),
+            captured: wall() + chrono::TimeDelta::milliseconds(100 * seq as i64),
             t: 0.0,
             stream_ms: None,
             width: w * 2,
@@ -372,6 +385,27 @@ mod tests {
                 .get(),
             6
         );
+    }
+
+    #[test]
+    fn live_frames_worked_off_a_backlog_are_still_half_a_second_apart_in_the_video() {
+        let (mut p, mut rx, clock) = setup(86_400.0);
+        let s = shared(&clock.shared());
+        p.on_frame(&frame(1, 32, 24), &[], &s);
+        drain(&mut rx);
+        s.media.record(
+            CameraRequest::new(RequestKind::Live { for_s: 60 }),
+            clock.instant(),
+        );
+        // Processed 600 ms apart (a slow machine working off a backlog),
+        // captured 100 ms apart: the processing gap alone would send each.
+        let mut live = Vec::new();
+        for seq in 10..30u64 {
+            p.on_frame(&frame(seq, 32, 24), &[], &s);
+            live.extend(drain(&mut rx).into_iter().map(|(_, f)| f.seq));
+            clock.advance(Duration::from_millis(600));
+        }
+        assert_eq!(live, vec![10, 15, 20, 25]);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use atrium_testkit::webui::{self, screenshot_path, text_of};
 use atrium_testkit::{Mosquitto, Postgres, RtspCamera, fixture, poll};
 use atrium_tests::{CentralServer, CentralSetup, EdgeAgent, EdgeSetup, central_cli, metric_at};
 use futures::StreamExt;
@@ -265,9 +266,9 @@ async fn snapshots_are_served_and_live_frames_flow_only_while_watched() {
         .collect();
     for pair in ts.windows(2) {
         let gap = (pair[1] - pair[0]).num_milliseconds();
-        // At most 2 fps (a frame's capture time is within a frame period
-        // of when it was processed: vtest runs at 10 fps).
-        assert!(gap >= 400, "frames {gap} ms apart: {ts:?}");
+        // At most 2 fps in the video: capture times half a second apart
+        // or more, even when the edge works off a backlog.
+        assert!(gap >= 500, "frames {gap} ms apart: {ts:?}");
     }
     let mut boxes = 0;
     for f in &frames {
@@ -345,28 +346,6 @@ fn base64_decode(s: &str) -> Vec<u8> {
     out
 }
 
-/// Where the browser tests leave their screenshots (CI keeps the target
-/// directory's `ui-screenshots/`): `$CARGO_TARGET_DIR` or `target/`.
-fn screenshot_path(name: &str) -> std::path::PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| atrium_testkit::workspace_root().join("target"));
-    let dir = target.join("ui-screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(format!("{name}.png"))
-}
-
-/// The element's text; `None` while it is missing or being replaced (the
-/// page redraws parts of itself on every event).
-async fn text_of(c: &fantoccini::Client, css: &str) -> Option<String> {
-    c.find(fantoccini::Locator::Css(css))
-        .await
-        .ok()?
-        .text()
-        .await
-        .ok()
-}
-
 /// Waits (at most `limit`) for the element's text to satisfy `ok`.
 async fn wait_text(
     c: &fantoccini::Client,
@@ -406,26 +385,8 @@ async fn the_camera_page_shows_live_video_and_a_dragged_line_reaches_the_edge() 
     let (agent, _edge_dir) = rig.edge();
 
     let driver = atrium_testkit::Chromedriver::start().await.unwrap();
-    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    let browser = fantoccini::Client::with_capabilities_and_connector(
-        &driver.url(),
-        &driver.capabilities(),
-        connector,
-    )
-    .await
-    .unwrap_or_else(|e| panic!("chromium session: {e}\n{}", driver.log()));
-    browser.goto(&central.base).await.unwrap();
-    for (css, value) in [("#username", "boss"), ("#password", pw.as_str())] {
-        let f = browser.wait().for_element(Locator::Css(css)).await.unwrap();
-        f.send_keys(value).await.unwrap();
-    }
-    browser
-        .find(Locator::Css("#login-button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    let browser = webui::open(&driver, &central.base).await;
+    webui::log_in(&browser, "boss", pw).await;
     // From the dashboard's camera table to the camera page.
     // (The table is redrawn on every event, so the link is checked and
     // followed rather than clicked: a click can land on a replaced row.)

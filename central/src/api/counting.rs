@@ -21,7 +21,7 @@ use crate::error::ApiError;
 use crate::http::exists::ensure_camera;
 use crate::http::extract::Query;
 use crate::http::pagination::{Page, Paginated};
-use crate::store::counting::{self, HistoryFilter};
+use crate::store::counting::{self, HistoryFilter, OccupancyBucket, OccupancyFilter};
 pub use crate::store::counting::{HistoryBucket, Interval};
 
 /// A camera's heartbeat older than this counts as offline.
@@ -197,6 +197,72 @@ pub async fn history(
         interval,
     };
     let (data, total) = counting::history(&client, &filter, page.window()).await?;
+    Ok(axum::Json(Paginated::new(data, page, total, &uri)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct OccupancyQuery {
+    pub site_id: Option<String>,
+    pub camera_id: Option<String>,
+    /// Default: 24 hours before `end_time`.
+    pub start_time: Option<DateTime<Utc>>,
+    /// Default: now. At most 31 days after `start_time`.
+    pub end_time: Option<DateTime<Utc>>,
+    /// Bucket size in minutes (1 to 1440, default 15); buckets of a day or
+    /// a divisor of it start at the site's local midnight.
+    #[param(minimum = 1, maximum = 1440)]
+    pub bucket_minutes: Option<u32>,
+    #[param(minimum = 1)]
+    pub page: Option<u32>,
+    #[param(minimum = 1, maximum = 1000)]
+    pub per_page: Option<u32>,
+}
+
+/// People in view over time per camera: the most and the mean of the
+/// occupancy samples in each bucket that holds any (a camera that was
+/// offline has no buckets for that time, rather than zeros).
+#[utoipa::path(get, path = "/api/v1/counting/occupancy", tag = "counting", params(OccupancyQuery), security(("bearer" = ["events:read"])),
+    responses(
+        (status = 200, description = "Buckets, oldest first", body = Paginated<OccupancyBucket>),
+        (status = 400, description = "Bad query", body = crate::error::ErrorBody),
+        (status = 404, description = "Unknown camera", body = crate::error::ErrorBody),
+    ))]
+pub async fn occupancy(
+    State(state): State<AppState>,
+    who: CanAtSite<perm::EventsRead>,
+    OriginalUri(uri): OriginalUri,
+    Query(q): Query<OccupancyQuery>,
+) -> Result<axum::Json<Paginated<OccupancyBucket>>, ApiError> {
+    let site = who.site(q.site_id.clone())?;
+    let page = Page::new(q.page, q.per_page)?;
+    let asked = q.bucket_minutes.unwrap_or(15);
+    let bucket_minutes = i32::try_from(asked)
+        .ok()
+        .filter(|m| (1..=1440).contains(m))
+        .ok_or_else(|| {
+            ApiError::bad_request("bucket_minutes must be from 1 to 1440")
+                .with_details(serde_json::json!({ "bucket_minutes": asked }))
+        })?;
+    let (start, end) = crate::http::time::range(
+        q.start_time,
+        q.end_time,
+        Duration::hours(24),
+        Duration::days(31),
+    )?;
+    let client = state.pool.get().await?;
+    if let Some(c) = &q.camera_id {
+        ensure_camera(&client, c).await?;
+    }
+    let filter = OccupancyFilter {
+        start,
+        end,
+        site,
+        camera: q.camera_id.clone(),
+        bucket_minutes,
+    };
+    let (data, total) = counting::occupancy(&client, &filter, page.window()).await?;
     Ok(axum::Json(Paginated::new(data, page, total, &uri)))
 }
 

@@ -16,6 +16,7 @@ pub mod openapi;
 pub mod persons;
 pub mod photos;
 pub mod recognition;
+pub mod sites;
 pub mod snapshots;
 pub mod users;
 pub mod zones;
@@ -44,6 +45,8 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/audit", get(audit::list))
         .route("/counting/current", get(counting::current))
         .route("/counting/history", get(counting::history))
+        .route("/counting/occupancy", get(counting::occupancy))
+        .route("/sites", get(sites::list))
         .route("/events", get(events::list))
         .route("/config/cameras", get(config::cameras::list_cameras))
         .route(

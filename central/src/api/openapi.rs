@@ -9,7 +9,7 @@ use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, ResponseBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    api_keys, audit, auth, config, counting, events, health, persons, photos, recognition,
+    api_keys, audit, auth, config, counting, events, health, persons, photos, recognition, sites,
     snapshots, users, zones,
 };
 use crate::error;
@@ -22,7 +22,8 @@ use crate::error;
         users::list, users::create, users::get_one, users::update, users::delete,
         api_keys::list, api_keys::create, api_keys::revoke,
         audit::list,
-        counting::current, counting::history, zones::violations,
+        counting::current, counting::history, counting::occupancy, zones::violations,
+        sites::list,
         events::list,
         config::cameras::list_cameras, config::cameras::get_camera, config::cameras::put_camera,
         config::zones::list_zones, config::zones::create_zone, config::zones::put_zone, config::zones::delete_zone,
@@ -39,7 +40,7 @@ use crate::error;
         (name = "auth", description = "Log in, refresh, log out"),
         (name = "counting", description = "Occupancy and IN/OUT counts"),
         (name = "events", description = "The event log"),
-        (name = "config", description = "Cameras, counting lines and zones"),
+        (name = "config", description = "Sites, cameras, counting lines and zones"),
         (name = "cameras", description = "Camera pictures: the last snapshot (live frames: `/ws/camera/{id}?live=true`)"),
         (name = "persons", description = "People to recognise, enrolment photos, erasure (personal data: audited)"),
         (name = "recognition", description = "Face recognitions and \"not this person\" corrections"),

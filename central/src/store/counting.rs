@@ -189,3 +189,83 @@ pub async fn history(
         .collect::<Result<_, tokio_postgres::Error>>()?;
     Ok((data, total))
 }
+
+/// People in view in one bucket of one camera, from its occupancy samples.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct OccupancyBucket {
+    /// Start of the bucket (aligned to the site's local midnight).
+    pub bucket: DateTime<Utc>,
+    pub camera_id: String,
+    /// The most people in view in one sample.
+    pub max_in_view: i32,
+    /// The mean of the samples.
+    pub avg_in_view: f64,
+    /// How many samples the bucket holds (the edge sends one every few
+    /// seconds while it streams; none while it is offline).
+    pub samples: i64,
+}
+
+/// Which occupancy buckets: samples in [start, end) in buckets of
+/// `bucket_minutes`, optionally of one site or camera.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OccupancyFilter {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub site: Option<String>,
+    pub camera: Option<String>,
+    pub bucket_minutes: i32,
+}
+
+/// One page of occupancy buckets, oldest first, and how many match.
+pub async fn occupancy(
+    client: &impl GenericClient,
+    q: &OccupancyFilter,
+    window: Window,
+) -> Result<(Vec<OccupancyBucket>, i64), tokio_postgres::Error> {
+    let mut f = Filter::default();
+    f.add("o.ts >= $", q.start);
+    f.add("o.ts < $", q.end);
+    f.opt("c.site_id = $", q.site.clone());
+    f.opt("o.camera_id = $", q.camera.clone());
+    let n = f.next_index();
+    // time_bucket with the site's zone: buckets of a day or its divisors
+    // start at local midnight, as the charts show them.
+    let grouped = format!(
+        "SELECT time_bucket(make_interval(mins => ${n}), o.ts, s.timezone) AS b, o.camera_id,
+                max(o.in_view) AS mx, avg(o.in_view)::float8 AS av, count(*) AS n
+         FROM occupancy_samples o JOIN cameras c ON c.id = o.camera_id JOIN sites s ON s.id = c.site_id
+         {where_sql}
+         GROUP BY 1, 2",
+        where_sql = f.where_sql(),
+    );
+    let total: i64 = client
+        .query_one(
+            &format!("SELECT count(*) AS n FROM ({grouped}) g"),
+            &f.params(&[&q.bucket_minutes]),
+        )
+        .await?
+        .try_get("n")?;
+    let sql = format!(
+        "SELECT b, camera_id, mx, av, n FROM ({grouped}) g ORDER BY b, camera_id LIMIT ${} OFFSET ${}",
+        n + 1,
+        n + 2
+    );
+    let rows = client
+        .query(
+            &sql,
+            &f.params(&[&q.bucket_minutes, &window.limit, &window.offset]),
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(OccupancyBucket {
+                bucket: r.try_get("b")?,
+                camera_id: r.try_get("camera_id")?,
+                max_in_view: r.try_get("mx")?,
+                avg_in_view: r.try_get("av")?,
+                samples: r.try_get("n")?,
+            })
+        })
+        .collect::<Result<Vec<_>, tokio_postgres::Error>>()
+        .map(|data| (data, total))
+}

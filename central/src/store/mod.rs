@@ -12,6 +12,7 @@ pub mod parts;
 pub mod persons;
 pub mod recognitions;
 pub mod sessions;
+pub mod sites;
 pub mod users;
 pub mod violations;
 

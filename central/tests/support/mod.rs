@@ -141,6 +141,14 @@ onnxruntime = "{ort}"
         .unwrap();
     }
 
+    /// Puts the test site in IANA time zone `zone` (it is created in UTC).
+    pub async fn set_site_zone(&self, zone: &str) {
+        let db = self.pg.connect().await.unwrap();
+        db.execute("UPDATE sites SET timezone = $1", &[&zone])
+            .await
+            .unwrap();
+    }
+
     /// Adds a user; returns the password.
     pub async fn add_user(&self, username: &str, role: &str) -> String {
         let pw = format!("{username}-secret-pw");

@@ -35,6 +35,12 @@ impl Chromedriver {
             cmd.process_group(g);
         }
         let mut child = cmd
+            // Chromium's own scratch directories go here too, so they are
+            // removed with the harness instead of piling up in /tmp.
+            .env("TMPDIR", dir.path())
+            // One zone and language for every run: pages must show site
+            // times in the site's zone whatever the browser's is.
+            .env("TZ", "UTC")
             .arg(format!("--port={port}"))
             .arg(format!("--log-path={}", log.display()))
             .stdin(Stdio::null())
@@ -78,6 +84,7 @@ impl Chromedriver {
             "--disable-sync",
             "--no-first-run",
             "--window-size=1280,900",
+            "--lang=en-US",
         ]
         .iter()
         .map(|s| serde_json::Value::from(*s))
@@ -101,8 +108,40 @@ impl Chromedriver {
     }
 }
 
+/// The processes whose parent is `parent` (from /proc).
+fn children_of(parent: u32) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| {
+        let pid: i32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // pid (comm) state ppid …: comm may hold spaces, so split after ')'.
+        let ppid: u32 = stat
+            .rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()?;
+        (ppid == parent).then_some(pid)
+    })
+    .collect()
+}
+
 impl Drop for Chromedriver {
     fn drop(&mut self) {
+        // A test that failed never closed its session: its browser would
+        // outlive chromedriver (reparented to init) and keep using CPU.
+        // Killing each browser's main process ends its helpers too.
+        if let Some(pid) = self.child.id() {
+            for browser in children_of(pid) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(browser),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
         let _ = self.child.start_kill();
     }
 }

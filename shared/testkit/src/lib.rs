@@ -20,6 +20,7 @@ pub mod process;
 pub mod rtsp;
 pub mod small_disk;
 pub mod video;
+pub mod webui;
 
 pub use browser::Chromedriver;
 pub use fixtures::{fixture, onnxruntime_library, workspace_root};
