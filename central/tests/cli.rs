@@ -23,7 +23,8 @@ fn central_help_and_version() {
     );
 }
 
-/// Every `admin` noun is singular, like `user` and `site`; the old plural
+/// Every `admin` noun is singular, like `user` and `site`, except `faces`
+/// (the recognition feature's name; `face` works too); the old plural
 /// `persons` still works for scripts written before.
 #[test]
 fn admin_nouns_are_singular_and_persons_still_works() {
@@ -39,7 +40,7 @@ fn admin_nouns_are_singular_and_persons_still_works() {
     };
     let (ok, text) = help(&["admin", "--help"]);
     assert!(ok, "{text}");
-    for noun in ["user", "site", "camera", "pki", "broker", "person"] {
+    for noun in ["user", "site", "camera", "pki", "broker", "person", "faces"] {
         assert!(
             text.lines()
                 .any(|l| l.trim_start().starts_with(&format!("{noun} "))),
@@ -51,5 +52,10 @@ fn admin_nouns_are_singular_and_persons_still_works() {
         let (ok, text) = help(&["admin", noun, "import", "--help"]);
         assert!(ok, "admin {noun} import --help: {text}");
         assert!(text.contains("Usage:"), "{text}");
+    }
+    for noun in ["faces", "face"] {
+        let (ok, text) = help(&["admin", noun, "calibrate", "--help"]);
+        assert!(ok, "admin {noun} calibrate --help: {text}");
+        assert!(text.contains("--apply"), "{text}");
     }
 }

@@ -313,6 +313,12 @@ async fn every_page_shows_real_data_passes_axe_and_follows_the_role() {
     check_view(&admin, "admin-people", &mut seen).await;
     click(&admin, "#persons tbody a").await;
     wait_text(&admin, "#person-name", PERSON).await;
+    wait_text(
+        &admin,
+        "#photo-advice",
+        "No photo yet: enrol two or three, taken on different days.",
+    )
+    .await;
     assert!(visible(&admin, "#enrol-form").await && visible(&admin, "#erase-person").await);
     // Editing the person's details goes through the API.
     fill(&admin, "#edit-notes", "front desk, mornings").await;

@@ -156,7 +156,7 @@ async fn photo_part(mut multipart: Multipart, max: usize) -> Result<Bytes, ApiEr
 /// `too_small`, `too_blurry`, `not_frontal`, `not_an_image`).
 #[utoipa::path(post, path = "/api/v1/persons/{person_id}/photos", tag = "persons", security(("bearer" = ["persons:update"])),
     params(("person_id" = Uuid, Path)),
-    request_body(content_type = "multipart/form-data", description = "Form field `photo`: a JPEG or PNG"),
+    request_body(content_type = "multipart/form-data", description = "Form field `photo`: a JPEG, PNG or WebP"),
     responses((status = 201, description = "Enrolled", body = Enrolment),
               (status = 404, description = "Unknown person", body = crate::error::ErrorBody),
               (status = 413, description = "Photo too large", body = crate::error::ErrorBody),

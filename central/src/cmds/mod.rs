@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 pub mod admin;
 pub mod check_config;
+pub mod faces;
 pub mod migrate;
 pub mod persons;
 pub mod serve;
@@ -14,7 +15,7 @@ pub enum Command {
     Migrate(migrate::Args),
     /// Run ingest, the API, WebSockets and the web UI.
     Serve(serve::Args),
-    /// Administration: users, sites, cameras, certificates.
+    /// Administration: users, sites, cameras, certificates, persons, face calibration.
     Admin(admin::Args),
     /// Validate a configuration file and the files it names (no
     /// connections) and print what it sets up; for `ExecStartPre`.

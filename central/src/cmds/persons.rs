@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum PersonsCommand {
-    /// Enrol every photo (.jpg, .jpeg, .png) under DIR/<person name>/. Persons
+    /// Enrol every photo (.jpg, .jpeg, .png, .webp) under DIR/<person name>/. Persons
     /// are matched by exact name and created if missing. Exit status 1 if
     /// any photo was refused (each is listed with its reason).
     Import {
@@ -50,7 +50,7 @@ struct Outcome {
     result: Result<f32, String>,
 }
 
-fn photos_of(dir: &Path) -> anyhow::Result<Vec<(String, Vec<PathBuf>)>> {
+pub(crate) fn photos_of(dir: &Path) -> anyhow::Result<Vec<(String, Vec<PathBuf>)>> {
     let mut people = Vec::new();
     let entries = std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
     for e in entries {
@@ -79,7 +79,7 @@ fn photos_of(dir: &Path) -> anyhow::Result<Vec<(String, Vec<PathBuf>)>> {
 fn is_photo_name(p: &Path) -> bool {
     p.extension()
         .and_then(|e| e.to_str())
-        .is_some_and(|e| ["jpg", "jpeg", "png"].contains(&e.to_ascii_lowercase().as_str()))
+        .is_some_and(|e| ["jpg", "jpeg", "png", "webp"].contains(&e.to_ascii_lowercase().as_str()))
 }
 
 pub async fn run(
@@ -109,7 +109,7 @@ pub async fn run(
     let total: u64 = people.iter().map(|p| p.1.len() as u64).sum();
     if total == 0 {
         anyhow::bail!(
-            "no photos under {} (expected one folder per person holding JPEG or PNG files)",
+            "no photos under {} (expected one folder per person holding JPEG, PNG or WebP files)",
             dir.display()
         );
     }
@@ -161,6 +161,27 @@ pub async fn run(
         people.len(),
         refused.len()
     );
+    // Recognition takes the best of a person's photos: one is fragile.
+    let mut enrolled_of: std::collections::BTreeMap<&str, usize> =
+        std::collections::BTreeMap::new();
+    for (name, files) in &people {
+        let n = outcomes
+            .iter()
+            .filter(|o| o.result.is_ok() && files.contains(&o.file))
+            .count();
+        enrolled_of.insert(name, n);
+    }
+    let few: Vec<&str> = enrolled_of
+        .iter()
+        .filter(|(_, n)| **n < 2)
+        .map(|(name, _)| *name)
+        .collect();
+    if !few.is_empty() {
+        println!(
+            "fewer than 2 enrolled photos (add more, taken on different days): {}",
+            few.join(", ")
+        );
+    }
     Ok(if refused.is_empty() {
         ExitCode::SUCCESS
     } else {

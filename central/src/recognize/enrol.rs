@@ -110,7 +110,7 @@ impl Enroller {
         }
     }
 
-    /// Enrols `bytes` (JPEG or PNG) on a blocking thread.
+    /// Enrols `bytes` (JPEG, PNG or WebP) on a blocking thread.
     pub async fn enrol(&self, bytes: Vec<u8>) -> Result<Enrolled, EnrolError> {
         let this = self.clone();
         tokio::task::spawn_blocking(move || this.enrol_blocking(&bytes))

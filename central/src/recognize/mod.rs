@@ -11,6 +11,7 @@
 //! lock, so a track is decided once.
 
 mod batch;
+pub mod calibrate;
 pub mod enrol;
 pub mod photo_key;
 pub mod vote;
@@ -180,11 +181,26 @@ pub fn new_enrolment<'a>(
     }
 }
 
-/// The media type of a photo that decoded (JPEG or PNG).
+/// The media type of a photo that decoded (JPEG, PNG or WebP).
 pub fn content_type(bytes: &[u8]) -> &'static str {
     if bytes.starts_with(&[0x89, b'P', b'N', b'G']) {
         "image/png"
+    } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        "image/webp"
     } else {
         "image/jpeg"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::content_type;
+
+    #[test]
+    fn photo_types_by_their_magic_bytes() {
+        assert_eq!(content_type(b"\x89PNG\r\n\x1a\n...."), "image/png");
+        assert_eq!(content_type(b"RIFF\x62\0\0\0WEBPVP8L"), "image/webp");
+        assert_eq!(content_type(b"RIFF\x62\0\0\0WAVEfmt "), "image/jpeg");
+        assert_eq!(content_type(b"\xff\xd8\xff\xe0"), "image/jpeg");
     }
 }

@@ -33,7 +33,7 @@ pub struct VoteConfig {
 impl Default for VoteConfig {
     fn default() -> Self {
         Self {
-            threshold: 0.72,
+            threshold: 0.64,
             margin: 0.05,
             min_votes: 2,
             max_observations: 5,

@@ -54,7 +54,7 @@ pub enum VisionError {
         height: u32,
         max_pixels: u64,
     },
-    #[error("not a decodable JPEG or PNG image: {0}")]
+    #[error("not a decodable JPEG, PNG or WebP image: {0}")]
     ImageDecode(String),
     #[error("encoding PNG: {0}")]
     ImageEncode(String),

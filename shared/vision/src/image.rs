@@ -206,7 +206,7 @@ impl Default for DecodeLimits {
     }
 }
 
-/// Decodes a JPEG or PNG into RGB (EXIF orientation is not applied: the
+/// Decodes a JPEG, PNG or WebP into RGB (EXIF orientation is not applied: the
 /// caller decides; alpha is dropped, grey expanded).
 pub fn decode(bytes: &[u8], limits: DecodeLimits) -> Result<RgbImage, VisionError> {
     use ::image::ImageDecoder;
@@ -214,14 +214,14 @@ pub fn decode(bytes: &[u8], limits: DecodeLimits) -> Result<RgbImage, VisionErro
         .with_guessed_format()
         .map_err(|e| VisionError::ImageDecode(e.to_string()))?;
     let format = reader.format().ok_or_else(|| {
-        VisionError::ImageDecode("unrecognised format (JPEG and PNG are accepted)".into())
+        VisionError::ImageDecode("unrecognised format (JPEG, PNG and WebP are accepted)".into())
     })?;
     if !matches!(
         format,
-        ::image::ImageFormat::Jpeg | ::image::ImageFormat::Png
+        ::image::ImageFormat::Jpeg | ::image::ImageFormat::Png | ::image::ImageFormat::WebP
     ) {
         return Err(VisionError::ImageDecode(format!(
-            "{format:?} is not accepted (JPEG and PNG are)"
+            "{format:?} is not accepted (JPEG, PNG and WebP are)"
         )));
     }
     let decoder = reader

@@ -52,12 +52,24 @@ enum AdminCommand {
     /// Persons to recognise (bulk enrolment). `persons` still works.
     #[command(subcommand, alias = "persons")]
     Person(super::persons::PersonsCommand),
+    /// Face recognition: calibrate the same-person threshold on your photos.
+    /// (Plural as the feature is named; `face` works too.)
+    #[command(subcommand, alias = "face")]
+    Faces(super::faces::FacesCommand),
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         AdminCommand::Pki(cmd) => return pki(cmd),
         AdminCommand::Broker(cmd) => return broker(cmd),
+        // No database: photos in, numbers out (and the config file).
+        AdminCommand::Faces(cmd) => {
+            let faces = match &args.config {
+                Some(c) => central::config::Config::load(c)?.faces,
+                None => Default::default(),
+            };
+            return super::faces::run(cmd, faces, args.config.as_deref()).await;
+        }
         _ => {}
     }
     // Bad arguments are named before any connection is tried.
@@ -101,5 +113,6 @@ async fn run_db(
         AdminCommand::Camera(c) => camera(c, &client).await,
         AdminCommand::Pki(c) => pki(c),
         AdminCommand::Broker(c) => broker(c),
+        AdminCommand::Faces(c) => super::faces::run(c, Default::default(), None).await,
     }
 }

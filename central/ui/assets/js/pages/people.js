@@ -56,7 +56,9 @@ async function loadPhotos(id) {
   const res = await api(`/api/v1/persons/${enc(id)}/photos`);
   box.replaceChildren();
   if (!res.ok) { say("#enrol-result", await errorText(res)); return; }
-  for (const ph of await res.json()) {
+  const photos = await res.json();
+  say("#photo-advice", advice(photos));
+  for (const ph of photos) {
     const fig = el("figure", {});
     if (ph.stored) fig.append(el("img", { src: `/api/v1/persons/${enc(id)}/photos/${enc(ph.id)}`, alt: `Enrolment photo of ${$("#person-name").textContent}` }));
     fig.append(el("figcaption", {}, `quality ${ph.quality.toFixed(2)}`));
@@ -69,6 +71,23 @@ async function loadPhotos(id) {
     }
     box.append(fig);
   }
+}
+
+// Two photos of one person are often less alike than the same photo
+// twice: recognition takes the best of a person's photos, so two or three
+// taken on different days make it surer (models/README.md).
+const WEAK = 0.7;
+
+function advice(photos) {
+  if (!photos.length) return "No photo yet: enrol two or three, taken on different days.";
+  const weak = photos.filter((p) => p.quality < WEAK);
+  const good = photos.length - weak.length;
+  if (good < 2) {
+    const why = weak.length ? ` (${weak.length} of them weak, quality under ${WEAK})` : "";
+    return `${photos.length} photo(s)${why}: add ${2 - good} more good one(s), frontal and sharp, taken on another day; recognition takes the best match of all of them.`;
+  }
+  if (weak.length) return `${good} good photos; ${weak.length} weak one(s) (quality under ${WEAK}) could be replaced by a sharper, more frontal one.`;
+  return `${good} good photos.`;
 }
 
 function quality(q) {
