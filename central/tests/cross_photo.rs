@@ -202,3 +202,124 @@ async fn different_photos_of_one_person_are_recognised_at_the_shipped_threshold(
     println!("biden against obama's photos: {stranger:.3}");
     assert!(stranger < vote.threshold, "a stranger matched: {stranger}");
 }
+
+/// The face as a camera sees it: `photo` scaled so the face box is `side`
+/// pixels, then softened (CCTV optics and compression) with a Gaussian
+/// blur of 0.7 px.
+fn as_cctv(photo: &atrium_vision::RgbImage, face_side: f32, side: f32) -> atrium_vision::RgbImage {
+    let scale = side / face_side;
+    let (w, h) = (
+        ((photo.width() as f32 * scale).round() as u32).max(8),
+        ((photo.height() as f32 * scale).round() as u32).max(8),
+    );
+    let src = image::RgbImage::from_raw(photo.width(), photo.height(), photo.as_bytes().to_vec())
+        .unwrap();
+    let small = image::imageops::resize(&src, w, h, image::imageops::FilterType::Triangle);
+    let soft = image::imageops::blur(&small, 0.7);
+    atrium_vision::RgbImage::from_raw(w, h, soft.into_raw()).unwrap()
+}
+
+/// Faces at typical CCTV sizes (face box 24 to 96 px wide): each photo,
+/// shrunk and softened, against the full-size photos of everyone else
+/// (its own person's other photos: genuine; the other person's: impostor).
+/// Prints detection, the quality gate and TAR/FAR at the shipped threshold
+/// per size. What must hold: no shrunk face is taken for the other person
+/// at any size the gate lets through, and the gate refuses the sizes at
+/// which recognition has fallen apart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_soft_faces_per_size_and_the_quality_gate() {
+    use support::faces::models;
+    let models = models();
+    let mut detector = models.face_detector().unwrap();
+    let mut embedder = models.face_embedder().unwrap();
+    let gate = models.min_face_quality().unwrap();
+    let quality_cfg = models.quality_config();
+    let threshold = models.same_person_threshold().unwrap();
+    let set = photos();
+    let photos: Vec<(&str, atrium_vision::RgbImage)> = [
+        ("obama", "obama.jpg"),
+        ("obama", "obama2.jpg"),
+        ("obama", "obama3.jpg"),
+        ("biden", "biden.jpg"),
+    ]
+    .into_iter()
+    .map(|(p, f)| {
+        let bytes = std::fs::read(set.join(p).join(f)).unwrap();
+        (
+            p,
+            atrium_vision::image::decode(&bytes, Default::default()).unwrap(),
+        )
+    })
+    .collect();
+    let largest = |faces: Vec<atrium_vision::Face>| {
+        faces
+            .into_iter()
+            .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
+    };
+    let mut full = Vec::new();
+    for (_, img) in &photos {
+        let face = largest(detector.detect(&img.view(), None).unwrap()).unwrap();
+        let e = embedder.embed(&img.view(), &[face]).unwrap().remove(0);
+        full.push((face, e));
+    }
+    println!(
+        "face side | detected | pass gate | TAR all detected | TAR passed | FAR passed (pairs) | threshold {threshold:.2}"
+    );
+    let mut rows = Vec::new();
+    for side in [24.0f32, 32.0, 44.0, 64.0, 96.0, 128.0] {
+        let (mut detected, mut passed) = (0, 0);
+        let (mut hits_all, mut probes_all, mut hits, mut probes) = (0, 0, 0, 0);
+        let (mut false_accepts, mut impostor_pairs) = (0, 0);
+        for (i, (person, img)) in photos.iter().enumerate() {
+            let face_side = full[i].0.bbox.width().min(full[i].0.bbox.height());
+            let small = as_cctv(img, face_side, side);
+            let Some(face) = largest(detector.detect(&small.view(), None).unwrap()) else {
+                continue;
+            };
+            detected += 1;
+            let q = atrium_vision::face::quality::assess(&small.view(), &face, &quality_cfg);
+            let through = q.overall >= gate;
+            passed += usize::from(through);
+            let e = embedder.embed(&small.view(), &[face]).unwrap().remove(0);
+            let mut best_own = f32::MIN;
+            for (j, (other, _)) in photos.iter().enumerate() {
+                if j == i {
+                    continue;
+                }
+                let s = e.cosine(&full[j].1).unwrap();
+                if other == person {
+                    best_own = best_own.max(s);
+                } else if through {
+                    impostor_pairs += 1;
+                    false_accepts += usize::from(s >= threshold);
+                }
+            }
+            if *person == "obama" {
+                probes_all += 1;
+                hits_all += usize::from(best_own >= threshold);
+                if through {
+                    probes += 1;
+                    hits += usize::from(best_own >= threshold);
+                }
+            }
+        }
+        println!(
+            "{side:>6} px | {detected}/4 | {passed}/4 | {hits_all}/{probes_all} | {hits}/{probes} | {false_accepts}/{impostor_pairs}"
+        );
+        rows.push((side, passed, false_accepts));
+    }
+    for (side, passed, false_accepts) in &rows {
+        assert_eq!(
+            *false_accepts, 0,
+            "{side} px: a shrunk face matched the other person"
+        );
+        if *side <= 24.0 {
+            assert_eq!(*passed, 0, "the gate must refuse {side} px faces");
+        }
+    }
+    assert!(
+        rows.iter()
+            .all(|(side, passed, _)| *side < 96.0 || *passed == 4),
+        "the gate lets through faces of 96 px and more: {rows:?}"
+    );
+}
