@@ -210,8 +210,13 @@ pub struct FacesSection {
     /// Key file (64 hex characters) to encrypt kept photos with
     /// (AES-256-GCM). Without it photos are stored unencrypted.
     pub photo_key_file: Option<PathBuf>,
-    /// Similarity a person must reach (default: the embedder's calibrated
-    /// `same_person` threshold from the models manifest).
+    /// Manifest id of the face embedder central enrols photos with
+    /// (default: the manifest's `face_embedder`). Edges must use the same
+    /// one (their `faces.embedder`); after a change, `central admin faces
+    /// reembed` makes templates for it from the kept photos.
+    pub embedder: Option<String>,
+    /// Similarity a person must reach with `embedder` (default: its
+    /// calibrated `same_person` threshold from the models manifest).
     pub threshold: Option<f32>,
     /// Lead over the runner-up person an observation needs to vote.
     pub margin: f32,
@@ -239,6 +244,7 @@ impl Default for FacesSection {
             max_pixels: 40_000_000,
             keep_photos: true,
             photo_key_file: None,
+            embedder: None,
             threshold: None,
             margin: 0.05,
             min_votes: 2,

@@ -159,7 +159,7 @@ async fn start_in_span(
             max_payload_bytes: cfg.ingest.max_payload_bytes,
             spool_dir: cfg.ingest.spool_dir.clone(),
             spool_max_bytes: cfg.ingest.spool_max_mib * 1024 * 1024,
-            recognize,
+            recognize: recognize.clone(),
             clock: clock.clone(),
         },
         pool.clone(),

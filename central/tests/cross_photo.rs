@@ -52,6 +52,9 @@ fn number(text: &str, line: &str, key: &str) -> f64 {
         .unwrap_or_else(|e| panic!("{l:?}: {e}"))
 }
 
+/// A deployment's configuration file, with a comment to keep.
+const SITE_CONFIG: &str = "# site settings\n[database]\nurl = \"postgres://atrium@127.0.0.1/atrium\"\n\n[broker]\nhost = \"broker.example\"\nca_file = \"/etc/atrium/pki/ca.pem\"\ncert_file = \"/etc/atrium/pki/central.pem\"\nkey_file = \"/etc/atrium/pki/central.key\"\n\n[auth]\njwt_key_file = \"/var/lib/atrium/jwt.pem\"\n\n[ingest]\nspool_dir = \"/var/lib/atrium/ingest-spool\"\n\n[faces]\nmargin = 0.05 # tuned\n";
+
 fn copy(from: &Path, to: &Path) {
     std::fs::create_dir_all(to.parent().unwrap()).unwrap();
     std::fs::copy(from, to).unwrap();
@@ -102,11 +105,7 @@ fn calibrate_orders_same_person_above_others_and_refuses_too_little_data() {
     );
     let config = dir.path().join("central.toml");
     // A deployment's file: --apply changes `[faces] threshold` only.
-    std::fs::write(
-        &config,
-        "# site settings\n[database]\nurl = \"postgres://atrium@127.0.0.1/atrium\"\n\n[broker]\nhost = \"broker.example\"\nca_file = \"/etc/atrium/pki/ca.pem\"\ncert_file = \"/etc/atrium/pki/central.pem\"\nkey_file = \"/etc/atrium/pki/central.key\"\n\n[auth]\njwt_key_file = \"/var/lib/atrium/jwt.pem\"\n\n[ingest]\nspool_dir = \"/var/lib/atrium/ingest-spool\"\n\n[faces]\nmargin = 0.05 # tuned\n",
-    )
-    .unwrap();
+    std::fs::write(&config, SITE_CONFIG).unwrap();
     let (ok, out, err) = calibrate(
         dir.path(),
         &["--apply", "--config", config.to_str().unwrap()],
@@ -134,73 +133,167 @@ fn calibrate_orders_same_person_above_others_and_refuses_too_little_data() {
     );
 }
 
-/// Each photo of the first person is the probe in turn, with the person's
-/// other photos enrolled (as the product asks: several photos a person),
-/// and the other person enrolled too: the probe's best person is the
-/// right one, at or above the shipped threshold and ahead of the other by
-/// the vote's margin. The other person's photo, as a stranger against
-/// the first person's photos, stays below the threshold. Pairwise TAR and
-/// FAR at the threshold are printed.
+/// `--compare` measures every embedder of the manifest on the same photos
+/// in one run and prints one row each; `--model X --apply` writes the
+/// model and its suggested threshold into the configuration.
+#[test]
+fn calibrate_compares_every_embedder_and_applies_a_chosen_one() {
+    let set = photos();
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["obama.jpg", "obama2.jpg", "obama3.jpg"] {
+        copy(
+            &set.join("obama").join(f),
+            &dir.path().join("obama").join(f),
+        );
+    }
+    copy(
+        &set.join("biden/biden.jpg"),
+        &dir.path().join("biden/1.jpg"),
+    );
+    mirrored_webp(
+        &set.join("biden/biden.jpg"),
+        &dir.path().join("biden/2.webp"),
+    );
+    let (ok, out, err) = calibrate(dir.path(), &["--compare"]);
+    assert!(ok, "{out}\n{err}");
+    println!("{out}");
+    let (_, ids) = embedders();
+    for id in &ids {
+        let row = out
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(id.as_str()))
+            .unwrap_or_else(|| panic!("no row for {id}:\n{out}"));
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cols[2], "5", "{id} embedded all 5 photos: {row}");
+        let auc: f64 = cols[3].parse().unwrap();
+        assert!(auc > 0.5 && auc <= 1.0, "{row}");
+        let ms: f64 = cols[7].parse().unwrap();
+        assert!(ms > 0.0, "{row}");
+    }
+    let config = dir.path().join("central.toml");
+    std::fs::write(&config, SITE_CONFIG).unwrap();
+    let other = ids.last().unwrap();
+    let (ok, out, err) = calibrate(
+        dir.path(),
+        &[
+            "--model",
+            other,
+            "--apply",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{out}\n{err}");
+    assert!(out.contains(&format!("with model {other}")), "{out}");
+    let written: toml::Value = toml::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    assert_eq!(written["faces"]["embedder"].as_str(), Some(other.as_str()));
+    let suggested = number(&out, "suggested threshold", "threshold");
+    let t = written["faces"]["threshold"].as_float().unwrap();
+    assert!((t - suggested).abs() < 1e-9, "{t} vs {suggested}");
+}
+
+/// The embedders of the manifest, the default first.
+fn embedders() -> (String, Vec<String>) {
+    let models = support::faces::models();
+    let default = models.default_face_embedder().to_owned();
+    let mut ids: Vec<String> = models
+        .face_embedder_ids()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    ids.sort_by_key(|id| *id != default);
+    (default, ids)
+}
+
+/// For every embedder of the manifest: each photo of the first person is
+/// the probe in turn, with the person's other photos enrolled (as the
+/// product asks: several photos a person), and the other person enrolled
+/// too. The probe's best person must be the right one, ahead of the other
+/// by the vote's margin, and the other person's photo, as a stranger
+/// against the first person's photos, must stay below the model's shipped
+/// threshold; pairwise TAR and FAR at the threshold are printed. With the
+/// default embedder every probe must also reach the threshold (the
+/// product's promise); another model's rate is printed and documented
+/// (models/README.md), not promised.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn different_photos_of_one_person_are_recognised_at_the_shipped_threshold() {
-    let faces = central::config::FacesSection {
-        models_dir: workspace_root().join("models"),
-        onnxruntime: Some(onnxruntime_library()),
-        enabled: true,
-        ..Default::default()
-    };
-    let (state, recognize) = central::recognize::setup(&faces).unwrap();
-    let enroller = state.enroller.unwrap();
-    let set = photos();
-    let mut samples = Vec::new();
-    for (person, file) in [
-        ("obama", "obama.jpg"),
-        ("obama", "obama2.jpg"),
-        ("obama", "obama3.jpg"),
-        ("biden", "biden.jpg"),
-    ] {
-        let bytes = std::fs::read(set.join(person).join(file)).unwrap();
-        let e = enroller
-            .enrol(bytes)
-            .await
-            .unwrap_or_else(|e| panic!("{person}/{file}: {e}"));
-        samples.push((person.to_owned(), e.embedding));
-    }
-    let vote = recognize.vote;
-    let (genuine, impostor) = central::recognize::calibrate::pairs(&samples).unwrap();
-    let at = central::recognize::calibrate::operating(&genuine, &impostor, vote.threshold);
-    println!(
-        "threshold {:.2}: genuine pairs {genuine:.3?} (TAR {:.0} %), impostor pairs {impostor:.3?} (FAR {:.0} %)",
-        vote.threshold,
-        at.tar * 100.0,
-        at.far * 100.0
-    );
-    assert_eq!(at.far, 0.0, "no pair of two people reaches the threshold");
-    let best = |probe: usize, person: &str| {
-        samples
-            .iter()
-            .enumerate()
-            .filter(|(i, (p, _))| *i != probe && p == person)
-            .map(|(_, (_, e))| samples[probe].1.cosine(e).unwrap())
-            .fold(f32::MIN, f32::max)
-    };
-    for probe in 0..3 {
-        let (own, other) = (best(probe, "obama"), best(probe, "biden"));
-        println!("probe obama #{probe}: best own photo {own:.3}, other person {other:.3}");
-        assert!(
-            own >= vote.threshold,
-            "probe {probe}: {own} below {}",
-            vote.threshold
+    let (default, ids) = embedders();
+    assert!(ids.len() >= 2, "the manifest ships two embedders: {ids:?}");
+    for model in ids {
+        let faces = central::config::FacesSection {
+            models_dir: workspace_root().join("models"),
+            onnxruntime: Some(onnxruntime_library()),
+            enabled: true,
+            embedder: Some(model.clone()),
+            ..Default::default()
+        };
+        let (state, recognize) = central::recognize::setup(&faces).unwrap();
+        let enroller = state.enroller.unwrap();
+        assert_eq!(enroller.embedder(), model);
+        let set = photos();
+        let mut samples = Vec::new();
+        for (person, file) in [
+            ("obama", "obama.jpg"),
+            ("obama", "obama2.jpg"),
+            ("obama", "obama3.jpg"),
+            ("biden", "biden.jpg"),
+        ] {
+            let bytes = std::fs::read(set.join(person).join(file)).unwrap();
+            let e = enroller
+                .enrol(bytes)
+                .await
+                .unwrap_or_else(|e| panic!("{model}: {person}/{file}: {e}"));
+            assert_eq!(e.embedding.model, model);
+            samples.push((person.to_owned(), e.embedding));
+        }
+        let vote = recognize.vote;
+        let (genuine, impostor) = central::recognize::calibrate::pairs(&samples).unwrap();
+        let at = central::recognize::calibrate::operating(&genuine, &impostor, vote.threshold);
+        println!(
+            "{model}: threshold {:.2}: genuine pairs {genuine:.3?} (TAR {:.0} %), impostor pairs {impostor:.3?} (FAR {:.0} %)",
+            vote.threshold,
+            at.tar * 100.0,
+            at.far * 100.0
         );
+        assert_eq!(
+            at.far, 0.0,
+            "{model}: no pair of two people reaches the threshold"
+        );
+        let best = |probe: usize, person: &str| {
+            samples
+                .iter()
+                .enumerate()
+                .filter(|(i, (p, _))| *i != probe && p == person)
+                .map(|(_, (_, e))| samples[probe].1.cosine(e).unwrap())
+                .fold(f32::MIN, f32::max)
+        };
+        let mut recognised = 0;
+        for probe in 0..3 {
+            let (own, other) = (best(probe, "obama"), best(probe, "biden"));
+            println!(
+                "{model}: probe obama #{probe}: best own photo {own:.3}, other person {other:.3}"
+            );
+            assert!(
+                own - other >= vote.margin,
+                "{model}: probe {probe}: lead {} under the margin",
+                own - other
+            );
+            recognised += usize::from(own >= vote.threshold);
+        }
+        println!("{model}: {recognised}/3 probes reach the threshold");
+        if model == default {
+            assert_eq!(
+                recognised, 3,
+                "{model}: every probe is recognised at the threshold"
+            );
+        }
+        let stranger = best(3, "obama");
+        println!("{model}: biden against obama's photos: {stranger:.3}");
         assert!(
-            own - other >= vote.margin,
-            "probe {probe}: lead {} under the margin",
-            own - other
+            stranger < vote.threshold,
+            "{model}: a stranger matched: {stranger}"
         );
     }
-    let stranger = best(3, "obama");
-    println!("biden against obama's photos: {stranger:.3}");
-    assert!(stranger < vote.threshold, "a stranger matched: {stranger}");
 }
 
 /// The face as a camera sees it: `photo` scaled so the face box is `side`
@@ -228,13 +321,19 @@ fn as_cctv(photo: &atrium_vision::RgbImage, face_side: f32, side: f32) -> atrium
 /// which recognition has fallen apart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn small_soft_faces_per_size_and_the_quality_gate() {
-    use support::faces::models;
-    let models = models();
+    let (_, ids) = embedders();
+    for model in ids {
+        small_soft_faces(&model);
+    }
+}
+
+fn small_soft_faces(model: &str) {
+    let models = support::faces::models();
     let mut detector = models.face_detector().unwrap();
-    let mut embedder = models.face_embedder().unwrap();
+    let mut embedder = models.face_embedder_by_id(Some(model)).unwrap();
     let gate = models.min_face_quality().unwrap();
     let quality_cfg = models.quality_config();
-    let threshold = models.same_person_threshold().unwrap();
+    let threshold = models.same_person_threshold_of(model).unwrap();
     let set = photos();
     let photos: Vec<(&str, atrium_vision::RgbImage)> = [
         ("obama", "obama.jpg"),
@@ -263,7 +362,7 @@ async fn small_soft_faces_per_size_and_the_quality_gate() {
         full.push((face, e));
     }
     println!(
-        "face side | detected | pass gate | TAR all detected | TAR passed | FAR passed (pairs) | threshold {threshold:.2}"
+        "{model}: face side | detected | pass gate | TAR all detected | TAR passed | FAR passed (pairs) | threshold {threshold:.2}"
     );
     let mut rows = Vec::new();
     for side in [24.0f32, 32.0, 44.0, 64.0, 96.0, 128.0] {
@@ -304,14 +403,14 @@ async fn small_soft_faces_per_size_and_the_quality_gate() {
             }
         }
         println!(
-            "{side:>6} px | {detected}/4 | {passed}/4 | {hits_all}/{probes_all} | {hits}/{probes} | {false_accepts}/{impostor_pairs}"
+            "{model}: {side:>6} px | {detected}/4 | {passed}/4 | {hits_all}/{probes_all} | {hits}/{probes} | {false_accepts}/{impostor_pairs}"
         );
         rows.push((side, passed, false_accepts));
     }
     for (side, passed, false_accepts) in &rows {
         assert_eq!(
             *false_accepts, 0,
-            "{side} px: a shrunk face matched the other person"
+            "{model}: {side} px: a shrunk face matched the other person"
         );
         if *side <= 24.0 {
             assert_eq!(*passed, 0, "the gate must refuse {side} px faces");
@@ -320,6 +419,6 @@ async fn small_soft_faces_per_size_and_the_quality_gate() {
     assert!(
         rows.iter()
             .all(|(side, passed, _)| *side < 96.0 || *passed == 4),
-        "the gate lets through faces of 96 px and more: {rows:?}"
+        "{model}: the gate lets through faces of 96 px and more: {rows:?}"
     );
 }

@@ -367,3 +367,183 @@ async fn recognition_votes_rejections_and_erasure() {
     let (s, _) = api.get(&format!("/api/v1/persons/{bob}"), &token).await;
     assert_eq!(s, 200);
 }
+
+/// `central admin …` against the stack's database, with the workspace's
+/// models: (exit code, stdout).
+fn admin(stack: &Stack, args: &[&str]) -> (Option<i32>, String) {
+    let models = atrium_testkit::workspace_root().join("models");
+    let ort = atrium_testkit::onnxruntime_library();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_central"))
+        .args(["admin", "--database-url", &stack.pg.url()])
+        .args(args)
+        .arg("--models-dir")
+        .arg(&models)
+        .arg("--onnxruntime")
+        .arg(&ort)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    println!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    (out.status.code(), stdout)
+}
+
+/// A change of embedder: `faces reembed` makes templates of the new model
+/// from the kept photos and names the person whose photo was not kept;
+/// while edges switch over, observations of either model are recognised
+/// against that model's templates with that model's threshold; an
+/// observation whose dimension is not its model's is dead-lettered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_of_embedder_reembeds_kept_photos_and_both_models_recognise() {
+    const NEW: &str = "human_mobileface";
+    let stack = Stack::start().await;
+    stack.add_camera("cam-a").await;
+    let central = stack.central("central", "").await;
+    assert_ne!(
+        central.state.recognize.embedder, NEW,
+        "the default is another model"
+    );
+    let api = Api::new(&central);
+    let pw = stack.add_user("officer", "security_officer").await;
+    let token = api.token("officer", &pw).await;
+    let models = models();
+    let mut detector = models.face_detector().unwrap();
+    let (_, img1) = photo(1);
+    let faces1 = detector.detect(&img1.view(), None).unwrap();
+    let (ada, ada_face) = enrol_one(&api, &token, "Ada", &img1, &faces1).await;
+    // Cy: enrolled from the CLI keeping templates only.
+    let (_, img3) = photo(3);
+    let faces3 = detector.detect(&img3.view(), None).unwrap();
+    let people = stack.dir.path().join("people");
+    std::fs::create_dir_all(people.join("Cy")).unwrap();
+    std::fs::write(people.join("Cy/face.png"), crop(&img3, &faces3[0], 2.0)).unwrap();
+    let (code, out) = admin(
+        &stack,
+        &["person", "import", people.to_str().unwrap(), "--no-photos"],
+    );
+    assert_eq!(code, Some(0), "{out}");
+
+    let (code, out) = admin(&stack, &["faces", "reembed", "--model", NEW]);
+    assert_eq!(code, Some(1), "a person is left without a template:\n{out}");
+    assert!(
+        out.contains(&format!("1 template(s) of {NEW} made")),
+        "{out}"
+    );
+    assert!(
+        out.contains("1 person(s) have no template") && out.contains("  Cy  ("),
+        "{out}"
+    );
+    let dims = |sql: &'static str| {
+        let stack = &stack;
+        async move {
+            let db = stack.pg.connect().await.unwrap();
+            db.query(sql, &[])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    (
+                        r.get::<_, String>(0),
+                        r.get::<_, String>(1),
+                        r.get::<_, i32>(2),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let templates = dims(
+        "SELECT p.name, t.model, vector_dims(t.embedding) FROM face_templates t
+         JOIN persons p ON p.id = t.person_id ORDER BY p.name, t.model",
+    )
+    .await;
+    assert_eq!(
+        templates,
+        [
+            ("Ada".into(), "human_faceres".into(), 1024),
+            ("Ada".into(), NEW.into(), 256),
+            ("Cy".into(), "human_faceres".into(), 1024),
+        ]
+    );
+
+    // Ada seen by an edge still on the old model (track 1) and by one
+    // already on the new model (track 2): both recognised.
+    let mut cam = stack.camera_client("cam-a").await;
+    let topic = event_topic("cam-a");
+    for (track, model) in [(1, "human_faceres"), (2, NEW)] {
+        let obs = observations_of(&models, Some(model), &img1, &ada_face, 3);
+        let payloads: Vec<Vec<u8>> = obs
+            .iter()
+            .map(|v| face_observed_as("cam-a", track, model, v))
+            .collect();
+        publish_all(&mut cam, &topic, &payloads).await;
+    }
+    // A 1024-D embedding claiming the 256-D model: refused.
+    let wrong = observations_of(&models, None, &img1, &ada_face, 1);
+    publish_all(
+        &mut cam,
+        &topic,
+        &[face_observed_as("cam-a", 3, NEW, &wrong[0])],
+    )
+    .await;
+    wait_until(Duration::from_secs(30), "both tracks decided", || async {
+        stack
+            .count("SELECT count(*) FROM face_recognitions WHERE status = 'recognized'")
+            .await
+            >= 2
+    })
+    .await;
+    let (s, page) = api
+        .get("/api/v1/events/recognition?camera_id=cam-a", &token)
+        .await;
+    assert_eq!(s, 200, "{page}");
+    for track in [1, 2] {
+        let r = page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["track"] == track)
+            .unwrap_or_else(|| panic!("track {track}: {page}"));
+        assert_eq!(r["status"], "recognized", "{r}");
+        assert_eq!(r["person_id"], ada.as_str(), "{r}");
+    }
+    wait_until(Duration::from_secs(30), "the mismatched embedding is dead-lettered", || async {
+        stack
+            .count("SELECT count(*) FROM dead_letters WHERE reason LIKE '%has 1024 dimensions, the model has 256%'")
+            .await
+            == 1
+    })
+    .await;
+    assert_eq!(
+        stack
+            .count("SELECT count(*) FROM face_observations WHERE track = 3")
+            .await,
+        0
+    );
+
+    // Once every edge has switched: drop the old templates the new ones
+    // replace. Cy keeps hers (nothing replaces it) and still needs photos.
+    let (code, out) = admin(
+        &stack,
+        &["faces", "reembed", "--model", NEW, "--drop-others"],
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains(&format!("0 template(s) of {NEW} made")),
+        "{out}"
+    );
+    assert!(
+        out.contains("1 template(s) of other models deleted"),
+        "{out}"
+    );
+    let templates = dims(
+        "SELECT p.name, t.model, vector_dims(t.embedding) FROM face_templates t
+         JOIN persons p ON p.id = t.person_id ORDER BY p.name, t.model",
+    )
+    .await;
+    assert_eq!(
+        templates,
+        [
+            ("Ada".into(), NEW.into(), 256),
+            ("Cy".into(), "human_faceres".into(), 1024),
+        ]
+    );
+}

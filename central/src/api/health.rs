@@ -83,8 +83,11 @@ pub struct FacesHealth {
     /// Why not, when not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// Similarity threshold recognition uses.
+    /// Similarity threshold recognition uses (for `embedder`).
     pub threshold: f32,
+    /// Manifest id of the face embedder central enrols with; edges must
+    /// send embeddings of this model to be recognised.
+    pub embedder: String,
 }
 
 fn system(disk_path: &std::path::Path) -> SystemHealth {
@@ -201,6 +204,7 @@ pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
             enrolment: state.faces.enroller.is_ok(),
             reason: state.faces.enroller.as_ref().err().cloned(),
             threshold: state.recognize.vote.threshold,
+            embedder: state.recognize.embedder.clone(),
         },
         system,
     };

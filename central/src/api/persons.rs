@@ -85,12 +85,15 @@ pub fn person_not_found(id: Uuid) -> ApiError {
     }))
 }
 
+/// The person, with [`Person::recognisable`] for `state`'s embedder.
 pub(super) async fn load_person(
+    state: &AppState,
     client: &impl deadpool_postgres::GenericClient,
     id: Uuid,
 ) -> Result<Person, ApiError> {
     persons::get(client, id)
         .await?
+        .map(|p| p.for_embedder(&state.recognize.embedder))
         .ok_or_else(|| person_not_found(id))
 }
 
@@ -112,6 +115,10 @@ pub async fn list(
     };
     let window = page.window();
     let (data, total) = persons::page(&client, &filter, window).await?;
+    let data: Vec<Person> = data
+        .into_iter()
+        .map(|p| p.for_embedder(&state.recognize.embedder))
+        .collect();
     audit::record(
         &client,
         user.actor(),
@@ -154,7 +161,7 @@ pub async fn create(
         serde_json::json!({}),
     )
     .await?;
-    let p = load_person(&tx, id).await?;
+    let p = load_person(&state, &tx, id).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, axum::Json(p)))
 }
@@ -170,7 +177,7 @@ pub async fn get_one(
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<Person>, ApiError> {
     let client = state.pool.get().await?;
-    let p = load_person(&client, id).await?;
+    let p = load_person(&state, &client, id).await?;
     audit::record(
         &client,
         user.actor(),
@@ -220,7 +227,7 @@ pub async fn update(
         serde_json::json!({}),
     )
     .await?;
-    let p = load_person(&tx, id).await?;
+    let p = load_person(&state, &tx, id).await?;
     tx.commit().await?;
     Ok(axum::Json(p))
 }

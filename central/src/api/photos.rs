@@ -174,7 +174,7 @@ pub async fn add_photo(
         .map_err(|why| ApiError::unavailable(why.clone()))?;
     {
         let client = state.pool.get().await?;
-        load_person(&client, id).await?;
+        load_person(&state, &client, id).await?;
     }
     // The declared content type is not trusted: the bytes are decoded.
     let bytes = photo_part(multipart, faces.photo_max_bytes).await?;
@@ -242,7 +242,7 @@ pub async fn list_photos(
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<Vec<Photo>>, ApiError> {
     let client = state.pool.get().await?;
-    load_person(&client, id).await?;
+    load_person(&state, &client, id).await?;
     let rows = client
         .query(
             &format!(

@@ -195,7 +195,13 @@ impl Writer {
             .unwrap_or_default();
         let mut batch = Batch::default();
         for (topic, payload) in msgs {
-            match validate(topic, payload, self.cfg.max_payload_bytes, &cams) {
+            let checked = validate(topic, payload, self.cfg.max_payload_bytes, &cams).and_then(
+                |a| match &a {
+                    Accepted::Event(e) => self.cfg.recognize.check(e).map(|()| a),
+                    Accepted::Status(_) => Ok(a),
+                },
+            );
+            match checked {
                 Ok(Accepted::Event(e)) => {
                     // `validate` has just parsed these bytes as JSON.
                     let raw = serde_json::from_slice(payload).unwrap_or_default();

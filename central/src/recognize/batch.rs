@@ -80,7 +80,7 @@ pub async fn process(
             .await?
             .into_iter()
             .collect();
-        let b = vote::cast(&candidates, &neg, &cfg.vote);
+        let b = vote::cast(&candidates, &neg, &cfg.vote_for(&f.model));
         faces::insert_vote(
             tx,
             &Vote {

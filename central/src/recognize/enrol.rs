@@ -70,12 +70,17 @@ pub struct Enrolled {
     pub bbox: BBox,
     pub quality: Quality,
     pub embedding: Embedding,
+    /// Seconds the embedder took (a measurement, not a clock read; the
+    /// calibration compares models by it).
+    pub embed_seconds: f64,
 }
 
 /// Enrolment settings.
 #[derive(Debug, Clone)]
 pub struct EnrolConfig {
     pub models_dir: PathBuf,
+    /// Manifest id of the embedder.
+    pub embedder: String,
     pub max_pixels: u64,
     pub min_quality: f32,
     pub quality: QualityConfig,
@@ -103,6 +108,11 @@ impl std::fmt::Debug for Enroller {
 }
 
 impl Enroller {
+    /// The embedder's manifest id.
+    pub fn embedder(&self) -> &str {
+        &self.cfg.embedder
+    }
+
     pub fn new(cfg: EnrolConfig) -> Self {
         Self {
             cfg: Arc::new(cfg),
@@ -135,7 +145,9 @@ impl Enroller {
                 .map_err(EnrolError::Models)?;
             *guard = Some(Loaded {
                 detector: models.face_detector().map_err(EnrolError::Models)?,
-                embedder: models.face_embedder().map_err(EnrolError::Models)?,
+                embedder: models
+                    .face_embedder_by_id(Some(&self.cfg.embedder))
+                    .map_err(EnrolError::Models)?,
             });
         }
         let Some(loaded) = guard.as_mut() else {
@@ -160,6 +172,7 @@ impl Enroller {
                 quality: Box::new(quality),
             });
         }
+        let started = std::time::Instant::now();
         let embedding = loaded
             .embedder
             .embed(&view, &[face])
@@ -173,6 +186,7 @@ impl Enroller {
             bbox: face.bbox,
             quality,
             embedding,
+            embed_seconds: started.elapsed().as_secs_f64(),
         })
     }
 }

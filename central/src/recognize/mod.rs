@@ -21,9 +21,21 @@ pub use batch::process;
 use vote::VoteConfig;
 
 /// Recognition settings.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RecognizeConfig {
+    /// The vote for the configured embedder's observations.
     pub vote: VoteConfig,
+    /// The embedder central enrols with (`faces.embedder`, else the
+    /// manifest's default); `vote.threshold` is its threshold.
+    pub embedder: String,
+    /// Same-person thresholds of the manifest's other embedders, so the
+    /// observations of edges not yet switched to a new embedder still
+    /// vote (against their model's templates) during a change of model.
+    pub other_thresholds: std::collections::BTreeMap<String, f32>,
+    /// Embedding dimension of every embedder in the manifest: an
+    /// observation that claims one of these models with another dimension
+    /// is dead-lettered (it could not be compared with the templates).
+    pub embedding_dims: std::collections::BTreeMap<String, usize>,
     /// Nearest templates fetched per observation.
     pub top_k: i64,
     /// `hnsw.ef_search` for those searches.
@@ -37,9 +49,41 @@ impl Default for RecognizeConfig {
     fn default() -> Self {
         Self {
             vote: VoteConfig::default(),
+            embedder: String::new(),
+            other_thresholds: Default::default(),
+            embedding_dims: Default::default(),
             top_k: 10,
             ef_search: 100,
             window: chrono::Duration::minutes(10),
+        }
+    }
+}
+
+impl RecognizeConfig {
+    /// Refuses a face observation whose embedding does not have its
+    /// model's dimension; the reason is stored with the dead letter.
+    pub fn check(&self, event: &atrium_proto::Event) -> Result<(), String> {
+        if let atrium_proto::event::EventBody::FaceObserved { embedding, .. } = &event.body
+            && let Some(&dim) = self.embedding_dims.get(&embedding.model)
+            && dim != embedding.dim as usize
+        {
+            return Err(format!(
+                "face embedding of model {} has {} dimensions, the model has {dim}",
+                embedding.model, embedding.dim
+            ));
+        }
+        Ok(())
+    }
+
+    /// The vote for an observation of embedder `model`: its own threshold
+    /// (an unknown model has no templates, so it never reaches one).
+    pub fn vote_for(&self, model: &str) -> VoteConfig {
+        match self.other_thresholds.get(model) {
+            Some(&threshold) if model != self.embedder => VoteConfig {
+                threshold,
+                ..self.vote
+            },
+            _ => self.vote,
         }
     }
 }
@@ -102,17 +146,42 @@ pub fn setup(
         min_votes: cfg.min_votes,
         max_observations: cfg.max_observations,
     };
+    let mut embedder = cfg.embedder.clone().unwrap_or_default();
+    let mut other_thresholds = std::collections::BTreeMap::new();
+    let mut embedding_dims = std::collections::BTreeMap::new();
     let enroller = match &models {
         Ok(m) => {
-            match cfg.threshold.map_or_else(|| m.same_person_threshold(), Ok) {
+            let id = cfg
+                .embedder
+                .clone()
+                .unwrap_or_else(|| m.default_face_embedder().to_owned());
+            embedder.clone_from(&id);
+            match cfg
+                .threshold
+                .map_or_else(|| m.same_person_threshold_of(&id), Ok)
+            {
                 Ok(t) => vote.threshold = t,
                 Err(e) => {
                     tracing::warn!(error = %e, "no calibrated threshold; using {}", vote.threshold)
                 }
             }
+            for known in m.face_embedder_ids() {
+                match m.embedding_dim(known) {
+                    Ok(dim) => {
+                        embedding_dims.insert(known.to_owned(), dim);
+                    }
+                    Err(e) => tracing::warn!(error = %e, model = known, "embedder left out"),
+                }
+            }
+            for other in m.face_embedder_ids() {
+                if let (true, Ok(t)) = (other != id, m.same_person_threshold_of(other)) {
+                    other_thresholds.insert(other.to_owned(), t);
+                }
+            }
             if cfg.enabled {
                 let enroller = enrol::Enroller::new(enrol::EnrolConfig {
                     models_dir: cfg.models_dir.clone(),
+                    embedder: id,
                     max_pixels: cfg.max_pixels,
                     min_quality: m.min_face_quality().unwrap_or(0.5),
                     quality: m.quality_config(),
@@ -135,6 +204,7 @@ pub fn setup(
         }
     };
     tracing::info!(
+        embedder = %embedder,
         threshold = vote.threshold,
         margin = vote.margin,
         min_votes = vote.min_votes,
@@ -150,6 +220,9 @@ pub fn setup(
         },
         RecognizeConfig {
             vote,
+            embedder,
+            other_thresholds,
+            embedding_dims,
             top_k: cfg.top_k,
             ef_search: cfg.ef_search,
             window: chrono::Duration::seconds(cfg.window_s as i64),

@@ -6,6 +6,24 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
+/// The search for the `$3` templates of model `$2` nearest to `$1`, of
+/// dimension `dim`: columns `id`, `person_id` and cosine distance `d`,
+/// nearest first.
+///
+/// Only templates of the observation's dimension are compared (a model id
+/// alone is outside input and could have been sent with several). The
+/// dimension is a number, written into the statement so the planner can
+/// use that dimension's partial HNSW index (migration 0006) whatever the
+/// parameters; `benches/faces_search.rs` measures this very statement.
+pub fn nearest_templates_sql(dim: usize) -> String {
+    format!(
+        "SELECT id, person_id, embedding::vector({dim}) <=> $1::vector({dim}) AS d
+         FROM face_templates
+         WHERE vector_dims(embedding) = {dim} AND model = $2
+         ORDER BY embedding::vector({dim}) <=> $1::vector({dim}) LIMIT $3"
+    )
+}
+
 /// Enrolled templates of a model nearest to `embedding` among persons
 /// not expired at `at`: (person, similarity), nearest first.
 pub async fn nearest(
@@ -15,13 +33,16 @@ pub async fn nearest(
     limit: i64,
     at: DateTime<Utc>,
 ) -> Result<Vec<(Uuid, f32)>, tokio_postgres::Error> {
+    let dim = embedding.as_slice().len();
     let rows = client
         .query(
-            "SELECT n.person_id, (1 - n.d)::real AS similarity
-             FROM (SELECT person_id, embedding <=> $1 AS d FROM face_templates
-                   WHERE model = $2 ORDER BY embedding <=> $1 LIMIT $3) n
-             JOIN persons p ON p.id = n.person_id
-             WHERE p.expires_at IS NULL OR p.expires_at > $4",
+            &format!(
+                "SELECT n.person_id, (1 - n.d)::real AS similarity
+                 FROM ({}) n
+                 JOIN persons p ON p.id = n.person_id
+                 WHERE p.expires_at IS NULL OR p.expires_at > $4",
+                nearest_templates_sql(dim)
+            ),
             &[embedding, &model, &limit, &at],
         )
         .await?;
@@ -31,7 +52,8 @@ pub async fn nearest(
 }
 
 /// Per person of `persons`, the highest similarity of `embedding` to one
-/// of their negative examples ("not this person").
+/// of their negative examples ("not this person") of the same model and
+/// dimension.
 pub async fn negatives(
     client: &impl GenericClient,
     embedding: &pgvector::Vector,
@@ -41,11 +63,13 @@ pub async fn negatives(
     if persons.is_empty() {
         return Ok(Vec::new());
     }
+    let dim = embedding.as_slice().len() as i32;
     let rows = client
         .query(
             "SELECT person_id, max(1 - (embedding <=> $1))::real AS similarity FROM face_negatives
-             WHERE model = $2 AND person_id = ANY($3) GROUP BY person_id",
-            &[embedding, &model, &persons],
+             WHERE model = $2 AND person_id = ANY($3) AND vector_dims(embedding) = $4
+             GROUP BY person_id",
+            &[embedding, &model, &persons, &dim],
         )
         .await?;
     rows.iter()
@@ -257,4 +281,107 @@ pub async fn erase_person(
         negatives,
         recognitions_unlinked,
     }))
+}
+
+/// A kept (or not kept) enrolment photo without a template of some model.
+#[derive(Debug, Clone)]
+pub struct PhotoToEmbed {
+    pub id: Uuid,
+    pub person: Uuid,
+    pub person_name: String,
+    /// `None`: the photo was not kept (templates only).
+    pub image: Option<Vec<u8>>,
+    pub encrypted: bool,
+}
+
+/// Every enrolment photo that has no template of `model`, oldest first.
+pub async fn photos_without_template(
+    client: &impl GenericClient,
+    model: &str,
+) -> Result<Vec<PhotoToEmbed>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "SELECT f.id, f.person_id, p.name, f.image, f.encrypted
+             FROM face_photos f JOIN persons p ON p.id = f.person_id
+             WHERE NOT EXISTS (SELECT 1 FROM face_templates t WHERE t.photo_id = f.id AND t.model = $1)
+             ORDER BY f.created_at, f.id",
+            &[&model],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(PhotoToEmbed {
+                id: r.try_get("id")?,
+                person: r.try_get("person_id")?,
+                person_name: r.try_get("name")?,
+                image: r.try_get("image")?,
+                encrypted: r.try_get("encrypted")?,
+            })
+        })
+        .collect()
+}
+
+/// A template made from a photo already stored.
+#[derive(Debug, Clone)]
+pub struct NewTemplate<'a> {
+    pub person: Uuid,
+    pub photo: Uuid,
+    pub model: &'a str,
+    pub quality: f32,
+    pub embedding: Vec<f32>,
+}
+
+/// Stores a template of an existing photo; returns its id.
+pub async fn insert_template(
+    client: &impl GenericClient,
+    t: NewTemplate<'_>,
+) -> Result<Uuid, tokio_postgres::Error> {
+    let id = Uuid::now_v7();
+    client
+        .execute(
+            "INSERT INTO face_templates (id, person_id, photo_id, model, quality, embedding) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &id,
+                &t.person,
+                &t.photo,
+                &t.model,
+                &t.quality,
+                &pgvector::Vector::from(t.embedding),
+            ],
+        )
+        .await?;
+    Ok(id)
+}
+
+/// Deletes the templates of other models of every photo that has one of
+/// `model`; returns how many.
+pub async fn drop_replaced_templates(
+    client: &impl GenericClient,
+    model: &str,
+) -> Result<u64, tokio_postgres::Error> {
+    client
+        .execute(
+            "DELETE FROM face_templates t WHERE t.model <> $1 AND EXISTS
+               (SELECT 1 FROM face_templates n WHERE n.photo_id = t.photo_id AND n.model = $1)",
+            &[&model],
+        )
+        .await
+}
+
+/// Persons without any template of `model` (id, name), by name.
+pub async fn persons_without_template(
+    client: &impl GenericClient,
+    model: &str,
+) -> Result<Vec<(Uuid, String)>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "SELECT p.id, p.name FROM persons p
+             WHERE NOT EXISTS (SELECT 1 FROM face_templates t WHERE t.person_id = p.id AND t.model = $1)
+             ORDER BY p.name, p.id",
+            &[&model],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("name")?)))
+        .collect()
 }

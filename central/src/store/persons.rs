@@ -80,6 +80,13 @@ pub struct Person {
     pub consent: bool,
     pub expires_at: Option<DateTime<Utc>>,
     pub photos: i64,
+    /// Embedders this person has templates of: recognition compares a
+    /// face only with templates of its own model.
+    pub template_models: Vec<String>,
+    /// Whether they have a template of the embedder central enrols and
+    /// recognises with (`faces.embedder`): if not (after a change of
+    /// model, for photos that were not kept), new photos are needed.
+    pub recognisable: bool,
     pub last_seen: Option<LastSeen>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -88,6 +95,8 @@ pub struct Person {
 impl FromRow for Person {
     const COLUMNS: &'static str = "p.id, p.name, p.category, p.notes, p.consent, p.expires_at,
         (SELECT count(*) FROM face_photos f WHERE f.person_id = p.id) AS photos,
+        (SELECT coalesce(array_agg(DISTINCT t.model ORDER BY t.model), '{}') FROM face_templates t
+         WHERE t.person_id = p.id) AS template_models,
         ls.ts AS seen_ts, ls.camera_id AS seen_camera_id, ls.confidence AS seen_confidence,
         p.created_at, p.updated_at";
     fn from_row(r: &Row) -> Result<Self, tokio_postgres::Error> {
@@ -108,10 +117,21 @@ impl FromRow for Person {
             consent: r.try_get("consent")?,
             expires_at: r.try_get("expires_at")?,
             photos: r.try_get("photos")?,
+            template_models: r.try_get("template_models")?,
+            // Set by the caller, who knows the configured embedder.
+            recognisable: false,
             last_seen,
             created_at: r.try_get("created_at")?,
             updated_at: r.try_get("updated_at")?,
         })
+    }
+}
+
+impl Person {
+    /// Sets [`Person::recognisable`] for `embedder`.
+    pub fn for_embedder(mut self, embedder: &str) -> Self {
+        self.recognisable = self.template_models.iter().any(|m| m == embedder);
+        self
     }
 }
 

@@ -38,7 +38,18 @@ pub fn crop(img: &RgbImage, face: &Face, scale: f32) -> Vec<u8> {
 
 /// Jittered embeddings of one face, as the edge would send them.
 pub fn observations(models: &Models, img: &RgbImage, face: &Face, n: usize) -> Vec<Vec<f32>> {
-    let mut embedder = models.face_embedder().unwrap();
+    observations_of(models, None, img, face, n)
+}
+
+/// As [`observations`], with embedder `model` (default: the manifest's).
+pub fn observations_of(
+    models: &Models,
+    model: Option<&str>,
+    img: &RgbImage,
+    face: &Face,
+    n: usize,
+) -> Vec<Vec<f32>> {
+    let mut embedder = models.face_embedder_by_id(model).unwrap();
     let items: Vec<(Face, Jitter)> = (0..n)
         .map(|i| {
             let k = i as f32 - n as f32 / 2.0;
@@ -61,13 +72,18 @@ pub fn observations(models: &Models, img: &RgbImage, face: &Face, n: usize) -> V
 }
 
 pub fn face_observed(camera: &str, track: u64, values: &[f32]) -> Vec<u8> {
+    face_observed_as(camera, track, "human_faceres", values)
+}
+
+/// A face observation whose embedding claims model `model`.
+pub fn face_observed_as(camera: &str, track: u64, model: &str, values: &[f32]) -> Vec<u8> {
     json(&event(
         camera,
         EventBody::FaceObserved {
             track,
             quality: 0.9,
             bbox: [10.0, 10.0, 90.0, 90.0],
-            embedding: WireEmbedding::encode("human_faceres", values),
+            embedding: WireEmbedding::encode(model, values),
         },
     ))
 }

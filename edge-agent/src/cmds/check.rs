@@ -176,7 +176,10 @@ fn check_models(config: &Config, report: &mut Report) {
         config.detector.threads
     );
     if config.faces.enabled {
-        match (models.face_detector(), models.face_embedder()) {
+        match (
+            models.face_detector(),
+            models.face_embedder_by_id(config.faces.embedder.as_deref()),
+        ) {
             (Ok(f), Ok(e)) => detail.push_str(&format!(
                 "; faces: {} + {} ({}-D)",
                 f.model_id(),

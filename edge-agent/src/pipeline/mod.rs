@@ -145,7 +145,7 @@ pub async fn run(
         Some(
             crate::face::spawn(
                 models.face_detector()?,
-                models.face_embedder()?,
+                models.face_embedder_by_id(config.faces.embedder.as_deref())?,
                 settings,
                 sink.clone(),
                 shared.clone(),

@@ -16,8 +16,10 @@ use crate::event::EventBody;
 use crate::topic::{CameraChannel, Topic};
 use crate::{CameraId, Event, SCHEMA_VERSION, SiteId, Status};
 
-/// Embedding dimension the face tables store.
-pub const EMBEDDING_DIM: u32 = 1024;
+/// Embedding dimensions the wire accepts. Which dimension a model has is
+/// central's to check (its models manifest); this bound only keeps absurd
+/// vectors out.
+pub const EMBEDDING_DIMS: std::ops::RangeInclusive<u32> = 16..=4096;
 
 /// A camera ingest knows about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,10 +141,12 @@ pub fn validate(
     if let Accepted::Event(e) = &accepted
         && let EventBody::FaceObserved { embedding, .. } = &e.body
     {
-        if embedding.dim != EMBEDDING_DIM {
+        if !EMBEDDING_DIMS.contains(&embedding.dim) {
             return Err(format!(
-                "face embedding has {} dimensions, {EMBEDDING_DIM} expected",
-                embedding.dim
+                "face embedding has {} dimensions, {} to {} expected",
+                embedding.dim,
+                EMBEDDING_DIMS.start(),
+                EMBEDDING_DIMS.end()
             ));
         }
         embedding
@@ -270,10 +274,17 @@ mod tests {
         };
         let good = crate::WireEmbedding::encode("m", &vec![0.03125; 1024]);
         assert!(validate(TOPIC_A, face(1024, &good.data).as_bytes(), 1 << 20, &c).is_ok());
+        let small = crate::WireEmbedding::encode("m", &[0.5; 8]);
+        assert!(
+            validate(TOPIC_A, face(8, &small.data).as_bytes(), 1 << 20, &c)
+                .unwrap_err()
+                .contains("8 dimensions")
+        );
+        // The data must hold as many values as the embedding says.
         assert!(
             validate(TOPIC_A, face(512, &good.data).as_bytes(), 1 << 20, &c)
                 .unwrap_err()
-                .contains("512 dimensions")
+                .contains("bad face embedding")
         );
         assert!(
             validate(TOPIC_A, face(1024, "AAAA").as_bytes(), 1 << 20, &c)

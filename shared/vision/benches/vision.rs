@@ -70,7 +70,6 @@ fn main() {
         let models = Models::open(&workspace_root().join("models"), runtime).unwrap();
         let mut people = models.person_detector(None, None).unwrap();
         let mut faces = models.face_detector().unwrap();
-        let mut embedder = models.face_embedder().unwrap();
 
         // Model latency alone: a prescaled frame skips the resize.
         let lb = people.letterbox(frames[0].width(), frames[0].height());
@@ -111,16 +110,20 @@ fn main() {
                     .map(move |f| (i, f))
             })
             .collect();
-        row(
-            "FaceRes 224 (align + model)",
-            time(iters, |i| {
-                let (p, f) = &face_list[i % face_list.len()];
-                embedder
-                    .embed(&photos[*p].view(), std::slice::from_ref(f))
-                    .unwrap();
-            }),
-            "faces",
-        );
+        for id in models.face_embedder_ids() {
+            let mut embedder = models.face_embedder_by_id(Some(id)).unwrap();
+            let size = embedder.align_config().size;
+            row(
+                &format!("{id} {size} (align + model)"),
+                time(iters, |i| {
+                    let (p, f) = &face_list[i % face_list.len()];
+                    embedder
+                        .embed(&photos[*p].view(), std::slice::from_ref(f))
+                        .unwrap();
+                }),
+                "faces",
+            );
+        }
         row(
             "frame → person boxes (768x576)",
             time(iters, |i| {

@@ -36,8 +36,18 @@ pub enum Family {
     Yolo,
     /// BlazeFace with in-graph anchor decoding.
     Blazeface,
-    /// HSE FaceRes embedder (1024-D).
+    /// HSE FaceRes embedder (1024-D), fed an eye-levelled crop.
     Faceres,
+    /// becauseofAI MobileFace embedder (256-D), fed the ArcFace template
+    /// crop.
+    Mobileface,
+}
+
+impl Family {
+    /// Whether models of this family embed faces.
+    pub fn is_face_embedder(self) -> bool {
+        matches!(self, Self::Faceres | Self::Mobileface)
+    }
 }
 
 /// One model.

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use crate::detect::{DetectorConfig, OnnxDetector};
 use crate::error::VisionError;
-use crate::face::{FaceDetector, FaceDetectorConfig, FaceEmbedder, QualityConfig};
+use crate::face::embed::EmbedderSpec;
+use crate::face::{AlignConfig, FaceDetector, FaceDetectorConfig, FaceEmbedder, QualityConfig};
 use crate::manifest::{Family, Manifest, ModelSpec};
 use crate::runtime::{RuntimeOptions, load_session};
 
@@ -121,27 +122,92 @@ impl Models {
         QualityConfig::default()
     }
 
+    /// The manifest's default face embedder id.
+    pub fn default_face_embedder(&self) -> &str {
+        &self.manifest.defaults.face_embedder
+    }
+
+    /// Every face embedder in the manifest, by id.
+    pub fn face_embedder_ids(&self) -> Vec<&str> {
+        self.manifest
+            .models
+            .iter()
+            .filter(|(_, m)| m.family.is_face_embedder())
+            .map(|(id, _)| id.as_str())
+            .collect()
+    }
+
     /// The default face embedder.
     pub fn face_embedder(&self) -> Result<FaceEmbedder, VisionError> {
-        let id = &self.manifest.defaults.face_embedder;
+        self.face_embedder_by_id(None)
+    }
+
+    /// Face embedder `id` (or the default): its family decides the crop,
+    /// the manifest its input size, value range and dimension.
+    pub fn face_embedder_by_id(&self, id: Option<&str>) -> Result<FaceEmbedder, VisionError> {
+        let id = id.unwrap_or(&self.manifest.defaults.face_embedder);
         let spec = self.spec(id)?;
-        let dim = spec
+        let embedder_spec = self.embedder_spec(id, spec)?;
+        FaceEmbedder::new(id, self.session(spec)?, embedder_spec)
+    }
+
+    /// The embedding dimension of face embedder `id`.
+    pub fn embedding_dim(&self, id: &str) -> Result<usize, VisionError> {
+        let spec = self.spec(id)?;
+        Ok(self.embedder_spec(id, spec)?.dim)
+    }
+
+    fn embedder_spec(&self, id: &str, spec: &ModelSpec) -> Result<EmbedderSpec, VisionError> {
+        let bad = |message: String| VisionError::Manifest {
+            path: self.manifest_path.clone(),
+            message,
+        };
+        let align = |size| match spec.family {
+            Family::Faceres => Ok(AlignConfig {
+                size,
+                ..AlignConfig::default()
+            }),
+            Family::Mobileface => Ok(AlignConfig::arcface(size)),
+            other => Err(bad(format!(
+                "model {id} is a {other:?} model, not a face embedder"
+            ))),
+        };
+        let output = spec
             .outputs
             .iter()
             .find(|o| o.name == "embedding")
-            .and_then(|o| o.shape.last().copied())
+            .ok_or_else(|| bad(format!("model {id} has no `embedding` output")))?;
+        let dim = output
+            .shape
+            .last()
+            .copied()
             .filter(|&d| d > 0)
-            .ok_or_else(|| VisionError::Manifest {
-                path: self.manifest_path.clone(),
-                message: format!("model {id} has no `embedding` output with a fixed dimension"),
-            })?;
-        FaceEmbedder::new(id, self.session(spec)?, dim as usize)
+            .ok_or_else(|| bad(format!("model {id}'s `embedding` has no fixed dimension")))?;
+        let size = match spec.input.shape.as_slice() {
+            [_, h, w, 3] if h == w && *h > 0 => *h as u32,
+            other => {
+                return Err(bad(format!(
+                    "model {id}'s input must be [N, size, size, 3], not {other:?}"
+                )));
+            }
+        };
+        Ok(EmbedderSpec {
+            input: spec.input.name.clone(),
+            output: output.name.clone(),
+            dim: dim as usize,
+            align: align(size)?,
+            range: spec.input.range.unwrap_or([0.0, 255.0]),
+        })
     }
 
-    /// Cosine similarity above which the embedder's vectors are the same
-    /// person (manifest).
+    /// Cosine similarity above which the default embedder's vectors are
+    /// the same person (manifest).
     pub fn same_person_threshold(&self) -> Result<f32, VisionError> {
-        let id = &self.manifest.defaults.face_embedder;
+        self.same_person_threshold_of(&self.manifest.defaults.face_embedder)
+    }
+
+    /// The manifest's same-person threshold of embedder `id`.
+    pub fn same_person_threshold_of(&self, id: &str) -> Result<f32, VisionError> {
         self.spec(id)?
             .thresholds
             .same_person

@@ -52,7 +52,8 @@ enum AdminCommand {
     /// Persons to recognise (bulk enrolment). `persons` still works.
     #[command(subcommand, alias = "persons")]
     Person(super::persons::PersonsCommand),
-    /// Face recognition: calibrate the same-person threshold on your photos.
+    /// Face recognition: calibrate the same-person threshold on your
+    /// photos, compare embedders, re-embed enrolled photos for a new one.
     /// (Plural as the feature is named; `face` works too.)
     #[command(subcommand, alias = "face")]
     Faces(super::faces::FacesCommand),
@@ -63,7 +64,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         AdminCommand::Pki(cmd) => return pki(cmd),
         AdminCommand::Broker(cmd) => return broker(cmd),
         // No database: photos in, numbers out (and the config file).
-        AdminCommand::Faces(cmd) => {
+        AdminCommand::Faces(cmd) if !cmd.needs_database() => {
             let faces = match &args.config {
                 Some(c) => central::config::Config::load(c)?.faces,
                 None => Default::default(),
@@ -113,6 +114,6 @@ async fn run_db(
         AdminCommand::Camera(c) => camera(c, &client).await,
         AdminCommand::Pki(c) => pki(c),
         AdminCommand::Broker(c) => broker(c),
-        AdminCommand::Faces(c) => super::faces::run(c, Default::default(), None).await,
+        AdminCommand::Faces(c) => super::faces::run_db(c, &client, faces).await,
     }
 }

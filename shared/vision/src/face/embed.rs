@@ -49,12 +49,23 @@ impl Embedding {
     }
 }
 
+/// How to feed one embedder: the manifest's input and output, the crop its
+/// family was trained on, and the value range of its input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmbedderSpec {
+    pub input: String,
+    pub output: String,
+    pub dim: usize,
+    pub align: AlignConfig,
+    /// Input values for pixel 0 and pixel 255.
+    pub range: [f32; 2],
+}
+
 /// The embedder session and its buffers.
 pub struct FaceEmbedder {
     id: String,
     session: Session,
-    align: AlignConfig,
-    dim: usize,
+    spec: EmbedderSpec,
     tensor: Vec<f32>,
 }
 
@@ -62,29 +73,34 @@ impl std::fmt::Debug for FaceEmbedder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FaceEmbedder")
             .field("id", &self.id)
-            .field("dim", &self.dim)
-            .field("align", &self.align)
+            .field("spec", &self.spec)
             .finish_non_exhaustive()
     }
 }
 
 impl FaceEmbedder {
-    /// Wraps a FaceRes session: input `input` [N, 224, 224, 3] (0..255),
-    /// output `embedding` [N, dim].
-    pub fn new(id: &str, session: Session, dim: usize) -> Result<Self, VisionError> {
-        expect_outlet(id, session.inputs(), "input", "input", &[-1, 224, 224, 3])?;
+    /// Wraps an embedder session, checking it has `spec`'s input
+    /// [N, size, size, 3] and output [N, dim].
+    pub fn new(id: &str, session: Session, spec: EmbedderSpec) -> Result<Self, VisionError> {
+        let side = i64::from(spec.align.size);
+        expect_outlet(
+            id,
+            session.inputs(),
+            "input",
+            &spec.input,
+            &[-1, side, side, 3],
+        )?;
         expect_outlet(
             id,
             session.outputs(),
             "output",
-            "embedding",
-            &[-1, dim as i64],
+            &spec.output,
+            &[-1, spec.dim as i64],
         )?;
         Ok(Self {
             id: id.to_owned(),
             session,
-            align: AlignConfig::default(),
-            dim,
+            spec,
             tensor: Vec::new(),
         })
     }
@@ -94,11 +110,11 @@ impl FaceEmbedder {
     }
 
     pub fn dim(&self) -> usize {
-        self.dim
+        self.spec.dim
     }
 
     pub fn align_config(&self) -> &AlignConfig {
-        &self.align
+        &self.spec.align
     }
 
     /// Embeds each face (one batch).
@@ -120,40 +136,40 @@ impl FaceEmbedder {
         if items.is_empty() {
             return Ok(Vec::new());
         }
-        let n = self.align.size as usize;
+        let n = self.spec.align.size as usize;
         let per = n * n * 3;
         self.tensor.resize(per * items.len(), 0.0);
+        let [lo, hi] = self.spec.range;
+        let gain = (hi - lo) / 255.0;
         for (i, (face, jitter)) in items.iter().enumerate() {
-            align_into(
-                image,
-                face,
-                &self.align,
-                *jitter,
-                &mut self.tensor[i * per..(i + 1) * per],
-            );
+            let crop = &mut self.tensor[i * per..(i + 1) * per];
+            align_into(image, face, &self.spec.align, *jitter, crop);
+            if (lo, gain) != (0.0, 1.0) {
+                crop.iter_mut().for_each(|v| *v = lo + *v * gain);
+            }
         }
         let input = TensorRef::from_array_view(([items.len(), n, n, 3], &self.tensor[..]))
             .map_err(|e| VisionError::inference(&self.id, e))?;
         let outputs = self
             .session
-            .run(ort::inputs!["input" => input])
+            .run(ort::inputs![self.spec.input.as_str() => input])
             .map_err(|e| VisionError::inference(&self.id, e))?;
-        let (_, data) = outputs["embedding"]
+        let (_, data) = outputs[self.spec.output.as_str()]
             .try_extract_tensor::<f32>()
             .map_err(|e| VisionError::inference(&self.id, e))?;
-        if data.len() != items.len() * self.dim {
+        let dim = self.spec.dim;
+        if data.len() != items.len() * dim {
             return Err(VisionError::Shape {
                 model: self.id.clone(),
                 detail: format!(
-                    "embedding output has {} values for {} faces of {}",
+                    "embedding output has {} values for {} faces of {dim}",
                     data.len(),
                     items.len(),
-                    self.dim
                 ),
             });
         }
         Ok(data
-            .chunks_exact(self.dim)
+            .chunks_exact(dim)
             .map(|v| Embedding::new(self.id.clone(), v.to_vec()))
             .collect())
     }

@@ -129,8 +129,10 @@ pub fn laplacian_variance(image: &ImageView<'_>, face: &Face) -> f32 {
     let cfg = super::AlignConfig {
         size: N as u32,
         // The inner face only (eyes to chin), where focus shows.
-        side_per_eye_distance: 2.2,
-        mouth_weight: 0.5,
+        method: super::align::AlignMethod::EyeCrop {
+            side_per_eye_distance: 2.2,
+            mouth_weight: 0.5,
+        },
     };
     let t = Transform::for_face(face, &cfg, Jitter::NONE);
     let mut grey = [0.0f32; N * N];

@@ -48,16 +48,20 @@ async function loadPerson(id) {
   $("#edit-notes").value = p.notes || "";
   $("#edit-consent").checked = p.consent;
   $("#edit-expires").value = p.expires_at ? localDate(new Date(p.expires_at), zoneOf()) : "";
-  await loadPhotos(id);
+  await loadPhotos(id, p);
 }
 
-async function loadPhotos(id) {
+async function loadPhotos(id, p) {
   const box = $("#photos");
   const res = await api(`/api/v1/persons/${enc(id)}/photos`);
   box.replaceChildren();
   if (!res.ok) { say("#enrol-result", await errorText(res)); return; }
   const photos = await res.json();
-  say("#photo-advice", advice(photos));
+  // After a change of face model, a person whose photos were not kept has
+  // no template of the new one (central admin faces reembed names them).
+  const stale = p && p.photos > 0 && !p.recognisable
+    ? " Not recognised with the current face model: their photos were not kept, so enrol new ones." : "";
+  say("#photo-advice", advice(photos) + stale);
   for (const ph of photos) {
     const fig = el("figure", {});
     if (ph.stored) fig.append(el("img", { src: `/api/v1/persons/${enc(id)}/photos/${enc(ph.id)}`, alt: `Enrolment photo of ${$("#person-name").textContent}` }));
