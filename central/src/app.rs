@@ -47,6 +47,11 @@ pub struct AppState {
     pub recognize: crate::recognize::RecognizeConfig,
     /// Camera pictures: who watches what, the live relay.
     pub media: Arc<crate::media::Media>,
+    /// Per camera: state, occupancy, IN/OUT today (`counting/current`),
+    /// kept current by the live feed.
+    pub counting: Arc<crate::counting_view::CountingView>,
+    /// The machine's latest vitals (`/health`), sampled in the background.
+    pub vitals: tokio::sync::watch::Receiver<crate::vitals::Vitals>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -12,6 +12,19 @@ use atrium_proto::{Event, Status};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// Where a live message came from, for in-process readers (never sent to
+/// WebSocket clients).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// The committing transaction's id (`pg_current_xact_id`), when the
+    /// notification carried it: a reader that loaded a snapshot of the
+    /// tables can tell whether the event is already in it.
+    pub xid: Option<u64>,
+    /// From a status heartbeat (which updates `camera_status_current`),
+    /// not from an event.
+    pub status: bool,
+}
+
 /// One live message.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct LiveEvent {
@@ -25,6 +38,9 @@ pub struct LiveEvent {
     /// The event's data (see the MQTT reference).
     #[schema(value_type = Object)]
     pub data: serde_json::Value,
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub origin: Origin,
 }
 
 impl LiveEvent {
@@ -35,6 +51,7 @@ impl LiveEvent {
             camera: e.camera.to_string(),
             ts: e.ts,
             data: raw.get("data").cloned().unwrap_or(serde_json::Value::Null),
+            origin: Origin::default(),
         }
     }
 
@@ -53,6 +70,10 @@ impl LiveEvent {
                 "load_level": s.load_level,
                 "config_version": s.config_version,
             }),
+            origin: Origin {
+                xid: None,
+                status: true,
+            },
         }
     }
 }
@@ -60,32 +81,89 @@ impl LiveEvent {
 /// The PostgreSQL notification channel live events travel on.
 pub const CHANNEL: &str = "atrium_live";
 
-/// NOTIFY payloads are limited to 8000 bytes; chunks stay well below.
+/// NOTIFY payloads are limited to 8000 bytes; chunks stay well below,
+/// leaving room for the envelope.
 const CHUNK_BYTES: usize = 7000;
 
 /// Live events as JSON arrays of at most [`CHUNK_BYTES`] each (one event
-/// larger than that is sent alone; none comes close).
-pub fn chunks(events: &[LiveEvent]) -> Vec<String> {
+/// larger than that is sent alone; none comes close), each with whether
+/// its events come from status heartbeats ([`Origin::status`]).
+pub fn chunks(events: &[LiveEvent]) -> Vec<(String, bool)> {
     let mut out = Vec::new();
-    let mut cur = String::from("[");
-    for e in events {
-        let Ok(json) = serde_json::to_string(e) else {
-            continue;
-        };
-        if cur.len() > 1 && cur.len() + json.len() + 2 > CHUNK_BYTES {
-            cur.push(']');
-            out.push(std::mem::replace(&mut cur, String::from("[")));
+    for status in [false, true] {
+        let mut cur = String::from("[");
+        for e in events.iter().filter(|e| e.origin.status == status) {
+            let Ok(json) = serde_json::to_string(e) else {
+                continue;
+            };
+            if cur.len() > 1 && cur.len() + json.len() + 2 > CHUNK_BYTES {
+                cur.push(']');
+                out.push((std::mem::replace(&mut cur, String::from("[")), status));
+            }
+            if cur.len() > 1 {
+                cur.push(',');
+            }
+            cur.push_str(&json);
         }
         if cur.len() > 1 {
-            cur.push(',');
+            cur.push(']');
+            out.push((cur, status));
         }
-        cur.push_str(&json);
-    }
-    if cur.len() > 1 {
-        cur.push(']');
-        out.push(cur);
     }
     out
+}
+
+/// Sends `events` on [`CHANNEL`] from inside the committing transaction,
+/// all chunks in one statement, each in the envelope
+/// `{"xid": "<pg_current_xact_id>", "status": bool, "events": [...]}`.
+pub async fn notify(
+    tx: &impl deadpool_postgres::GenericClient,
+    events: &[LiveEvent],
+) -> Result<(), tokio_postgres::Error> {
+    let parts = chunks(events);
+    if parts.is_empty() {
+        return Ok(());
+    }
+    let (texts, status): (Vec<String>, Vec<bool>) = parts.into_iter().unzip();
+    tx.execute(
+        "SELECT pg_notify($1, json_build_object('xid', pg_current_xact_id()::text, 'status', s, 'events', c::json)::text)
+         FROM unnest($2::text[], $3::bool[]) AS t(c, s)",
+        &[&CHANNEL, &texts, &status],
+    )
+    .await?;
+    Ok(())
+}
+
+/// A notification's envelope ([`notify`]); a bare array is an older
+/// instance's notification, without the envelope.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Envelope {
+    Enveloped {
+        xid: Option<String>,
+        #[serde(default)]
+        status: bool,
+        events: Vec<LiveEvent>,
+    },
+    Bare(Vec<LiveEvent>),
+}
+
+/// The live events of one notification, with their origin.
+pub fn parse_notification(payload: &str) -> Result<Vec<LiveEvent>, serde_json::Error> {
+    Ok(match serde_json::from_str::<Envelope>(payload)? {
+        Envelope::Enveloped {
+            xid,
+            status,
+            mut events,
+        } => {
+            let xid = xid.and_then(|x| x.parse::<u64>().ok());
+            for e in &mut events {
+                e.origin = Origin { xid, status };
+            }
+            events
+        }
+        Envelope::Bare(events) => events,
+    })
 }
 
 /// Listens on [`CHANNEL`] and forwards every event to local WebSocket
@@ -146,7 +224,7 @@ pub async fn listen(
                     }
                     continue;
                 }
-                match serde_json::from_str::<Vec<LiveEvent>>(&payload) {
+                match parse_notification(&payload) {
                     Ok(events) => {
                         for e in events {
                             let _ = tx.send(e);
@@ -182,20 +260,36 @@ mod tests {
             camera: format!("cam-{i}"),
             ts: Utc::now(),
             data: serde_json::json!({"line": "door", "direction": "in", "track": i}),
+            origin: Origin::default(),
         }
     }
 
     #[test]
     fn chunks_fit_a_notification_and_lose_nothing() {
-        let events: Vec<LiveEvent> = (0..500).map(ev).collect();
+        let mut events: Vec<LiveEvent> = (0..500).map(ev).collect();
+        for e in events.iter_mut().skip(490) {
+            e.origin.status = true;
+        }
         let parts = chunks(&events);
-        assert!(parts.len() > 1);
+        assert!(parts.len() > 2);
         let mut back = Vec::new();
-        for c in &parts {
+        for (c, status) in &parts {
             assert!(c.len() <= CHUNK_BYTES, "{}", c.len());
-            back.extend(serde_json::from_str::<Vec<LiveEvent>>(c).unwrap());
+            // The envelope notify() wraps each chunk in, as PostgreSQL
+            // would send it.
+            let payload = format!(r#"{{"xid":"7731","status":{status},"events":{c}}}"#);
+            assert!(payload.len() < 8000);
+            back.extend(parse_notification(&payload).unwrap());
+        }
+        assert!(back.iter().all(|e| e.origin.xid == Some(7731)));
+        assert_eq!(back.iter().filter(|e| e.origin.status).count(), 10);
+        for e in &mut back {
+            e.origin.xid = None;
         }
         assert_eq!(back, events);
         assert!(chunks(&[]).is_empty());
+        // An older instance's bare array still reads, without an origin.
+        let bare = parse_notification(&serde_json::to_string(&events[..2]).unwrap()).unwrap();
+        assert_eq!(bare[0].origin, Origin::default());
     }
 }

@@ -167,7 +167,10 @@ async fn start_in_span(
         metrics.clone(),
         stop.clone(),
     )?;
+    let (sampler, vitals_tx, vitals) = crate::vitals::channel(&cfg.ingest.spool_dir);
     let state = AppState {
+        counting: crate::counting_view::CountingView::new(),
+        vitals,
         pool: pool.clone(),
         keys: Arc::new(keys),
         ingest: handle,
@@ -215,6 +218,11 @@ async fn start_in_span(
         }
     });
     let mut tasks = vec![ingest_task, http];
+    tasks.push(atrium_worker::spawn(crate::vitals::run(
+        sampler,
+        vitals_tx,
+        stop.clone(),
+    )));
     tasks.push(atrium_worker::spawn(
         crate::media::MediaConnection {
             options: media_options,
@@ -260,6 +268,22 @@ async fn start_in_span(
         .is_err()
     {
         tracing::warn!("live events are not flowing yet (the database does not answer LISTEN)");
+    }
+    let (ready_tx, ready) = tokio::sync::oneshot::channel();
+    tasks.push(atrium_worker::spawn(crate::counting_view::run(
+        state.counting.clone(),
+        pool.clone(),
+        state.live.clone(),
+        state.clock.clone(),
+        ready_tx,
+        stop.clone(),
+    )));
+    // counting/current reads the database until the view has loaded.
+    if tokio::time::timeout(Duration::from_secs(10), ready)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the counting view has not loaded yet; counting/current reads the database");
     }
     tasks.push(atrium_worker::spawn(housekeeping(
         state.clone(),

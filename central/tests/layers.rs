@@ -18,7 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["rate_limit"],
     &["live"],
     &["recognize"],
-    &["ingest", "retention"],
+    &["ingest", "retention", "vitals", "counting_view"],
     &["media"],
     &["http"],
     &["app"],

@@ -108,13 +108,31 @@ pub async fn current(
 ) -> Result<axum::Json<Paginated<CameraNow>>, ApiError> {
     let site = who.site(q.site_id.clone())?;
     let page = Page::new(q.page, q.per_page)?;
-    let client = state.pool.get().await?;
-    if let Some(c) = &q.camera_id {
-        ensure_camera(&client, c).await?;
-    }
-    let (rows, total) =
-        counting::current(&client, site, q.camera_id.clone(), page.window()).await?;
     let now = state.clock.now();
+    // From memory (crate::counting_view); from the database when the view
+    // has not loaded, or does not know the camera yet (added elsewhere).
+    let known = q
+        .camera_id
+        .as_deref()
+        .is_none_or(|c| state.counting.contains(c));
+    let from_view = known
+        .then(|| {
+            state
+                .counting
+                .page(site.as_deref(), q.camera_id.as_deref(), page.window(), now)
+        })
+        .flatten();
+    let (rows, total) = match from_view {
+        Some(v) => v,
+        None => {
+            let client = state.pool.get().await?;
+            if let Some(c) = &q.camera_id {
+                ensure_camera(&client, c).await?;
+                state.counting.reload_soon();
+            }
+            counting::current(&client, site, q.camera_id.clone(), page.window()).await?
+        }
+    };
     let mut data = Vec::with_capacity(rows.len());
     for r in rows {
         let lines: Vec<LineToday> = serde_json::from_value(r.lines_today)

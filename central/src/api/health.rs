@@ -54,6 +54,7 @@ pub struct CameraHealth {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SystemHealth {
+    /// Average over the last sampling interval (5 s).
     pub cpu_percent: f32,
     pub memory_used_bytes: u64,
     pub memory_total_bytes: u64,
@@ -90,28 +91,15 @@ pub struct FacesHealth {
     pub embedder: String,
 }
 
-fn system(disk_path: &std::path::Path) -> SystemHealth {
-    use sysinfo::{CpuRefreshKind, Disks, MemoryRefreshKind, RefreshKind, System};
-    let mut sys = System::new_with_specifics(
-        RefreshKind::nothing()
-            .with_cpu(CpuRefreshKind::nothing().with_cpu_usage())
-            .with_memory(MemoryRefreshKind::nothing().with_ram()),
-    );
-    std::thread::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL);
-    sys.refresh_cpu_usage();
-    let disks = Disks::new_with_refreshed_list();
-    let canonical = std::fs::canonicalize(disk_path).unwrap_or_else(|_| disk_path.to_owned());
-    let disk = disks
-        .list()
-        .iter()
-        .filter(|d| canonical.starts_with(d.mount_point()))
-        .max_by_key(|d| d.mount_point().as_os_str().len());
-    SystemHealth {
-        cpu_percent: sys.global_cpu_usage(),
-        memory_used_bytes: sys.used_memory(),
-        memory_total_bytes: sys.total_memory(),
-        disk_free_bytes: disk.map(|d| d.available_space()).unwrap_or(0),
-        disk_total_bytes: disk.map(|d| d.total_space()).unwrap_or(0),
+impl From<crate::vitals::Vitals> for SystemHealth {
+    fn from(v: crate::vitals::Vitals) -> Self {
+        Self {
+            cpu_percent: v.cpu_percent,
+            memory_used_bytes: v.memory_used_bytes,
+            memory_total_bytes: v.memory_total_bytes,
+            disk_free_bytes: v.disk_free_bytes,
+            disk_total_bytes: v.disk_total_bytes,
+        }
     }
 }
 
@@ -122,32 +110,21 @@ fn system(disk_path: &std::path::Path) -> SystemHealth {
         (status = 503, description = "The database is unreachable", body = Health),
     ))]
 pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
-    let started = Instant::now();
+    let started = Instant::now(); // a measurement, not a clock read
+    // One query: its answer proves the database is up and gives the
+    // cameras; its round trip is the latency reported.
     let db = async {
         let client = state.pool.get().await.map_err(|e| e.to_string())?;
-        client
-            .query_one("SELECT 1", &[])
-            .await
-            .map_err(|e| e.to_string())?;
-        let latency = started.elapsed().as_secs_f64() * 1000.0;
         let rows = crate::store::cameras::statuses(&client)
             .await
             .map_err(|e| e.to_string())?;
-        Ok::<_, String>((latency, rows))
+        Ok::<_, String>((started.elapsed().as_secs_f64() * 1000.0, rows))
     };
     let db = tokio::time::timeout(std::time::Duration::from_secs(5), db)
         .await
         .unwrap_or_else(|_| Err("no answer within 5 s".into()));
-    let disk_path = state.settings.disk_path.clone();
-    let system = tokio::task::spawn_blocking(move || system(&disk_path))
-        .await
-        .unwrap_or(SystemHealth {
-            cpu_percent: 0.0,
-            memory_used_bytes: 0,
-            memory_total_bytes: 0,
-            disk_free_bytes: 0,
-            disk_total_bytes: 0,
-        });
+    // Sampled in the background (crate::vitals): never measured here.
+    let system = SystemHealth::from(*state.vitals.borrow());
     let now = state.clock.now();
     let (database, cameras) = match db {
         Ok((latency, rows)) => (

@@ -252,11 +252,7 @@ impl Writer {
                 .await
                 .map_err(outcome)?,
         );
-        for chunk in crate::live::chunks(&live) {
-            tx.execute("SELECT pg_notify($1, $2)", &[&crate::live::CHANNEL, &chunk])
-                .await
-                .map_err(outcome)?;
-        }
+        crate::live::notify(&tx, &live).await.map_err(outcome)?;
         tx.commit().await.map_err(outcome)?;
         let now = self.cfg.clock.now();
         BatchCommitted {

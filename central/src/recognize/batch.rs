@@ -198,5 +198,6 @@ async fn decide_track(
             "observations": new.observations,
             "best_face_event_id": best_face,
         }),
+        origin: Default::default(),
     }))
 }

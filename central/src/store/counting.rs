@@ -47,6 +47,34 @@ impl CameraCounts {
     }
 }
 
+/// The per-camera figures, for the cameras `cams_sql` selects (a query
+/// returning `id, site_id, name, timezone`), with the start of the
+/// site-local day and of the next.
+fn current_sql(cams_sql: &str) -> String {
+    format!(
+        "WITH cams AS ({cams_sql}),
+         days AS (
+            SELECT cams.*, date_trunc('day', now() AT TIME ZONE cams.timezone) AS local_day FROM cams)
+         SELECT days.id, days.site_id, days.name, st.state, st.changed_at, st.ts AS status_ts,
+                o.in_view, o.zones, o.ts AS occupancy_ts, lt.lines,
+                days.local_day AT TIME ZONE days.timezone AS day_start,
+                (days.local_day + INTERVAL '1 day') AT TIME ZONE days.timezone AS next_day_start
+         FROM days
+         LEFT JOIN camera_status_current st ON st.camera_id = days.id
+         LEFT JOIN LATERAL (
+            SELECT ts, in_view, zones FROM occupancy_samples
+            WHERE camera_id = days.id AND ts > now() - INTERVAL '1 day'
+            ORDER BY ts DESC LIMIT 1) o ON true
+         LEFT JOIN LATERAL (
+            SELECT coalesce(jsonb_agg(jsonb_build_object('line_id', line_id, 'in', i, 'out', o) ORDER BY line_id), '[]') AS lines
+            FROM (SELECT line_id, sum(in_count) AS i, sum(out_count) AS o FROM crossing_rollups
+                  WHERE resolution = 'minute' AND camera_id = days.id
+                    AND bucket >= (days.local_day AT TIME ZONE days.timezone)
+                  GROUP BY line_id) x) lt ON true
+         ORDER BY days.id"
+    )
+}
+
 /// One page of cameras (by id) with their figures, and how many match.
 pub async fn current(
     client: &impl GenericClient,
@@ -65,28 +93,12 @@ pub async fn current(
         .await?
         .try_get("n")?;
     let n = f.next_index();
-    let sql = format!(
-        "WITH cams AS (
-            SELECT c.id, c.site_id, c.name, s.timezone FROM cameras c JOIN sites s ON s.id = c.site_id
-            {where_sql} ORDER BY c.id LIMIT ${n} OFFSET ${m})
-         SELECT cams.id, cams.site_id, cams.name, st.state, st.changed_at, st.ts AS status_ts,
-                o.in_view, o.zones, o.ts AS occupancy_ts, lt.lines
-         FROM cams
-         LEFT JOIN camera_status_current st ON st.camera_id = cams.id
-         LEFT JOIN LATERAL (
-            SELECT ts, in_view, zones FROM occupancy_samples
-            WHERE camera_id = cams.id AND ts > now() - INTERVAL '1 day'
-            ORDER BY ts DESC LIMIT 1) o ON true
-         LEFT JOIN LATERAL (
-            SELECT coalesce(jsonb_agg(jsonb_build_object('line_id', line_id, 'in', i, 'out', o) ORDER BY line_id), '[]') AS lines
-            FROM (SELECT line_id, sum(in_count) AS i, sum(out_count) AS o FROM crossing_rollups
-                  WHERE resolution = 'minute' AND camera_id = cams.id
-                    AND bucket >= (date_trunc('day', now() AT TIME ZONE cams.timezone) AT TIME ZONE cams.timezone)
-                  GROUP BY line_id) x) lt ON true
-         ORDER BY cams.id",
+    let sql = current_sql(&format!(
+        "SELECT c.id, c.site_id, c.name, s.timezone FROM cameras c JOIN sites s ON s.id = c.site_id
+         {where_sql} ORDER BY c.id LIMIT ${n} OFFSET ${m}",
         where_sql = f.where_sql(),
         m = n + 1,
-    );
+    ));
     let rows = client
         .query(&sql, &f.params(&[&window.limit, &window.offset]))
         .await?;
@@ -95,6 +107,37 @@ pub async fn current(
         .map(CameraCounts::from_row)
         .collect::<Result<_, _>>()?;
     Ok((data, total))
+}
+
+/// Every camera's figures with the site-local day they count (for the
+/// in-memory view of `counting/current`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CameraCountsToday {
+    pub counts: CameraCounts,
+    /// Start of the site-local day the figures' "today" is, and of the next.
+    pub day_start: DateTime<Utc>,
+    pub next_day_start: DateTime<Utc>,
+}
+
+/// Every camera, by id.
+pub async fn current_all(
+    client: &impl GenericClient,
+) -> Result<Vec<CameraCountsToday>, tokio_postgres::Error> {
+    let sql = current_sql(
+        "SELECT c.id, c.site_id, c.name, s.timezone FROM cameras c JOIN sites s ON s.id = c.site_id",
+    );
+    client
+        .query(&sql, &[])
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(CameraCountsToday {
+                counts: CameraCounts::from_row(r)?,
+                day_start: r.try_get("day_start")?,
+                next_day_start: r.try_get("next_day_start")?,
+            })
+        })
+        .collect()
 }
 
 /// Bucket size of the history.

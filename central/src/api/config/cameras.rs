@@ -173,6 +173,8 @@ pub async fn put_camera(
         }
     }
     finish_change(&state, tx, cam, bump).await?;
+    // A new name or a disabled camera shows in counting/current at once.
+    state.counting.reload_soon();
     let camera = store::get(&client, cam)
         .await?
         .ok_or_else(|| ApiError::camera_not_found(cam))?;
