@@ -18,6 +18,7 @@ pub mod outbox;
 pub mod pipeline;
 pub mod publish;
 pub mod relay;
+pub mod replay;
 pub mod source;
 pub mod spool_sync;
 pub mod state;

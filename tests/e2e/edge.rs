@@ -11,44 +11,11 @@ use atrium_proto::event::EventBody;
 use atrium_proto::{CameraState, Direction};
 use atrium_testkit::{Mosquitto, RtspCamera, TestClient, fixture};
 use atrium_tests::{EdgeAgent, EdgeSetup, Observer, binary};
-use serde::Deserialize;
 
-/// vtest.avi frames are 100 ms apart; the RTSP camera stamps frame n at
-/// n × 100 ms, so an event's `stream_ms` / 100 is its frame number.
-const FRAME_MS: i64 = 100;
-const VTEST_FRAMES: i64 = 795;
+#[path = "common/vtest.rs"]
+mod vtest;
 
-#[derive(Deserialize)]
-struct GroundTruth {
-    line: GtLine,
-    crossings: Vec<GtCrossing>,
-}
-
-#[derive(Deserialize)]
-struct GtLine {
-    id: String,
-    a: [f32; 2],
-    b: [f32; 2],
-    in_side: String,
-}
-
-#[derive(Deserialize)]
-struct GtCrossing {
-    frame: i64,
-    direction: Direction,
-}
-
-fn ground_truth() -> GroundTruth {
-    let text = std::fs::read_to_string(fixture("vtest_line_road.expected.json").unwrap()).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
-fn line_toml(gt: &GroundTruth) -> String {
-    format!(
-        "[[lines]]\nid = \"{}\"\na = [{}, {}]\nb = [{}, {}]\nin_side = \"{}\"\n",
-        gt.line.id, gt.line.a[0], gt.line.a[1], gt.line.b[0], gt.line.b[1], gt.line.in_side
-    )
-}
+use vtest::{FRAME_MS, VTEST_FRAMES, ground_truth, line_toml};
 
 async fn vtest_camera() -> RtspCamera {
     let vtest = fixture("vtest.mp4").unwrap();
@@ -139,43 +106,18 @@ async fn vtest_crossings_over_rtsp_match_the_ground_truth() {
     // Match the agent's crossings to the ground truth: same direction,
     // within 15 frames; what stays unmatched on either side is a miscount.
     let ours = crossings(&seen, &gt.line.id);
-    let mut unmatched_gt: Vec<&GtCrossing> = gt.crossings.iter().collect();
-    let mut false_counts = Vec::new();
-    for (frame, dir) in &ours {
-        let best = unmatched_gt
-            .iter()
-            .enumerate()
-            .filter(|(_, g)| g.direction == *dir && (g.frame - frame).abs() <= 15)
-            .min_by_key(|(_, g)| (g.frame - frame).abs())
-            .map(|(i, _)| i);
-        match best {
-            Some(i) => {
-                unmatched_gt.remove(i);
-            }
-            None => false_counts.push((*frame, *dir)),
-        }
-    }
-    let missed: Vec<(i64, Direction)> = unmatched_gt
-        .iter()
-        .map(|g| (g.frame, g.direction))
-        .collect();
-    let count = |v: &[(i64, Direction)], d: Direction| v.iter().filter(|c| c.1 == d).count();
-    let gt_in = gt
-        .crossings
-        .iter()
-        .filter(|c| c.direction == Direction::In)
-        .count();
-    let gt_out = gt.crossings.len() - gt_in;
+    let sc = vtest::score(&gt, &ours);
     println!(
-        "ground truth IN {gt_in} OUT {gt_out}; agent IN {} OUT {}; missed {missed:?}; extra {false_counts:?}",
-        count(&ours, Direction::In),
-        count(&ours, Direction::Out)
+        "ground truth IN {} OUT {}; agent IN {} OUT {}; missed {:?}; extra {:?}",
+        sc.gt_in, sc.gt_out, sc.ours_in, sc.ours_out, sc.missed, sc.extra
     );
-    let miscounts = missed.len() + false_counts.len();
-    let allowed = gt.crossings.len() / 10;
     assert!(
-        miscounts <= allowed,
-        "{miscounts} miscounts (allowed {allowed}): missed {missed:?}, extra {false_counts:?}; all ours: {ours:?}"
+        sc.miscounts() <= sc.allowed(),
+        "{} miscounts (allowed {}): missed {:?}, extra {:?}; all ours: {ours:?}",
+        sc.miscounts(),
+        sc.allowed(),
+        sc.missed,
+        sc.extra
     );
 }
 

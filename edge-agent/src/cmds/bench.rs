@@ -142,6 +142,38 @@ fn pass(args: &Args, stage: Stage, threads: usize) -> anyhow::Result<(u64, f64)>
     Ok((frames, t0.elapsed().as_secs_f64()))
 }
 
+/// Counting as a camera at real time does it, detecting on every 1st,
+/// 2nd and 3rd frame (`edge-agent replay`): the CPU one camera needs
+/// (process CPU time over the video's duration) and the crossings of the
+/// bench line.
+fn rates(args: &Args) -> anyhow::Result<()> {
+    let text = format!(
+        "[camera]\nid = \"bench\"\nsite = \"bench\"\nurl = \"file:///dev/null\"\n\
+         [detector]\nmodels_dir = {models:?}\n[faces]\nenabled = false\n\
+         [broker]\nhost = \"localhost\"\nca_file = \"/dev/null\"\ncert_file = \"/dev/null\"\nkey_file = \"/dev/null\"\n\
+         [spool]\ndir = \"/nonexistent\"\n\
+         [[lines]]\nid = \"bench\"\na = [0.45, 0.3]\nb = [0.45, 0.8]\nin_side = \"left\"\n",
+        models = args.models.display().to_string()
+    );
+    let config = edge_agent::config::Config::parse(&text, std::path::Path::new("bench.toml"))?;
+    println!("| counting at real time | detections/s | CPU cores per camera | crossings |");
+    println!("|---|---:|---:|---:|");
+    for every in [1, 2, 3] {
+        let r = edge_agent::replay::replay(&config, &args.input, every)?;
+        let crossings = r
+            .events
+            .iter()
+            .filter(|e| matches!(e.body, atrium_proto::event::EventBody::LineCrossed { .. }))
+            .count();
+        println!(
+            "| detect every {every} frame(s) | {:.1} | {:.2} | {crossings} |",
+            r.detections as f64 / r.video_s.max(1e-9),
+            r.cpu_s / r.video_s.max(1e-9)
+        );
+    }
+    Ok(())
+}
+
 fn ffmpeg_cli(input: &PathBuf, frames: u64) -> anyhow::Result<f64> {
     let out = std::process::Command::new("ffmpeg")
         .args([
@@ -205,6 +237,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         "decode-only ratio edge-agent / ffmpeg CLI: {:.2}",
         ours / theirs
     );
+    println!();
+    rates(&args)?;
     println!("peak RSS: {:.0} MiB", peak_rss_mib());
     Ok(ExitCode::SUCCESS)
 }

@@ -7,6 +7,7 @@ pub mod check;
 pub mod check_config;
 pub mod probe;
 pub mod relay;
+pub mod replay;
 pub mod run;
 pub mod snapshot;
 
@@ -28,6 +29,9 @@ pub enum Command {
     /// Measure decode, detection and full-pipeline frame rates on a video
     /// file and print a table.
     Bench(bench::Args),
+    /// Count a recorded video with the configuration's lines and zones, as
+    /// the camera would at real time (nothing is published).
+    Replay(replay::Args),
     /// Deliver events another local program writes to standard input (one
     /// JSON event per line) with the agent's spool and delivery guarantees;
     /// answers `spooled <id>` per event.
@@ -43,5 +47,6 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Probe(args) => probe::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Relay(args) => relay::run(args),
+        Command::Replay(args) => replay::run(args),
     }
 }
