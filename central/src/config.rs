@@ -226,6 +226,10 @@ pub struct FacesSection {
     pub max_observations: usize,
     /// Nearest templates fetched per observation.
     pub top_k: i64,
+    /// Candidates the binary-quantized index proposes, re-ranked by exact
+    /// cosine (docs/performance.md): more finds the nearest template more
+    /// often and costs more.
+    pub candidates: i64,
     /// HNSW search breadth (`hnsw.ef_search`): higher finds the nearest
     /// template more often and costs more (docs/performance.md).
     pub ef_search: i32,
@@ -250,6 +254,7 @@ impl Default for FacesSection {
             min_votes: 2,
             max_observations: 5,
             top_k: 10,
+            candidates: 40,
             ef_search: 100,
             window_s: 600,
         }
@@ -353,10 +358,11 @@ impl Config {
             || !(1..=1000).contains(&f.top_k)
             || !(1..=1000).contains(&f.ef_search)
             || i64::from(f.ef_search) < f.top_k
+            || !(f.top_k..=1000).contains(&f.candidates)
             || f.window_s == 0
         {
             return Err(invalid(
-                "faces: threshold and margin must be in 0..1, min_votes at least 1 and at most max_observations, top_k 1..1000, ef_search top_k..1000, window_s positive".into(),
+                "faces: threshold and margin must be in 0..1, min_votes at least 1 and at most max_observations, top_k 1..1000, ef_search top_k..1000, candidates top_k..1000, window_s positive".into(),
             ));
         }
         let max_live = atrium_proto::limits::MAX_LIVE_FOR_S;

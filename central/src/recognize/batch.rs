@@ -69,12 +69,18 @@ pub async fn process(
         return Ok(Vec::new());
     }
     // Only for this transaction (SET LOCAL); a number, so no injection.
-    tx.batch_execute(&format!("SET LOCAL hnsw.ef_search = {}", cfg.ef_search))
-        .await?;
+    // The index scan returns at most ef_search rows: at least the
+    // candidates the search re-ranks.
+    tx.batch_execute(&format!(
+        "SET LOCAL hnsw.ef_search = {}",
+        i64::from(cfg.ef_search).max(cfg.candidates)
+    ))
+    .await?;
     // Latest observation per track: the point the track is decided at.
     let mut tracks: BTreeMap<(String, i64), (DateTime<Utc>, String)> = BTreeMap::new();
     for f in &faces {
-        let candidates = faces::nearest(tx, &f.embedding, &f.model, cfg.top_k, f.ts).await?;
+        let candidates =
+            faces::nearest(tx, &f.embedding, &f.model, cfg.top_k, cfg.candidates, f.ts).await?;
         let persons: Vec<Uuid> = candidates.iter().map(|c| c.0).collect();
         let neg: HashMap<Uuid, f32> = faces::negatives(tx, &f.embedding, &f.model, &persons)
             .await?

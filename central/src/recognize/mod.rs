@@ -38,6 +38,9 @@ pub struct RecognizeConfig {
     pub embedding_dims: std::collections::BTreeMap<String, usize>,
     /// Nearest templates fetched per observation.
     pub top_k: i64,
+    /// Templates the binary-quantized index proposes, re-ranked by exact
+    /// cosine to find those `top_k`.
+    pub candidates: i64,
     /// `hnsw.ef_search` for those searches.
     pub ef_search: i32,
     /// Observations of a track older than this (before its latest) are
@@ -53,6 +56,7 @@ impl Default for RecognizeConfig {
             other_thresholds: Default::default(),
             embedding_dims: Default::default(),
             top_k: 10,
+            candidates: 40,
             ef_search: 100,
             window: chrono::Duration::minutes(10),
         }
@@ -224,6 +228,7 @@ pub fn setup(
             other_thresholds,
             embedding_dims,
             top_k: cfg.top_k,
+            candidates: cfg.candidates,
             ef_search: cfg.ef_search,
             window: chrono::Duration::seconds(cfg.window_s as i64),
         },

@@ -10,17 +10,26 @@ use uuid::Uuid;
 /// dimension `dim`: columns `id`, `person_id` and cosine distance `d`,
 /// nearest first.
 ///
+/// Two stages (migration 0007): the binary-quantized HNSW index finds the
+/// `candidates` templates whose sign bits are nearest in Hamming distance,
+/// then the exact cosine distance on the full vectors ranks those.
+/// `hnsw.ef_search` must be at least `candidates` (the caller sets it).
+///
 /// Only templates of the observation's dimension are compared (a model id
 /// alone is outside input and could have been sent with several). The
-/// dimension is a number, written into the statement so the planner can
-/// use that dimension's partial HNSW index (migration 0006) whatever the
-/// parameters; `benches/faces_search.rs` measures this very statement.
-pub fn nearest_templates_sql(dim: usize) -> String {
+/// dimension and the candidate count are numbers, written into the
+/// statement so the planner can use that dimension's partial index
+/// whatever the parameters; `benches/faces_search.rs` measures this very
+/// statement.
+pub fn nearest_templates_sql(dim: usize, candidates: i64) -> String {
     format!(
         "SELECT id, person_id, embedding::vector({dim}) <=> $1::vector({dim}) AS d
-         FROM face_templates
-         WHERE vector_dims(embedding) = {dim} AND model = $2
-         ORDER BY embedding::vector({dim}) <=> $1::vector({dim}) LIMIT $3"
+         FROM (SELECT id, person_id, embedding FROM face_templates
+               WHERE vector_dims(embedding) = {dim} AND model = $2
+               ORDER BY binary_quantize(embedding::vector({dim}))::bit({dim})
+                        <~> binary_quantize($1::vector({dim}))::bit({dim})
+               LIMIT {candidates}) c
+         ORDER BY d LIMIT $3"
     )
 }
 
@@ -31,6 +40,7 @@ pub async fn nearest(
     embedding: &pgvector::Vector,
     model: &str,
     limit: i64,
+    candidates: i64,
     at: DateTime<Utc>,
 ) -> Result<Vec<(Uuid, f32)>, tokio_postgres::Error> {
     let dim = embedding.as_slice().len();
@@ -41,7 +51,7 @@ pub async fn nearest(
                  FROM ({}) n
                  JOIN persons p ON p.id = n.person_id
                  WHERE p.expires_at IS NULL OR p.expires_at > $4",
-                nearest_templates_sql(dim)
+                nearest_templates_sql(dim, candidates.max(limit))
             ),
             &[embedding, &model, &limit, &at],
         )
