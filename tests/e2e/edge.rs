@@ -599,7 +599,7 @@ async fn check_passes_on_a_good_installation() {
         "{report}"
     );
     assert!(
-        line_of(&report, "models").contains("human_centernet_coco512"),
+        line_of(&report, "models").contains("human_centernet_person"),
         "{report}"
     );
     assert!(line_of(&report, "broker").starts_with("PASS"), "{report}");

@@ -32,6 +32,10 @@ pub struct Defaults {
 pub enum Family {
     /// CenterNet from @vladmandic/human: `detections` [1,100,6].
     Centernet,
+    /// The same CenterNet cut to its person channel, decoded in Rust:
+    /// `heatmap` [1,h,w,1] and `wh` [1,h,w,4].
+    #[serde(rename = "centernet_person")]
+    CenternetPerson,
     /// Ultralytics YOLOv8/YOLO11 export: [1, 4+classes, N].
     Yolo,
     /// BlazeFace with in-graph anchor decoding.

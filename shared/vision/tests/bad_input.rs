@@ -29,7 +29,7 @@ fn copy_models_with(name: &str, edit: impl FnOnce(&mut Vec<u8>)) -> tempfile::Te
 
 #[test]
 fn corrupted_model_file_is_a_checksum_error_naming_the_file() {
-    let dir = copy_models_with("human_centernet_coco512.onnx", |b| {
+    let dir = copy_models_with("human_centernet_person.onnx", |b| {
         let mid = b.len() / 2;
         b[mid] ^= 0xff;
     });
@@ -38,7 +38,7 @@ fn corrupted_model_file_is_a_checksum_error_naming_the_file() {
     assert!(matches!(err, VisionError::Checksum { .. }), "{err:?}");
     let text = err.to_string();
     assert!(
-        text.contains("human_centernet_coco512.onnx") && text.contains("corrupted"),
+        text.contains("human_centernet_person.onnx") && text.contains("corrupted"),
         "{text}"
     );
 }

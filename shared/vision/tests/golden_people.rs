@@ -103,9 +103,31 @@ fn compare(
     (ours.len(), min_iou)
 }
 
+/// Every CenterNet of the manifest (the default person-only cut and the
+/// 80-class original) against the original TF.js model's boxes.
 fn check(images: Vec<(String, RgbImage)>) {
     let models = common::models();
-    let mut detector = models.person_detector(None, None).unwrap();
+    let ids: Vec<String> = models
+        .manifest()
+        .models
+        .iter()
+        .filter(|(_, m)| {
+            matches!(
+                m.family,
+                atrium_vision::manifest::Family::Centernet
+                    | atrium_vision::manifest::Family::CenternetPerson
+            )
+        })
+        .map(|(id, _)| id.clone())
+        .collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    for id in ids {
+        check_one(&models, &id, &images);
+    }
+}
+
+fn check_one(models: &atrium_vision::Models, id: &str, images: &[(String, RgbImage)]) {
+    let mut detector = models.person_detector(Some(id), None).unwrap();
     let cfg = models.detector_config(detector.model_id()).unwrap();
     let reference = reference();
     let mut total = 0;
@@ -113,7 +135,7 @@ fn check(images: Vec<(String, RgbImage)>) {
         let r = reference
             .images
             .iter()
-            .find(|r| r.image == name)
+            .find(|r| r.image == *name)
             .unwrap_or_else(|| panic!("no reference for {name}"));
         assert_eq!(
             r.size,
@@ -121,8 +143,8 @@ fn check(images: Vec<(String, RgbImage)>) {
             "{name}: reference was made on another image"
         );
         let ours = detector.detect(&img.view()).unwrap();
-        let (n, min_iou) = compare(&name, &ours, r, &cfg);
-        println!("{name}: {n} people, all matching the original model (min IoU {min_iou:.3})");
+        let (n, min_iou) = compare(name, &ours, r, &cfg);
+        println!("{id}: {name}: {n} people, all matching the original model (min IoU {min_iou:.3})");
         total += n;
     }
     assert!(total > 0, "the golden images contain people");

@@ -2,7 +2,9 @@
 //!
 //! * CenterNet (the bundled `human_centernet_coco512`): NHWC 512×512 input,
 //!   0..255, output `detections` [1, 100, 6] = x1, y1, x2, y2 (input
-//!   pixels), score, COCO class;
+//!   pixels), score, COCO class; and the same network cut to its person
+//!   channel (`human_centernet_person`, the default), whose peaks and boxes
+//!   are decoded here instead of in the graph;
 //! * Ultralytics YOLOv8/YOLO11 ONNX exports, so a site can drop in
 //!   `yolo11n.onnx`: NCHW input (640×640 by default), 0..1 with grey
 //!   padding, output [1, 4 + classes, N] = centre x, centre y, width, height
@@ -16,7 +18,7 @@ mod decode;
 use ort::session::Session;
 use ort::value::TensorRef;
 
-pub use decode::{decode_centernet, decode_yolo};
+pub use decode::{PERSON_TOP_K, decode_centernet, decode_centernet_person, decode_yolo};
 
 use crate::error::VisionError;
 use crate::geometry::{BBox, nms};
@@ -88,6 +90,8 @@ pub struct OnnxDetector {
     session: Session,
     input_name: String,
     output_name: String,
+    /// The second output (`wh` of the person head).
+    output2_name: Option<String>,
     input_w: u32,
     input_h: u32,
     layout: Layout,
@@ -121,7 +125,22 @@ impl OnnxDetector {
             model: id.to_owned(),
             detail,
         };
+        let mut output2_name = None;
         let (input_name, output_name, input_w, input_h, layout, norm) = match family {
+            Family::CenternetPerson => {
+                expect_outlet(id, session.inputs(), "input", "images", &[-1, 512, 512, 3])?;
+                expect_outlet(id, session.outputs(), "output", "heatmap", &[-1, -1, -1, 1])?;
+                expect_outlet(id, session.outputs(), "output", "wh", &[-1, -1, -1, 4])?;
+                output2_name = Some("wh".to_owned());
+                (
+                    "images".to_owned(),
+                    "heatmap".to_owned(),
+                    512,
+                    512,
+                    Layout::Nhwc,
+                    Normalise::RAW,
+                )
+            }
             Family::Centernet => {
                 expect_outlet(id, session.inputs(), "input", "images", &[-1, 512, 512, 3])?;
                 expect_outlet(id, session.outputs(), "output", "detections", &[-1, -1, 6])?;
@@ -186,6 +205,7 @@ impl OnnxDetector {
             session,
             input_name,
             output_name,
+            output2_name,
             input_w,
             input_h,
             layout,
@@ -221,8 +241,15 @@ impl OnnxDetector {
             .try_extract_tensor::<f32>()
             .map_err(|e| VisionError::inference(&self.id, e))?;
         let dims: Vec<i64> = out_shape.iter().copied().collect();
-        let raw = match self.family {
-            Family::Centernet => decode_centernet(&dims, data, &self.config),
+        let raw = match (self.family, &self.output2_name) {
+            (Family::CenternetPerson, Some(second)) => {
+                let (wh_shape, wh) = outputs[second.as_str()]
+                    .try_extract_tensor::<f32>()
+                    .map_err(|e| VisionError::inference(&self.id, e))?;
+                let wh_dims: Vec<i64> = wh_shape.iter().copied().collect();
+                decode_centernet_person(&dims, data, &wh_dims, wh, &self.config)
+            }
+            (Family::Centernet, _) => decode_centernet(&dims, data, &self.config),
             _ => decode_yolo(&dims, data, &self.config),
         }
         .map_err(|detail| VisionError::Shape {
