@@ -61,6 +61,11 @@ fn ensure_built(profile_dir: &Path) {
 
 /// A command for one of our binaries, in its own process group when the
 /// caller asked for detached servers (the demo).
+/// glibc's malloc setting the edge's systemd unit sets
+/// (systemd/edge-agent@.service): agents in tests and the demo run as
+/// installed.
+pub const EDGE_MMAP_THRESHOLD: &str = "262144";
+
 fn our_command(name: &str) -> Command {
     let mut c = Command::new(binary(name));
     if let Some(g) = atrium_testkit::process::process_group() {
@@ -235,6 +240,8 @@ impl EdgeAgent {
             .arg(&self.config)
             .args(extra)
             .env("RUST_LOG", "info,edge_agent=debug")
+            // As systemd/edge-agent@.service runs it.
+            .env("MALLOC_MMAP_THRESHOLD_", EDGE_MMAP_THRESHOLD)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)

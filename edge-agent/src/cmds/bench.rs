@@ -26,6 +26,14 @@ pub struct Args {
     /// Models directory (with models.toml).
     #[arg(long, default_value = "models")]
     models: PathBuf,
+    /// Run one stage only (`detect` or `full`) at `--threads` and print its
+    /// frame rate and this process's peak memory: the agent's own
+    /// footprint for that work, without the other stages' sessions.
+    #[arg(long, value_parser = ["detect", "full"])]
+    only: Option<String>,
+    /// Inference threads for `--only`.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -206,6 +214,22 @@ fn peak_rss_mib() -> f64 {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !args.input.is_file() {
         bail!("{}: no such file", args.input.display());
+    }
+    if let Some(stage) = &args.only {
+        let stage = if stage == "full" {
+            Stage::Full
+        } else {
+            Stage::Detect
+        };
+        let (n, s) = pass(&args, stage, args.threads)?;
+        println!(
+            "only {}: {} inference thread(s), {n} frames in {s:.2} s, {:.1} frames/s, peak RSS {:.0} MiB",
+            args.only.as_deref().unwrap_or_default(),
+            args.threads,
+            n as f64 / s,
+            peak_rss_mib()
+        );
+        return Ok(ExitCode::SUCCESS);
     }
     println!("input: {}", args.input.display());
     println!("| stage | inference threads | frames | seconds | frames/s |");

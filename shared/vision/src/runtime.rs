@@ -125,6 +125,15 @@ pub fn load_session(
         .map_err(|e| load_err(e.into()))?
         .with_inter_threads(1)
         .map_err(|e| load_err(e.into()))?;
+    // Memory patterns off: ONNX Runtime then plans no whole-run block per
+    // input shape (the face embedder sees a new batch size every few
+    // frames); measured, it saves some 40 MiB of an agent with faces on and
+    // costs no speed (docs/performance.md). The CPU arena stays on: without
+    // it the allocator's fragmentation costs more than the arena keeps.
+    builder = builder
+        .with_memory_pattern(false)
+        .map_err(|e| load_err(e.into()))?;
+    let cpu = || ort::ep::CPU::default().with_arena_allocator(true).build();
     let cuda = ort::ep::CUDA::default();
     // `auto` asks for CUDA only when the loaded library has it, so a CPU
     // build does not log a registration error for every session.
@@ -132,13 +141,14 @@ pub fn load_session(
         use ort::ep::ExecutionProvider;
         ort::ep::CUDA::is_available().unwrap_or(false)
     };
-    builder = match opts.provider {
-        Provider::Cpu => builder,
-        Provider::Auto if !cuda_built => builder,
-        Provider::Auto => builder
-            .with_execution_providers([cuda.build(), ort::ep::CPU::default().build()])
+    builder = match (opts.provider, cuda_built) {
+        (Provider::Cpu, _) | (Provider::Auto, false) => builder
+            .with_execution_providers([cpu()])
             .map_err(|e| load_err(e.into()))?,
-        Provider::Cuda => builder
+        (Provider::Auto, true) => builder
+            .with_execution_providers([cuda.build(), cpu()])
+            .map_err(|e| load_err(e.into()))?,
+        (Provider::Cuda, _) => builder
             .with_execution_providers([cuda.build().error_on_failure()])
             .map_err(|e| load_err(e.into()))?,
     };
