@@ -19,6 +19,8 @@
 use std::process::Command;
 use std::time::Duration;
 
+mod common;
+
 use atrium_testkit::{Mosquitto, Postgres};
 
 const CAMERAS: usize = 10;
@@ -64,7 +66,9 @@ fn wrk(url: &str, token: Option<&str>, d: Duration, paced: bool, dir: &std::path
     let script = dir.join(if paced { "paced.lua" } else { "flat.lua" });
     let mut lua = String::new();
     if let Some(t) = token {
-        lua.push_str(&format!("wrk.headers[\"Authorization\"] = \"Bearer {t}\"\n"));
+        lua.push_str(&format!(
+            "wrk.headers[\"Authorization\"] = \"Bearer {t}\"\n"
+        ));
     }
     if paced {
         lua.push_str(&format!("function delay() return {PACED_DELAY_MS} end\n"));
@@ -74,7 +78,11 @@ fn wrk(url: &str, token: Option<&str>, d: Duration, paced: bool, dir: &std::path
         .args(["-t2", "--latency"])
         .arg(format!(
             "-c{}",
-            if paced { PACED_CONNECTIONS } else { CONNECTIONS }
+            if paced {
+                PACED_CONNECTIONS
+            } else {
+                CONNECTIONS
+            }
         ))
         .arg(format!("-d{}s", d.as_secs()))
         .arg("-s")
@@ -88,7 +96,13 @@ fn wrk(url: &str, token: Option<&str>, d: Duration, paced: bool, dir: &std::path
         text.lines()
             .map(str::trim)
             .find(|l| l.starts_with(prefix))
-            .map(|l| l[prefix.len()..].split_whitespace().next().unwrap().to_owned())
+            .map(|l| {
+                l[prefix.len()..]
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .to_owned()
+            })
     };
     Load {
         rps: field("Requests/sec:").unwrap().parse().unwrap(),
@@ -133,22 +147,18 @@ async fn bench(d: Duration) {
         .await
         .unwrap();
     }
-    let tls = broker.identity("central").unwrap();
     let huge = 1_000_000_000u64;
-    let text = format!(
-        "[database]\nurl = \"{}\"\n[broker]\nhost = \"127.0.0.1\"\nport = {}\nca_file = \"{}\"\ncert_file = \"{}\"\nkey_file = \"{}\"\nclient_id = \"bench-api\"\n[http]\nlisten = \"127.0.0.1:0\"\n[auth]\njwt_key_file = \"{d}/jwt.pem\"\n[ingest]\nspool_dir = \"{d}/spool\"\n[rate_limits]\nanonymous_per_minute = {huge}\nviewer_per_minute = {huge}\n",
-        pg.url(),
-        broker.port(),
-        tls.ca.display(),
-        tls.cert.display(),
-        tls.key.display(),
-        d = dir.path().display()
-    );
-    let path = dir.path().join("central.toml");
-    std::fs::write(&path, text).unwrap();
-    let central = central::server::start(central::config::Config::load(&path).unwrap())
-        .await
-        .unwrap();
+    let limits =
+        format!("[rate_limits]\nanonymous_per_minute = {huge}\nviewer_per_minute = {huge}");
+    let central = central::server::start(common::central_config(
+        &pg,
+        &broker,
+        dir.path(),
+        "api",
+        &limits,
+    ))
+    .await
+    .unwrap();
     let pw = "bench password, long enough";
     let hash = central::auth::password::hash(pw).unwrap();
     db.execute(
@@ -185,22 +195,11 @@ async fn bench(d: Duration) {
     let status = http.get(&health).send().await.unwrap().status();
     assert!(status.is_success(), "/health answered {status}");
 
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
-        })
-        .unwrap_or_default();
     println!(
         "\nRead paths under wrk (2 threads), {} s each; central alone, {CAMERAS} cameras",
         d.as_secs()
     );
-    println!(
-        "machine: {} cores, {cpu}\n",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
-    );
+    println!("{}\n", common::machine());
     println!("| route | load | requests/s | p50 ms | p99 ms | non-2xx |");
     println!("|---|---|---:|---:|---:|---:|");
     let dir = dir.path().to_owned();
@@ -215,9 +214,10 @@ async fn bench(d: Duration) {
     for (name, url, token) in rows {
         for paced in [false, true] {
             let (url, token, dir) = (url.to_owned(), token.map(str::to_owned), dir.clone());
-            let l = tokio::task::spawn_blocking(move || wrk(&url, token.as_deref(), d, paced, &dir))
-                .await
-                .unwrap();
+            let l =
+                tokio::task::spawn_blocking(move || wrk(&url, token.as_deref(), d, paced, &dir))
+                    .await
+                    .unwrap();
             println!(
                 "| `{name}` | {} | {:.0} | {:.2} | **{:.2}** | {} |",
                 if paced {

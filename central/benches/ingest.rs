@@ -3,10 +3,11 @@
 //! of the same rows into the same database, in the same run.
 //!
 //! `cargo bench -p central --bench ingest [-- N]` (default 50 000). Prints
-//! a table: sustained events/s (first publish to last commit),
-//! publish-to-commit latency p50/p99 (capture timestamp set at publish,
-//! commit observed on the live feed, which central fills after commit),
-//! the COPY rate and the ratio.
+//! a table: sustained events/s of a burst (first publish to last
+//! commit), publish-to-commit latency p50/p99 (capture timestamp set at
+//! publish, commit observed on the live feed, which central fills after
+//! commit) under the burst and under a steady load at 80 % of the
+//! sustained rate for 15 s, the COPY rate and the ratio.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -14,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use atrium_proto::event::{Direction, EventBody};
 use atrium_proto::{CameraId, Event, SiteId};
+mod common;
+
 use atrium_testkit::{Mosquitto, Postgres};
 use rumqttc::{AsyncClient, QoS};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
@@ -149,21 +152,15 @@ async fn bench(n: usize) {
         .await
         .unwrap();
     }
-    let tls = broker.identity("central").unwrap();
-    let config_text = format!(
-        "[database]\nurl = \"{}\"\n[broker]\nhost = \"127.0.0.1\"\nport = {}\nca_file = \"{}\"\ncert_file = \"{}\"\nkey_file = \"{}\"\nclient_id = \"bench\"\n[http]\nlisten = \"127.0.0.1:0\"\n[auth]\njwt_key_file = \"{d}/jwt.pem\"\n[ingest]\nspool_dir = \"{d}/spool\"\n",
-        pg.url(),
-        broker.port(),
-        tls.ca.display(),
-        tls.cert.display(),
-        tls.key.display(),
-        d = dir.path().display()
-    );
-    let path = dir.path().join("central.toml");
-    std::fs::write(&path, config_text).unwrap();
-    let central = central::server::start(central::config::Config::load(&path).unwrap())
-        .await
-        .unwrap();
+    let central = central::server::start(common::central_config(
+        &pg,
+        &broker,
+        dir.path(),
+        "ingest",
+        "",
+    ))
+    .await
+    .unwrap();
     while !central
         .state
         .ingest
@@ -317,23 +314,10 @@ async fn bench(n: usize) {
     let copy_s = copy_started.elapsed().as_secs_f64();
 
     let copy_rate = total as f64 / copy_s;
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
-        })
-        .unwrap_or_default();
     println!(
         "\nIngest benchmark: {total} line_crossed events from {CAMERAS} cameras, QoS 1 over TLS (a burst, then a steady load)"
     );
-    println!(
-        "machine: {} cores, {cpu}\n",
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(0)
-    );
+    println!("{}\n", common::machine());
     println!("| measure | value |");
     println!("|---|---|");
     println!(

@@ -16,6 +16,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+mod common;
+
 use atrium_testkit::{Mosquitto, Postgres};
 
 const IN_FLIGHT: usize = 32;
@@ -30,28 +32,6 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(bench(Duration::from_secs(secs)));
-}
-
-fn config(
-    pg: &Postgres,
-    broker: &Mosquitto,
-    dir: &std::path::Path,
-    name: &str,
-    limits: &str,
-) -> central::config::Config {
-    let tls = broker.identity("central").unwrap();
-    let text = format!(
-        "[database]\nurl = \"{}\"\n[broker]\nhost = \"127.0.0.1\"\nport = {}\nca_file = \"{}\"\ncert_file = \"{}\"\nkey_file = \"{}\"\nclient_id = \"bench-{name}\"\n[http]\nlisten = \"127.0.0.1:0\"\n[auth]\njwt_key_file = \"{d}/jwt.pem\"\n[ingest]\nspool_dir = \"{d}/spool-{name}\"\n[rate_limits]\n{limits}\n",
-        pg.url(),
-        broker.port(),
-        tls.ca.display(),
-        tls.cert.display(),
-        tls.key.display(),
-        d = dir.display()
-    );
-    let path = dir.join(format!("{name}.toml"));
-    std::fs::write(&path, text).unwrap();
-    central::config::Config::load(&path).unwrap()
 }
 
 /// Requests/s of `GET url` with `token` (or none) for `d`.
@@ -94,13 +74,24 @@ async fn bench(d: Duration) {
     let on = format!(
         "anonymous_per_minute = {huge}\nsuper_admin_per_minute = {huge}\nlogin_per_minute = {huge}"
     );
-    let limited = central::server::start(config(&pg, &broker, dir.path(), "on", &on))
-        .await
-        .unwrap();
-    let unlimited =
-        central::server::start(config(&pg, &broker, dir.path(), "off", "enabled = false"))
-            .await
-            .unwrap();
+    let limited = central::server::start(common::central_config(
+        &pg,
+        &broker,
+        dir.path(),
+        "on",
+        &format!("[rate_limits]\n{on}"),
+    ))
+    .await
+    .unwrap();
+    let unlimited = central::server::start(common::central_config(
+        &pg,
+        &broker,
+        dir.path(),
+        "off",
+        "[rate_limits]\nenabled = false",
+    ))
+    .await
+    .unwrap();
     let pw = "bench password, long enough";
     let hash = central::auth::password::hash(pw).unwrap();
     let db = pg.connect().await.unwrap();
@@ -125,6 +116,7 @@ async fn bench(d: Duration) {
         "rate limiter overhead, {IN_FLIGHT} requests in flight, {} s per measurement, alternating",
         d.as_secs()
     );
+    println!("{}", common::machine());
     println!(
         "{:<44} {:>12} {:>12} {:>8}",
         "route", "limited/s", "unlimited/s", "ratio"

@@ -144,7 +144,9 @@ fn check_one(models: &atrium_vision::Models, id: &str, images: &[(String, RgbIma
         );
         let ours = detector.detect(&img.view()).unwrap();
         let (n, min_iou) = compare(name, &ours, r, &cfg);
-        println!("{id}: {name}: {n} people, all matching the original model (min IoU {min_iou:.3})");
+        println!(
+            "{id}: {name}: {n} people, all matching the original model (min IoU {min_iou:.3})"
+        );
         total += n;
     }
     assert!(total > 0, "the golden images contain people");
