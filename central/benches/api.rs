@@ -159,25 +159,8 @@ async fn bench(d: Duration) {
     ))
     .await
     .unwrap();
-    let pw = "bench password, long enough";
-    let hash = central::auth::password::hash(pw).unwrap();
-    db.execute(
-        "INSERT INTO users (id, username, password_hash, role) VALUES ($1, 'viewer', $2, 'viewer')",
-        &[&uuid::Uuid::now_v7(), &hash],
-    )
-    .await
-    .unwrap();
+    let token = common::token(&db, central.addr, "viewer").await;
     let http = reqwest::Client::new();
-    let login: serde_json::Value = http
-        .post(format!("http://{}/api/v1/auth/login", central.addr))
-        .json(&serde_json::json!({"username": "viewer", "password": pw}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["access_token"].as_str().unwrap().to_owned();
     let current = format!("http://{}/api/v1/counting/current", central.addr);
     // The answer is the seeded day, and it comes from the view.
     let body: serde_json::Value = http

@@ -92,25 +92,8 @@ async fn bench(d: Duration) {
     ))
     .await
     .unwrap();
-    let pw = "bench password, long enough";
-    let hash = central::auth::password::hash(pw).unwrap();
     let db = pg.connect().await.unwrap();
-    db.execute(
-        "INSERT INTO users (id, username, password_hash, role) VALUES ($1, 'bench', $2, 'super_admin')",
-        &[&uuid::Uuid::now_v7(), &hash],
-    )
-    .await
-    .unwrap();
-    let login: serde_json::Value = reqwest::Client::new()
-        .post(format!("http://{}/api/v1/auth/login", limited.addr))
-        .json(&serde_json::json!({"username": "bench", "password": pw}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["access_token"].as_str().unwrap().to_owned();
+    let token = common::token(&db, limited.addr, "super_admin").await;
 
     println!(
         "rate limiter overhead, {IN_FLIGHT} requests in flight, {} s per measurement, alternating",

@@ -2,6 +2,9 @@
 //! bench's own PostgreSQL and Mosquitto, and the machine line every table
 //! starts with (figures only compare within one machine and run).
 
+// Each bench is its own crate and uses only some of these.
+#![allow(dead_code)]
+
 use atrium_testkit::{Mosquitto, Postgres};
 
 /// Central's configuration for a bench: its private database and broker,
@@ -44,4 +47,28 @@ pub fn machine() -> String {
         "machine: {} cores, {cpu}",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     )
+}
+
+/// Makes a user with `role` and logs in on the central at `addr`; the
+/// access token.
+pub async fn token(db: &tokio_postgres::Client, addr: std::net::SocketAddr, role: &str) -> String {
+    let pw = "bench password, long enough";
+    let hash = central::auth::password::hash(pw).unwrap();
+    let username = format!("bench-{role}");
+    db.execute(
+        "INSERT INTO users (id, username, password_hash, role) VALUES ($1, $2, $3, $4)",
+        &[&uuid::Uuid::now_v7(), &username, &hash, &role],
+    )
+    .await
+    .unwrap();
+    let login: serde_json::Value = reqwest::Client::new()
+        .post(format!("http://{addr}/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": username, "password": pw}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    login["access_token"].as_str().unwrap().to_owned()
 }
