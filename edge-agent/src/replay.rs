@@ -64,6 +64,8 @@ pub fn process_cpu_seconds() -> f64 {
             let t = |tv: nix::sys::time::TimeVal| tv.tv_sec() as f64 + tv.tv_usec() as f64 / 1e6;
             t(u.user_time()) + t(u.system_time())
         })
+        // getrusage(RUSAGE_SELF) fails only on a bad argument; a zero then
+        // shows as "no CPU" in a report, never as a wrong count.
         .unwrap_or(0.0)
 }
 

@@ -111,14 +111,7 @@ async fn vtest_crossings_over_rtsp_match_the_ground_truth() {
         "ground truth IN {} OUT {}; agent IN {} OUT {}; missed {:?}; extra {:?}",
         sc.gt_in, sc.gt_out, sc.ours_in, sc.ours_out, sc.missed, sc.extra
     );
-    assert!(
-        sc.miscounts() <= sc.allowed(),
-        "{} miscounts (allowed {}): missed {:?}, extra {:?}; all ours: {ours:?}",
-        sc.miscounts(),
-        sc.allowed(),
-        sc.missed,
-        sc.extra
-    );
+    sc.assert_within_tolerance(&ours);
 }
 
 async fn http_get(addr: &str, path: &str) -> String {

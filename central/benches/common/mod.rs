@@ -35,14 +35,17 @@ pub fn central_config(
 
 /// "machine: N cores, CPU model", for the line under a table's title.
 pub fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
-        })
-        .unwrap_or_default();
+    let cpu = match std::fs::read_to_string("/proc/cpuinfo") {
+        Ok(t) => t
+            .lines()
+            .find_map(|l| l.strip_prefix("model name"))
+            .and_then(|l| l.split(':').nth(1))
+            .map_or_else(
+                || "CPU model not in /proc/cpuinfo".to_owned(),
+                |m| m.trim().to_owned(),
+            ),
+        Err(e) => format!("CPU model unknown (/proc/cpuinfo: {e})"),
+    };
     format!(
         "machine: {} cores, {cpu}",
         std::thread::available_parallelism().map_or(0, |n| n.get())

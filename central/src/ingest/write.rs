@@ -174,13 +174,7 @@ pub async fn write(tx: &Transaction<'_>, batch: &Batch) -> Result<Written, tokio
                 } => {
                     lines.0.push(e);
                     lines.1.push(line.clone());
-                    // A unit enum always serialises to its name.
-                    lines.2.push(
-                        serde_json::to_value(direction)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_owned))
-                            .unwrap_or_default(),
-                    );
+                    lines.2.push(direction.as_str().to_owned());
                     lines.3.push(*track as i64);
                 }
                 EventBody::Occupancy { in_view, zones: z } => {

@@ -215,16 +215,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !args.input.is_file() {
         bail!("{}: no such file", args.input.display());
     }
-    if let Some(stage) = &args.only {
-        let stage = if stage == "full" {
+    if let Some(name) = &args.only {
+        let stage = if name == "full" {
             Stage::Full
         } else {
             Stage::Detect
         };
         let (n, s) = pass(&args, stage, args.threads)?;
         println!(
-            "only {}: {} inference thread(s), {n} frames in {s:.2} s, {:.1} frames/s, peak RSS {:.0} MiB",
-            args.only.as_deref().unwrap_or_default(),
+            "only {name}: {} inference thread(s), {n} frames in {s:.2} s, {:.1} frames/s, peak RSS {:.0} MiB",
             args.threads,
             n as f64 / s,
             peak_rss_mib()

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use atrium_proto::event::EventBody;
+use atrium_proto::event::{Direction, EventBody};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -38,13 +38,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 direction,
                 track,
             } => {
-                let dir = serde_json::to_value(direction)?;
-                let dir = dir.as_str().unwrap_or_default();
-                if dir == "in" {
-                    ins += 1;
-                } else {
-                    outs += 1;
+                match direction {
+                    Direction::In => ins += 1,
+                    Direction::Out => outs += 1,
                 }
+                let dir = direction.as_str();
                 println!(
                     "frame {:>6}  {:>8} ms  line {line} {dir} (track {track})",
                     e.frame, e.ms

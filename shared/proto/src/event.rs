@@ -44,6 +44,16 @@ pub enum Direction {
     Out,
 }
 
+impl Direction {
+    /// The name on the wire and in the database (`in`, `out`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::In => "in",
+            Self::Out => "out",
+        }
+    }
+}
+
 /// People in one zone.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -284,6 +294,17 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_direction_is_named_as_on_the_wire() {
+        for d in [Direction::In, Direction::Out] {
+            assert_eq!(
+                serde_json::to_string(&d).unwrap(),
+                format!("\"{}\"", d.as_str())
+            );
+        }
+        assert_ne!(Direction::In.as_str(), Direction::Out.as_str());
+    }
 
     fn ids() -> (SiteId, CameraId) {
         (SiteId::new("hq").unwrap(), CameraId::new("cam-1").unwrap())

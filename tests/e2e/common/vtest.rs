@@ -66,6 +66,19 @@ impl Score {
     pub fn allowed(&self) -> usize {
         (self.gt_in + self.gt_out) / 10
     }
+
+    /// Fails the test when the run miscounted more than [`Self::allowed`];
+    /// `ours` is every crossing of the run, for the message.
+    pub fn assert_within_tolerance(&self, ours: &[(i64, Direction)]) {
+        assert!(
+            self.miscounts() <= self.allowed(),
+            "{} miscounts (allowed {}): missed {:?}, extra {:?}; all ours: {ours:?}",
+            self.miscounts(),
+            self.allowed(),
+            self.missed,
+            self.extra
+        );
+    }
 }
 
 /// Matches `ours` (frame, direction) to the ground truth: same direction,
