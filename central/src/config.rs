@@ -226,12 +226,14 @@ pub struct FacesSection {
     pub max_observations: usize,
     /// Nearest templates fetched per observation.
     pub top_k: i64,
-    /// Candidates the binary-quantized index proposes, re-ranked by exact
-    /// cosine (docs/performance.md): more finds the nearest template more
-    /// often and costs more.
+    /// Candidates the sign-bit search proposes (the in-memory index, or
+    /// the binary-quantized HNSW index while that loads), re-ranked by
+    /// exact cosine (docs/performance.md): more finds the nearest template
+    /// more often and costs more.
     pub candidates: i64,
-    /// HNSW search breadth (`hnsw.ef_search`): higher finds the nearest
-    /// template more often and costs more (docs/performance.md).
+    /// HNSW search breadth (`hnsw.ef_search`) while the in-memory index
+    /// loads: higher finds the nearest template more often and costs more
+    /// (docs/performance.md).
     pub ef_search: i32,
     /// Seconds of a track's observations that count (and in which a track
     /// is decided once).

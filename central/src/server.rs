@@ -131,6 +131,7 @@ async fn start_in_span(
         .await
         .map_err(|e| ServerError::Database(e.to_string()))?;
     let (faces, recognize) = crate::recognize::setup(&cfg.faces)?;
+    let face_index = Arc::new(crate::recognize::index::FaceIndex::new());
     let metrics = Arc::new(Metrics::new());
     let (live, _) = broadcast::channel(LIVE_BUFFER);
     let (sessions, _) = broadcast::channel(256);
@@ -160,6 +161,7 @@ async fn start_in_span(
             spool_dir: cfg.ingest.spool_dir.clone(),
             spool_max_bytes: cfg.ingest.spool_max_mib * 1024 * 1024,
             recognize: recognize.clone(),
+            face_index: face_index.clone(),
             clock: clock.clone(),
         },
         pool.clone(),
@@ -253,6 +255,12 @@ async fn start_in_span(
     let pg = cfg
         .database_config()
         .map_err(|e| ServerError::Database(e.to_string()))?;
+    // Until it has loaded, recognition searches the database instead.
+    tasks.push(atrium_worker::spawn(crate::recognize::index::follow(
+        pg.clone(),
+        face_index,
+        stop.clone(),
+    )));
     let (ready_tx, ready) = tokio::sync::oneshot::channel();
     tasks.push(atrium_worker::spawn(crate::live::listen(
         pg,

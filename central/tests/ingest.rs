@@ -112,6 +112,49 @@ async fn ten_thousand_events_are_stored_exactly_once_even_when_redelivered() {
     central.shutdown().await;
 }
 
+/// Batches that mix new events with stored ones: the COPY fast path
+/// refuses them on the primary key and the idempotent path stores only
+/// the new ones, each crossing counted once in the rollups.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_mixing_stored_and_new_events_store_only_the_new() {
+    let stack = Stack::start().await;
+    stack.add_camera("cam-a").await;
+    let central = stack.central("central", "").await;
+    let metrics = central.state.metrics.clone();
+    let events: Vec<Vec<u8>> = (0..6_000).map(|i| json(&varied("cam-a", i))).collect();
+    let mut cam = stack.camera_client("cam-a").await;
+    publish_all(&mut cam, &event_topic("cam-a"), &events[..4_000]).await;
+    wait_until(Duration::from_secs(60), "4 000 events stored", || async {
+        metrics.events_stored.get() >= 4_000
+    })
+    .await;
+    // 2 000 stored, interleaved with 2 000 new: every batch mixes them.
+    let mixed: Vec<Vec<u8>> = (2_000..4_000)
+        .flat_map(|i| [events[i].clone(), events[i + 2_000].clone()])
+        .collect();
+    publish_all(&mut cam, &event_topic("cam-a"), &mixed).await;
+    wait_until(Duration::from_secs(60), "6 000 events stored", || async {
+        metrics.events_stored.get() >= 6_000 && metrics.events_duplicate.get() >= 2_000
+    })
+    .await;
+    assert_eq!(stack.count("SELECT count(*) FROM events").await, 6_000);
+    // `varied` makes every 4th event a crossing, alternately in and out.
+    assert_eq!(
+        stack.count("SELECT count(*) FROM line_crossings").await,
+        1_500
+    );
+    assert_eq!(
+        stack.count("SELECT sum(in_count + out_count)::bigint FROM crossing_rollups WHERE resolution = 'minute'").await,
+        1_500
+    );
+    assert_eq!(
+        stack.count("SELECT sum(in_count + out_count)::bigint FROM crossing_rollups WHERE resolution = 'hour'").await,
+        1_500
+    );
+    assert_eq!(metrics.events_stored.get(), 6_000);
+    central.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_messages_are_dead_lettered_with_their_reason_and_ingest_goes_on() {
     let stack = Stack::start().await;

@@ -9,8 +9,9 @@
 //! stops delivery). Bad messages are committed too, to `dead_letters`, with
 //! their reason, so they are acknowledged and never block the stream. The
 //! rules for each outcome are in [`state`]; [`receiver`] is the broker
-//! connection, [`writer`] carries the rules out against the database and
-//! the spool.
+//! connection, [`collect`] gathers and validates batches, and [`writer`]
+//! carries the rules out against the database and the spool, committing
+//! one batch while `collect` validates the next.
 //!
 //! The MQTT client accepts packets up to
 //! [`atrium_proto::limits::CLIENT_MAX_PACKET`], above anything the broker
@@ -18,6 +19,7 @@
 //! reason to drop the connection (which would make the persistent session
 //! deliver it again, for ever, and stop every camera).
 
+mod collect;
 mod receiver;
 pub mod state;
 pub mod write;
@@ -62,6 +64,8 @@ pub struct IngestConfig {
     pub spool_max_bytes: u64,
     /// Recognition of the face observations each batch stores.
     pub recognize: crate::recognize::RecognizeConfig,
+    /// The templates' sign bits recognition searches first.
+    pub face_index: Arc<crate::recognize::index::FaceIndex>,
     /// Batch deadlines, replay pacing and stored-at times read this clock.
     pub clock: atrium_clock::SharedClock,
 }
@@ -241,20 +245,32 @@ pub fn start(
             tracing::debug!(error = %e, "no clean disconnect from the broker");
         }
     });
-    let last_refresh = cfg.clock.instant();
+    let validator = || collect::Validator {
+        cfg: cfg.clone(),
+        pool: pool.clone(),
+        handle: handle.clone(),
+        metrics: metrics.clone(),
+        last_refresh: cfg.clock.instant(),
+    };
+    // One validated batch waits while the writer commits the one before.
+    let (batches_tx, batches_rx) = mpsc::channel::<collect::Collected>(1);
+    let collector = atrium_worker::spawn(collect::run(validator(), rx, batches_tx, stop.clone()));
     let writer = Writer {
-        cfg,
-        pool,
+        validator: validator(),
+        cfg: cfg.clone(),
+        pool: pool.clone(),
         client,
         handle: handle.clone(),
         spool: Arc::new(Mutex::new(spool)),
-        metrics,
-        last_refresh,
+        metrics: metrics.clone(),
         state: WriterState::new(),
         orphans,
     };
     let task = atrium_worker::spawn(async move {
-        writer.run(rx, stop).await;
+        writer.run(batches_rx, stop).await;
+        // A join error is a panic already reported by the panic hook;
+        // nothing is left to stop after it.
+        let _ = collector.await;
         let _ = mqtt.await;
     });
     Ok((handle, task))

@@ -1,6 +1,6 @@
-//! The writer: validates batches, commits them (or spools them while the
-//! database is away), replays the spool, and acknowledges to the broker
-//! only what is durable. The rules are [`super::state`]'s; this module
+//! The writer: commits the batches [`super::collect`] validated (or spools
+//! them while the database is away), replays the spool, and acknowledges
+//! to the broker only what is durable. The rules are [`super::state`]'s; this module
 //! carries them out. Commit, spool and replay stay in one file (about 500
 //! lines without its tests) because each path must keep the same
 //! durability rule for the same batch: split apart, they would each need
@@ -11,19 +11,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use atrium_proto::event::EventBody;
-use atrium_proto::topic::Topic;
 use atrium_spool::Spool;
 use rumqttc::v5::AsyncClient;
-use rumqttc::v5::mqttbytes::v5::Publish;
 use tokio::sync::{mpsc, watch};
 
+use super::collect::{Collected, Msg, Validator};
 use super::state::{Next, Outcome, WriterState};
-use super::validate::{Accepted, validate};
 use super::write::{self, Batch, DeadLetter};
-use super::{IngestConfig, IngestHandle, load_cameras};
+use super::{IngestConfig, IngestHandle};
 use crate::internal_events::{
-    BatchCommitted, CommitRetried, DatabaseAvailability, InternalEvent, MessageDeadLettered,
-    MessagesReceived, SpoolReadFailed, SpoolRecordsUndecodable,
+    BatchCommitted, CommitRetried, DatabaseAvailability, InternalEvent, SpoolReadFailed,
+    SpoolRecordsUndecodable,
 };
 use crate::live::LiveEvent;
 use crate::metrics::Metrics;
@@ -51,68 +49,50 @@ pub(super) struct Writer {
     pub(super) handle: IngestHandle,
     pub(super) spool: Arc<Mutex<Spool>>,
     pub(super) metrics: Arc<Metrics>,
-    pub(super) last_refresh: Instant,
+    /// Validates what the writer builds itself: spooled messages and
+    /// single messages after a refused batch.
+    pub(super) validator: Validator,
     pub(super) state: WriterState,
     /// Dead letters not yet committed (corrupt spool bytes found at start).
     pub(super) orphans: Vec<DeadLetter>,
 }
 
-/// A message as ingest handles it: topic and payload.
-type Msg = (String, Vec<u8>);
-
 impl Writer {
+    /// Commits the batches `collect` validated, acknowledging each once it
+    /// is durable, and replays the spool when due.
     pub(super) async fn run(
         mut self,
-        mut rx: mpsc::UnboundedReceiver<Publish>,
+        mut batches: mpsc::Receiver<Collected>,
         mut stop: watch::Receiver<bool>,
     ) {
-        let mut pending: Vec<Publish> = Vec::new();
         let mut refresh_tick = tokio::time::interval(Duration::from_secs(10));
         loop {
-            // Collect a batch: up to batch_size, or batch_wait after the
-            // first message; replay spooled messages when due.
-            let deadline = tokio::time::sleep(self.cfg.batch_wait);
-            tokio::pin!(deadline);
-            let mut deadline_armed = !pending.is_empty();
-            loop {
-                let replay_at = self.replay_wake();
-                tokio::select! {
-                    m = rx.recv() => match m {
-                        Some(p) => {
-                            if !deadline_armed {
-                                deadline.as_mut().reset(tokio::time::Instant::now() + self.cfg.batch_wait);
-                                deadline_armed = true;
-                            }
-                            pending.push(p);
-                            if pending.len() >= self.cfg.batch_size { break; }
-                        }
-                        None => return,
-                    },
-                    _ = &mut deadline, if deadline_armed => break,
-                    _ = tokio::time::sleep_until(replay_at.unwrap_or_else(tokio::time::Instant::now)), if replay_at.is_some() => {
-                        self.replay().await;
-                    }
-                    _ = refresh_tick.tick() => { self.refresh_cameras().await; }
-                    _ = stop.changed() => return,
+            let replay_at = self.replay_wake();
+            let collected = tokio::select! {
+                c = batches.recv() => match c {
+                    Some(c) => c,
+                    None => return,
+                },
+                _ = tokio::time::sleep_until(replay_at.unwrap_or_else(tokio::time::Instant::now)), if replay_at.is_some() => {
+                    self.replay().await;
+                    continue;
                 }
-            }
-            if pending.is_empty() {
-                continue;
-            }
-            let msgs: Vec<Msg> = pending
-                .iter()
-                .map(|p| {
-                    (
-                        String::from_utf8_lossy(&p.topic).into_owned(),
-                        p.payload.to_vec(),
-                    )
-                })
-                .collect();
-            MessagesReceived { count: msgs.len() }.emit(&self.metrics);
+                _ = refresh_tick.tick() => {
+                    self.validator.refresh_cameras().await;
+                    continue;
+                }
+                _ = stop.changed() => return,
+            };
+            let Collected {
+                mut pending,
+                msgs,
+                batch,
+            } = collected;
+            let mut batch = Some(batch);
             // Until the batch is durable it stays unacknowledged with the
             // broker; `Hold` waits (the broker's window stops delivery).
             loop {
-                match self.make_durable(&msgs).await {
+                match self.make_durable(&msgs, batch.take()).await {
                     Next::Ack => break,
                     Next::Hold(at) => {
                         tokio::select! {
@@ -159,73 +139,6 @@ impl Writer {
         )
     }
 
-    async fn refresh_cameras(&mut self) {
-        match load_cameras(&self.pool).await {
-            Ok(c) => {
-                if let Ok(mut g) = self.handle.cameras.write() {
-                    *g = c;
-                }
-                self.last_refresh = self.cfg.clock.instant();
-            }
-            Err(e) => tracing::debug!(error = %e, "camera registry not refreshed"),
-        }
-    }
-
-    /// Validates messages into a batch (refreshing the camera registry once
-    /// if a camera is unknown: it may have just been added).
-    async fn build(&mut self, msgs: &[Msg]) -> Batch {
-        // Checked under the read lock, without copying the registry; a
-        // poisoned lock counts as "unknown" and refreshes it.
-        let unknown = self.handle.cameras.read().map_or(true, |cams| {
-            msgs.iter().any(|(t, _)| match Topic::parse(t) {
-                Ok(Topic::Camera { camera, .. }) => !cams.contains_key(&camera),
-                _ => false,
-            })
-        });
-        if unknown && self.last_refresh.elapsed() > Duration::from_secs(1) {
-            self.refresh_cameras().await;
-        }
-        let cams = self
-            .handle
-            .cameras
-            .read()
-            .map(|g| g.clone())
-            // Poisoned: no camera is known, so messages are dead-lettered
-            // with "unknown camera" rather than lost.
-            .unwrap_or_default();
-        let mut batch = Batch::default();
-        for (topic, payload) in msgs {
-            let checked = validate(topic, payload, self.cfg.max_payload_bytes, &cams).and_then(
-                |a| match &a {
-                    Accepted::Event(e) => self.cfg.recognize.check(e).map(|()| a),
-                    Accepted::Status(_) => Ok(a),
-                },
-            );
-            match checked {
-                Ok(Accepted::Event(e)) => {
-                    // `validate` has just parsed these bytes as JSON.
-                    let raw = serde_json::from_slice(payload).unwrap_or_default();
-                    batch.events.push((*e, raw));
-                }
-                Ok(Accepted::Status(s)) => batch.statuses.push(*s),
-                Err(reason) => {
-                    MessageDeadLettered {
-                        topic,
-                        reason: &reason,
-                        bytes: payload.len(),
-                    }
-                    .emit(&self.metrics);
-                    batch.dead.push(DeadLetter {
-                        topic: topic.clone(),
-                        reason,
-                        payload: payload.clone(),
-                    })
-                }
-            }
-        }
-        batch
-    }
-
     /// One attempt to commit `batch`.
     async fn commit_batch(&mut self, batch: &Batch) -> Outcome {
         match self.try_commit(batch).await {
@@ -248,9 +161,15 @@ impl Writer {
         // instance sees what any instance committed, exactly once.
         let mut live = live_events(batch, &written.new_ids);
         live.extend(
-            crate::recognize::process(&tx, &batch.events, &written.new_ids, &self.cfg.recognize)
-                .await
-                .map_err(outcome)?,
+            crate::recognize::process(
+                &tx,
+                &batch.events,
+                &written.new_ids,
+                &self.cfg.recognize,
+                &self.cfg.face_index,
+            )
+            .await
+            .map_err(outcome)?,
         );
         crate::live::notify(&tx, &live).await.map_err(outcome)?;
         tx.commit().await.map_err(outcome)?;
@@ -307,7 +226,7 @@ impl Writer {
     /// stop ingest. Ends early, `Unavailable`, if the database goes away.
     async fn commit_one_by_one(&mut self, msgs: &[Msg]) -> Outcome {
         for m in msgs {
-            let batch = self.build(std::slice::from_ref(m)).await;
+            let batch = self.validator.build(std::slice::from_ref(m)).await;
             let mut outcome = self.commit_batch(&batch).await;
             loop {
                 match (
@@ -376,10 +295,16 @@ impl Writer {
     }
 
     /// Commits or spools a new batch. `Ack` when the messages are durable.
-    async fn make_durable(&mut self, msgs: &[Msg]) -> Next {
+    /// `built` is `msgs` already validated, if it was (a batch that waits
+    /// out a full spool is validated again when it is tried again, against
+    /// the registry of then).
+    async fn make_durable(&mut self, msgs: &[Msg], built: Option<Batch>) -> Next {
         let spooled = self.spool.lock().map(|s| s.pending()).unwrap_or(0);
         if !self.state.must_spool(spooled) {
-            let batch = self.build(msgs).await;
+            let batch = match built {
+                Some(b) => b,
+                None => self.validator.build(msgs).await,
+            };
             match self.commit_with_retries(batch, msgs, &[]).await {
                 Outcome::Committed => {
                     self.set_database_up(true);
@@ -497,7 +422,7 @@ impl Writer {
                     }),
                 }
             }
-            let mut batch = self.build(&msgs).await;
+            let mut batch = self.validator.build(&msgs).await;
             if !undecodable.is_empty() {
                 SpoolRecordsUndecodable {
                     records: undecodable.len(),

@@ -13,6 +13,7 @@ use deadpool_postgres::Transaction;
 use uuid::Uuid;
 
 use super::RecognizeConfig;
+use super::index::FaceIndex;
 use super::vote::{self, Ballot, Decision};
 use crate::live::LiveEvent;
 use crate::store::faces::{self, Vote};
@@ -63,6 +64,7 @@ pub async fn process(
     events: &[(Event, serde_json::Value)],
     new_ids: &HashSet<Uuid>,
     cfg: &RecognizeConfig,
+    index: &FaceIndex,
 ) -> Result<Vec<LiveEvent>, tokio_postgres::Error> {
     let faces = new_faces(events, new_ids);
     if faces.is_empty() {
@@ -79,8 +81,17 @@ pub async fn process(
     // Latest observation per track: the point the track is decided at.
     let mut tracks: BTreeMap<(String, i64), (DateTime<Utc>, String)> = BTreeMap::new();
     for f in &faces {
-        let candidates =
-            faces::nearest(tx, &f.embedding, &f.model, cfg.top_k, cfg.candidates, f.ts).await?;
+        let proposed = index.candidates(
+            &f.model,
+            f.embedding.as_slice(),
+            usize::try_from(cfg.candidates.max(cfg.top_k)).unwrap_or(0),
+        );
+        let candidates = match proposed {
+            Some(ids) => faces::rerank(tx, &f.embedding, &ids, cfg.top_k, f.ts).await?,
+            None => {
+                faces::nearest(tx, &f.embedding, &f.model, cfg.top_k, cfg.candidates, f.ts).await?
+            }
+        };
         let persons: Vec<Uuid> = candidates.iter().map(|c| c.0).collect();
         let neg: HashMap<Uuid, f32> = faces::negatives(tx, &f.embedding, &f.model, &persons)
             .await?

@@ -13,6 +13,7 @@
 mod batch;
 pub mod calibrate;
 pub mod enrol;
+pub mod index;
 pub mod photo_key;
 pub mod vote;
 
@@ -38,10 +39,11 @@ pub struct RecognizeConfig {
     pub embedding_dims: std::collections::BTreeMap<String, usize>,
     /// Nearest templates fetched per observation.
     pub top_k: i64,
-    /// Templates the binary-quantized index proposes, re-ranked by exact
-    /// cosine to find those `top_k`.
+    /// Templates the sign-bit search proposes (in memory, or the
+    /// binary-quantized HNSW index while that is not ready), re-ranked by
+    /// exact cosine to find those `top_k`.
     pub candidates: i64,
-    /// `hnsw.ef_search` for those searches.
+    /// `hnsw.ef_search` for the searches of the HNSW index.
     pub ef_search: i32,
     /// Observations of a track older than this (before its latest) are
     /// not counted, and a decided track is not decided again within it.

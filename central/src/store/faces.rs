@@ -33,8 +33,42 @@ pub fn nearest_templates_sql(dim: usize, candidates: i64) -> String {
     )
 }
 
+/// The exact cosine ranking of the templates `$2` (ids the in-memory
+/// index proposed, `recognize::index`) against `$1`, among persons not
+/// expired at `$4`: columns `id` (the template's), `person_id` and
+/// `similarity`, nearest first, at most `$3`. `benches/faces_search.rs`
+/// measures this very statement.
+pub const RERANK_SQL: &str = "
+SELECT t.id, t.person_id, (1 - (t.embedding <=> $1))::real AS similarity
+FROM face_templates t JOIN persons p ON p.id = t.person_id
+WHERE t.id = ANY($2) AND (p.expires_at IS NULL OR p.expires_at > $4)
+ORDER BY t.embedding <=> $1
+LIMIT $3";
+
+/// Ranks `candidates` (template ids) by exact cosine to `embedding`:
+/// (person, similarity), nearest first, at most `limit`, persons expired
+/// at `at` left out.
+pub async fn rerank(
+    client: &impl GenericClient,
+    embedding: &pgvector::Vector,
+    candidates: &[Uuid],
+    limit: i64,
+    at: DateTime<Utc>,
+) -> Result<Vec<(Uuid, f32)>, tokio_postgres::Error> {
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = client
+        .query(RERANK_SQL, &[embedding, &candidates, &limit, &at])
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("person_id")?, r.try_get("similarity")?)))
+        .collect()
+}
+
 /// Enrolled templates of a model nearest to `embedding` among persons
-/// not expired at `at`: (person, similarity), nearest first.
+/// not expired at `at`: (person, similarity), nearest first. The search
+/// of the database alone, for when the in-memory index is not ready.
 pub async fn nearest(
     client: &impl GenericClient,
     embedding: &pgvector::Vector,

@@ -1,0 +1,164 @@
+//! The first stage of ingest's pipeline: it gathers the broker's messages
+//! into batches and validates each batch while the writer is still
+//! committing the one before. Validation is CPU work (JSON parsing, the
+//! wire contract's checks) and a commit is mostly waiting for the
+//! database; done one after the other in one task, one core idled while
+//! the other worked (docs/performance.md, "Ingest"). A channel of one
+//! batch between the stages keeps at most one validated batch waiting, and
+//! the broker's receive maximum (two batches) bounds what is in flight.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use atrium_proto::topic::Topic;
+use rumqttc::v5::mqttbytes::v5::Publish;
+use tokio::sync::{mpsc, watch};
+
+use super::validate::{Accepted, validate};
+use super::write::{Batch, DeadLetter};
+use super::{IngestConfig, IngestHandle, load_cameras};
+use crate::internal_events::{InternalEvent, MessageDeadLettered, MessagesReceived};
+use crate::metrics::Metrics;
+
+/// A message as ingest handles it: topic and payload.
+pub(super) type Msg = (String, Vec<u8>);
+
+/// A batch gathered from the broker: the publishes to acknowledge once it
+/// is durable, their messages (what a spool or a retry starts from), and
+/// the batch validated from them.
+pub(super) struct Collected {
+    pub(super) pending: Vec<Publish>,
+    pub(super) msgs: Vec<Msg>,
+    pub(super) batch: Batch,
+}
+
+/// Turns messages into a batch against the camera registry, refreshing
+/// it once if a camera is unknown (it may have just been added).
+pub(super) struct Validator {
+    pub(super) cfg: IngestConfig,
+    pub(super) pool: deadpool_postgres::Pool,
+    pub(super) handle: IngestHandle,
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) last_refresh: Instant,
+}
+
+impl Validator {
+    pub(super) async fn refresh_cameras(&mut self) {
+        match load_cameras(&self.pool).await {
+            Ok(c) => {
+                if let Ok(mut g) = self.handle.cameras.write() {
+                    *g = c;
+                }
+                self.last_refresh = self.cfg.clock.instant();
+            }
+            Err(e) => tracing::debug!(error = %e, "camera registry not refreshed"),
+        }
+    }
+
+    /// Validates messages into a batch.
+    pub(super) async fn build(&mut self, msgs: &[Msg]) -> Batch {
+        // Checked under the read lock, without copying the registry; a
+        // poisoned lock counts as "unknown" and refreshes it.
+        let unknown = self.handle.cameras.read().map_or(true, |cams| {
+            msgs.iter().any(|(t, _)| match Topic::parse(t) {
+                Ok(Topic::Camera { camera, .. }) => !cams.contains_key(&camera),
+                _ => false,
+            })
+        });
+        if unknown && self.last_refresh.elapsed() > Duration::from_secs(1) {
+            self.refresh_cameras().await;
+        }
+        let cams = self
+            .handle
+            .cameras
+            .read()
+            .map(|g| g.clone())
+            // Poisoned: no camera is known, so messages are dead-lettered
+            // with "unknown camera" rather than lost.
+            .unwrap_or_default();
+        let mut batch = Batch::default();
+        for (topic, payload) in msgs {
+            let checked = validate(topic, payload, self.cfg.max_payload_bytes, &cams).and_then(
+                |a| match &a {
+                    Accepted::Event(e) => self.cfg.recognize.check(e).map(|()| a),
+                    Accepted::Status(_) => Ok(a),
+                },
+            );
+            match checked {
+                Ok(Accepted::Event(e)) => {
+                    // `validate` has just parsed these bytes as JSON.
+                    let raw = serde_json::from_slice(payload).unwrap_or_default();
+                    batch.events.push((*e, raw));
+                }
+                Ok(Accepted::Status(s)) => batch.statuses.push(*s),
+                Err(reason) => {
+                    MessageDeadLettered {
+                        topic,
+                        reason: &reason,
+                        bytes: payload.len(),
+                    }
+                    .emit(&self.metrics);
+                    batch.dead.push(DeadLetter {
+                        topic: topic.clone(),
+                        reason,
+                        payload: payload.clone(),
+                    })
+                }
+            }
+        }
+        batch
+    }
+}
+
+/// Gathers batches (up to `batch_size` messages, or what came within
+/// `batch_wait` of a batch's first message), validates them and hands them
+/// to the writer, until `stop`, or until the broker connection or the
+/// writer is gone.
+pub(super) async fn run(
+    mut validator: Validator,
+    mut rx: mpsc::UnboundedReceiver<Publish>,
+    out: mpsc::Sender<Collected>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let (size, wait) = (validator.cfg.batch_size, validator.cfg.batch_wait);
+    loop {
+        let first = tokio::select! {
+            m = rx.recv() => m,
+            _ = stop.changed() => return,
+        };
+        let Some(first) = first else { return };
+        let mut pending = vec![first];
+        let deadline = tokio::time::sleep(wait);
+        tokio::pin!(deadline);
+        let mut closed = false;
+        while pending.len() < size {
+            tokio::select! {
+                m = rx.recv() => match m {
+                    Some(p) => pending.push(p),
+                    None => { closed = true; break; }
+                },
+                _ = &mut deadline => break,
+                _ = stop.changed() => return,
+            }
+        }
+        let msgs: Vec<Msg> = pending
+            .iter()
+            .map(|p| {
+                (
+                    String::from_utf8_lossy(&p.topic).into_owned(),
+                    p.payload.to_vec(),
+                )
+            })
+            .collect();
+        MessagesReceived { count: msgs.len() }.emit(&validator.metrics);
+        let batch = validator.build(&msgs).await;
+        let collected = Collected {
+            pending,
+            msgs,
+            batch,
+        };
+        if out.send(collected).await.is_err() || closed {
+            return;
+        }
+    }
+}
