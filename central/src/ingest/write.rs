@@ -2,7 +2,8 @@
 //!
 //! Events and line crossings, nearly all of ingest's rows, are first tried
 //! with binary COPY inside a savepoint ([`copy_new`]): nearly every batch
-//! is new, and COPY writes them in about half the time of an `INSERT`.
+//! is new, and COPY writes rows in multi-row batches where an `INSERT`
+//! writes them one by one (docs/performance.md, "Central ingest").
 //! A batch holding anything already stored (a redelivery) fails that COPY
 //! on the primary key and is written again with `INSERT … SELECT FROM
 //! unnest(arrays) ON CONFLICT DO NOTHING`, idempotent on the event id. Either
@@ -168,9 +169,8 @@ ON CONFLICT (resolution, camera_id, line_id, bucket) DO UPDATE
         out_count = crossing_rollups.out_count + EXCLUDED.out_count";
 
 /// The fast path: binary COPY of the events and their crossings, which
-/// PostgreSQL writes in multi-row batches (an `INSERT … SELECT` writes and
-/// logs row by row: 2-3x the time, docs/performance.md), inside a
-/// savepoint. COPY has no `ON CONFLICT`: a row already stored (a
+/// PostgreSQL writes in multi-row batches (an `INSERT … SELECT` writes
+/// row by row), inside a savepoint. COPY has no `ON CONFLICT`: a row already stored (a
 /// redelivery, or the same event twice in the batch) fails it with a
 /// unique violation, the savepoint is rolled back and `Ok(false)` says to
 /// take the idempotent path. `Ok(true)`: every event and crossing was new,

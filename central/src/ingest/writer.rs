@@ -1,10 +1,10 @@
 //! The writer: commits the batches [`super::collect`] validated (or spools
 //! them while the database is away), replays the spool, and acknowledges
-//! to the broker only what is durable. The rules are [`super::state`]'s; this module
-//! carries them out. Commit, spool and replay stay in one file (about 500
-//! lines without its tests) because each path must keep the same
-//! durability rule for the same batch: split apart, they would each need
-//! the whole writer.
+//! to the broker only what is durable. The rules are [`super::state`]'s;
+//! this module carries them out. Commit, spool and replay stay in one file
+//! (about 450 lines without its tests) because each path must keep the
+//! same durability rule for the same batch: split apart, they would each
+//! need the whole writer.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
