@@ -4,11 +4,13 @@
 //! edge and central cannot drift apart: identifiers (validated, because they
 //! become MQTT topic levels and certificate names), topic names, event
 //! payloads, the retained status, the camera configuration central
-//! pushes to the edge, and camera pictures ([`media`]). Reference: docs/ref/mqtt.md.
+//! pushes to the edge, camera pictures ([`media`]) and the building
+//! systems' payloads ([`iot`]). Reference: docs/ref/mqtt.md.
 
 pub mod config;
 pub mod event;
 pub mod ids;
+pub mod iot;
 pub mod limits;
 pub mod media;
 pub mod status;
