@@ -37,11 +37,14 @@ pub fn nearest_templates_sql(dim: usize, candidates: i64) -> String {
 /// index proposed, `recognize::index`) against `$1`, among persons not
 /// expired at `$4`: columns `id` (the template's), `person_id` and
 /// `similarity`, nearest first, at most `$3`. `benches/faces_search.rs`
-/// measures this very statement.
+/// measures this very statement. Only templates of the query's dimension
+/// are compared (the index's shards are per dimension, but a template
+/// changed since would make `<=>` fail the whole ingest transaction).
 pub const RERANK_SQL: &str = "
 SELECT t.id, t.person_id, (1 - (t.embedding <=> $1))::real AS similarity
 FROM face_templates t JOIN persons p ON p.id = t.person_id
-WHERE t.id = ANY($2) AND (p.expires_at IS NULL OR p.expires_at > $4)
+WHERE t.id = ANY($2) AND vector_dims(t.embedding) = vector_dims($1)
+  AND (p.expires_at IS NULL OR p.expires_at > $4)
 ORDER BY t.embedding <=> $1
 LIMIT $3";
 

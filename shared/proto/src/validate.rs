@@ -138,6 +138,11 @@ pub fn validate(
             }
         }
     }
+    if let Some(field) = non_finite(&accepted) {
+        return Err(format!(
+            "invalid message: {field} is not a finite 32-bit number"
+        ));
+    }
     if let Accepted::Event(e) = &accepted
         && let EventBody::FaceObserved { embedding, .. } = &e.body
     {
@@ -154,6 +159,40 @@ pub fn validate(
             .map_err(|e| format!("bad face embedding: {e}"))?;
     }
     Ok(accepted)
+}
+
+/// The first 32-bit number of an accepted message that is not finite.
+/// JSON has no infinity, but a number beyond `f32::MAX` (say 1e60) reads
+/// as one; stored, it would be written back as `null`, so what central
+/// keeps would not be what it accepted (found by the `mqtt_payload` fuzz
+/// target).
+fn non_finite(accepted: &Accepted) -> Option<&'static str> {
+    let fields: Vec<(&'static str, f32)> = match accepted {
+        Accepted::Event(e) => match &e.body {
+            EventBody::PersonDetected { bbox, score, .. } => bbox
+                .iter()
+                .map(|v| ("bbox", *v))
+                .chain([("score", *score)])
+                .collect(),
+            EventBody::FaceObserved { bbox, quality, .. } => bbox
+                .iter()
+                .map(|v| ("bbox", *v))
+                .chain([("quality", *quality)])
+                .collect(),
+            _ => Vec::new(),
+        },
+        Accepted::Status(s) => vec![
+            ("fps_in", s.fps_in),
+            ("fps_processed", s.fps_processed),
+            ("inference_ms", s.inference_ms),
+            ("spool_fill", s.spool_fill),
+            ("cpu_percent", s.cpu_percent),
+        ],
+    };
+    fields
+        .into_iter()
+        .find(|(_, v)| !v.is_finite())
+        .map(|(name, _)| name)
 }
 
 #[cfg(test)]
@@ -262,6 +301,37 @@ mod tests {
                 "{topic} {payload:.60}: got {err:?}, want {want:?}"
             );
         }
+    }
+
+    /// A number JSON can hold but a 32-bit float cannot (the fuzz
+    /// target's find): refused, not stored as infinity.
+    #[test]
+    fn numbers_beyond_32_bits_are_refused() {
+        let c = cameras();
+        let detected = |bbox: &str, score: &str| {
+            format!(
+                r#"{{"schema":1,"id":"0193a1b2-0000-7000-8000-000000000001","ts":"2026-11-25T20:00:00Z","site":"hq","camera":"cam-a","type":"person_detected","data":{{"track":2,"bbox":{bbox},"score":{score}}}}}"#
+            )
+        };
+        assert!(matches!(
+            validate(TOPIC_A, detected("[1,2,30,80]", "0.9").as_bytes(), 4096, &c),
+            Ok(Accepted::Event(_))
+        ));
+        for (bbox, score, field) in [
+            (
+                "[1888888888888888888888888888888888888888888, 23, 0, 80]",
+                "0.9",
+                "bbox",
+            ),
+            ("[1,2,30,80]", "1e39", "score"),
+        ] {
+            let err = validate(TOPIC_A, detected(bbox, score).as_bytes(), 4096, &c).unwrap_err();
+            assert!(err.contains(&format!("{field} is not a finite")), "{err}");
+        }
+        let status = r#"{"schema":1,"ts":"2026-11-25T20:00:00Z","site":"hq","camera":"cam-a","state":"online","fps_in":1e40}"#;
+        let err =
+            validate("atrium/v1/hq/cam/cam-a/status", status.as_bytes(), 4096, &c).unwrap_err();
+        assert!(err.contains("fps_in is not a finite"), "{err}");
     }
 
     #[test]
