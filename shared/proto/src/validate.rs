@@ -7,8 +7,8 @@
 //! Checks, in order: size; topic shape; JSON; schema version; the typed
 //! payload (unknown fields refused); topic identity = payload identity (a
 //! box may only speak for its own camera); line and zone ids; the camera is
-//! known and enabled; a face embedding decodes and has the expected
-//! dimension.
+//! known and enabled; 32-bit numbers are finite; a face embedding decodes
+//! and has the expected dimension.
 
 use std::collections::HashMap;
 
