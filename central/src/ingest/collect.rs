@@ -32,6 +32,12 @@ pub(super) struct Collected {
     pub(super) batch: Batch,
 }
 
+/// An accepted message with what the batch stores of it.
+enum Valid {
+    Event(Box<atrium_proto::Event>, serde_json::Value),
+    Status(Box<atrium_proto::Status>),
+}
+
 /// Turns messages into a batch against the camera registry, refreshing
 /// it once if a camera is unknown (it may have just been added).
 pub(super) struct Validator {
@@ -68,14 +74,15 @@ impl Validator {
         if unknown && self.last_refresh.elapsed() > Duration::from_secs(1) {
             self.refresh_cameras().await;
         }
-        let cams = self
-            .handle
-            .cameras
-            .read()
-            .map(|g| g.clone())
-            // Poisoned: no camera is known, so messages are dead-lettered
-            // with "unknown camera" rather than lost.
-            .unwrap_or_default();
+        let cams = match self.handle.cameras.read() {
+            Ok(g) => g.clone(),
+            Err(e) => {
+                // Poisoned: no camera is known, so messages are
+                // dead-lettered with "unknown camera" rather than lost.
+                tracing::error!(error = %e, "camera registry lock poisoned; treating every camera as unknown");
+                Default::default()
+            }
+        };
         let mut batch = Batch::default();
         for (topic, payload) in msgs {
             let checked = validate(topic, payload, self.cfg.max_payload_bytes, &cams).and_then(
@@ -84,13 +91,18 @@ impl Validator {
                     Accepted::Status(_) => Ok(a),
                 },
             );
+            // The payload as JSON, stored as received (`validate` has just
+            // parsed these bytes, so a failure here is a contradiction, and
+            // dead-lettered like any refusal rather than stored as null).
+            let checked = checked.and_then(|a| match a {
+                Accepted::Event(e) => serde_json::from_slice(payload)
+                    .map(|raw| Valid::Event(e, raw))
+                    .map_err(|e| format!("malformed JSON: {e}")),
+                Accepted::Status(s) => Ok(Valid::Status(s)),
+            });
             match checked {
-                Ok(Accepted::Event(e)) => {
-                    // `validate` has just parsed these bytes as JSON.
-                    let raw = serde_json::from_slice(payload).unwrap_or_default();
-                    batch.events.push((*e, raw));
-                }
-                Ok(Accepted::Status(s)) => batch.statuses.push(*s),
+                Ok(Valid::Event(e, raw)) => batch.events.push((*e, raw)),
+                Ok(Valid::Status(s)) => batch.statuses.push(*s),
                 Err(reason) => {
                     MessageDeadLettered {
                         topic,

@@ -268,10 +268,14 @@ pub fn start(
     };
     let task = atrium_worker::spawn(async move {
         writer.run(batches_rx, stop).await;
-        // A join error is a panic already reported by the panic hook;
-        // nothing is left to stop after it.
-        let _ = collector.await;
-        let _ = mqtt.await;
+        for (task, name) in [
+            (collector, "ingest collector"),
+            (mqtt, "ingest broker connection"),
+        ] {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, task = name, "ingest task ended abnormally");
+            }
+        }
     });
     Ok((handle, task))
 }

@@ -63,29 +63,13 @@ SELECT * FROM unnest($1::timestamptz[], $2::uuid[], $3::text[], $4::text[], $5::
 ON CONFLICT DO NOTHING
 RETURNING id";
 
+/// Crossings, idempotently; returns those actually inserted, whose
+/// rollups [`ROLLUP_NEW_CROSSINGS`] then increments.
 const INSERT_CROSSINGS: &str = "
-WITH ins AS (
-    INSERT INTO line_crossings (ts, event_id, camera_id, line_id, direction, track)
-    SELECT * FROM unnest($1::timestamptz[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::bigint[])
-    ON CONFLICT DO NOTHING
-    RETURNING ts, camera_id, line_id, direction
-), per_minute AS (
-    INSERT INTO crossing_rollups (resolution, bucket, camera_id, line_id, in_count, out_count)
-    SELECT 'minute', time_bucket(INTERVAL '1 minute', ts), camera_id, line_id,
-           count(*) FILTER (WHERE direction = 'in'), count(*) FILTER (WHERE direction = 'out')
-    FROM ins GROUP BY 2, 3, 4
-    ON CONFLICT (resolution, camera_id, line_id, bucket) DO UPDATE
-        SET in_count = crossing_rollups.in_count + EXCLUDED.in_count,
-            out_count = crossing_rollups.out_count + EXCLUDED.out_count
-    RETURNING 1
-)
-INSERT INTO crossing_rollups (resolution, bucket, camera_id, line_id, in_count, out_count)
-SELECT 'hour', time_bucket(INTERVAL '1 hour', ts), camera_id, line_id,
-       count(*) FILTER (WHERE direction = 'in'), count(*) FILTER (WHERE direction = 'out')
-FROM ins GROUP BY 2, 3, 4
-ON CONFLICT (resolution, camera_id, line_id, bucket) DO UPDATE
-    SET in_count = crossing_rollups.in_count + EXCLUDED.in_count,
-        out_count = crossing_rollups.out_count + EXCLUDED.out_count";
+INSERT INTO line_crossings (ts, event_id, camera_id, line_id, direction, track)
+SELECT * FROM unnest($1::timestamptz[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::bigint[])
+ON CONFLICT DO NOTHING
+RETURNING ts, camera_id, line_id, direction";
 
 const INSERT_OCCUPANCY: &str = "
 INSERT INTO occupancy_samples (ts, event_id, camera_id, in_view, zones)
@@ -144,8 +128,9 @@ impl Columns {
 /// Line crossings' columns: the events', line id, direction, track.
 type LineColumns = (Columns, Vec<String>, Vec<String>, Vec<i64>);
 
-/// The rollups of crossings `$1..$4` (ts, camera, line, direction) that
-/// are known to be new: the same arithmetic as [`INSERT_CROSSINGS`]'s.
+/// Increments the minute and hour rollups by crossings `$1..$4` (ts,
+/// camera, line, direction), which must be new ones: all of a batch's
+/// after its COPY, or those [`INSERT_CROSSINGS`] inserted.
 const ROLLUP_NEW_CROSSINGS: &str = "
 WITH ins AS (
     SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[])
@@ -167,6 +152,23 @@ FROM ins GROUP BY 2, 3, 4
 ON CONFLICT (resolution, camera_id, line_id, bucket) DO UPDATE
     SET in_count = crossing_rollups.in_count + EXCLUDED.in_count,
         out_count = crossing_rollups.out_count + EXCLUDED.out_count";
+
+/// Increments the rollups by these new crossings (none: nothing to do).
+async fn rollup(
+    tx: &Transaction<'_>,
+    ts: &[DateTime<Utc>],
+    camera: &[String],
+    line: &[String],
+    direction: &[String],
+) -> Result<(), tokio_postgres::Error> {
+    if ts.is_empty() {
+        return Ok(());
+    }
+    let stmt = tx.prepare_cached(ROLLUP_NEW_CROSSINGS).await?;
+    tx.execute(&stmt, &[&ts, &camera, &line, &direction])
+        .await?;
+    Ok(())
+}
 
 /// The fast path: binary COPY of the events and their crossings, which
 /// PostgreSQL writes in multi-row batches (an `INSERT … SELECT` writes
@@ -249,11 +251,7 @@ async fn copy_new(
     match copied {
         Ok(()) => {
             tx.batch_execute("RELEASE SAVEPOINT ingest_copy").await?;
-            if !lines.0.ts.is_empty() {
-                let stmt = tx.prepare_cached(ROLLUP_NEW_CROSSINGS).await?;
-                tx.execute(&stmt, &[&lines.0.ts, &lines.0.camera, &lines.1, &lines.2])
-                    .await?;
-            }
+            rollup(tx, &lines.0.ts, &lines.0.camera, &lines.1, &lines.2).await?;
             Ok(true)
         }
         Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
@@ -289,18 +287,27 @@ async fn insert_idempotent(
         .collect::<Result<_, _>>()?;
     if !lines.0.ts.is_empty() {
         let stmt = tx.prepare_cached(INSERT_CROSSINGS).await?;
-        tx.execute(
-            &stmt,
-            &[
-                &lines.0.ts,
-                &lines.0.id,
-                &lines.0.camera,
-                &lines.1,
-                &lines.2,
-                &lines.3,
-            ],
-        )
-        .await?;
+        let inserted = tx
+            .query(
+                &stmt,
+                &[
+                    &lines.0.ts,
+                    &lines.0.id,
+                    &lines.0.camera,
+                    &lines.1,
+                    &lines.2,
+                    &lines.3,
+                ],
+            )
+            .await?;
+        let mut new = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for r in &inserted {
+            new.0.push(r.try_get::<_, DateTime<Utc>>("ts")?);
+            new.1.push(r.try_get::<_, String>("camera_id")?);
+            new.2.push(r.try_get::<_, String>("line_id")?);
+            new.3.push(r.try_get::<_, String>("direction")?);
+        }
+        rollup(tx, &new.0, &new.1, &new.2, &new.3).await?;
     }
     Ok(new_ids)
 }

@@ -220,11 +220,11 @@ impl FaceIndex {
         }
         let shards = self.shards.read().ok()?;
         let query = sign_bits(embedding);
+        // No shard: no template of this model and dimension, so none to propose.
         Some(
             shards
                 .get(&(model.to_owned(), embedding.len()))
-                .map(|s| s.nearest(&query, k))
-                .unwrap_or_default(),
+                .map_or_else(Vec::new, |s| s.nearest(&query, k)),
         )
     }
 }
@@ -244,6 +244,12 @@ fn row(r: &tokio_postgres::Row) -> Result<(Uuid, String, usize, Code), tokio_pos
         usize::try_from(dim).unwrap_or(0),
         pack(bits.as_bytes()),
     ))
+}
+
+async fn load_all(
+    client: &tokio_postgres::Client,
+) -> Result<Vec<(Uuid, String, usize, Code)>, tokio_postgres::Error> {
+    client.query(LOAD_ALL, &[]).await?.iter().map(row).collect()
 }
 
 /// Keeps `index` equal to the `face_templates` table until `stop`:
@@ -278,12 +284,7 @@ pub async fn follow(
             });
             client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
             let started = std::time::Instant::now(); // a measurement
-            let all = client
-                .query(LOAD_ALL, &[])
-                .await?
-                .iter()
-                .map(row)
-                .collect::<Result<Vec<_>, _>>()?;
+            let all = load_all(&client).await?;
             let loaded = all.len();
             index.replace_all(all);
             // Notifications of changes committed during the load wait in
@@ -297,13 +298,7 @@ pub async fn follow(
             while let Some(payload) = ids.recv().await {
                 if payload == "*" {
                     // The table was truncated: read it all again.
-                    let all = client
-                        .query(LOAD_ALL, &[])
-                        .await?
-                        .iter()
-                        .map(row)
-                        .collect::<Result<Vec<_>, _>>()?;
-                    index.replace_all(all);
+                    index.replace_all(load_all(&client).await?);
                     continue;
                 }
                 let Ok(id) = Uuid::parse_str(&payload) else {
