@@ -29,6 +29,7 @@ pub mod roles;
 pub mod routes;
 pub mod server;
 pub mod store;
+pub mod systems;
 pub mod ui;
 pub mod vitals;
 pub mod ws;

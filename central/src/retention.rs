@@ -43,6 +43,9 @@ pub async fn run_once(
                 "crossing_rollups_minute" => {
                     "DELETE FROM crossing_rollups WHERE resolution = 'minute' AND bucket < now() - make_interval(secs => $1)"
                 }
+                "power_rollups_minute" => {
+                    "DELETE FROM power_rollups WHERE resolution = 'minute' AND bucket < now() - make_interval(secs => $1)"
+                }
                 other => {
                     tracing::warn!(
                         table = other,

@@ -130,6 +130,9 @@ async fn start_in_span(
     let cameras = ingest::load_cameras(&pool)
         .await
         .map_err(|e| ServerError::Database(e.to_string()))?;
+    let devices = ingest::load_devices(&pool)
+        .await
+        .map_err(|e| ServerError::Database(e.to_string()))?;
     let (faces, recognize) = crate::recognize::setup(&cfg.faces)?;
     let face_index = Arc::new(crate::recognize::index::FaceIndex::new());
     let metrics = Arc::new(Metrics::new());
@@ -166,6 +169,7 @@ async fn start_in_span(
         },
         pool.clone(),
         cameras,
+        devices,
         metrics.clone(),
         stop.clone(),
     )?;

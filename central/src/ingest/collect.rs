@@ -16,9 +16,10 @@ use tokio::sync::{mpsc, watch};
 
 use super::validate::{Accepted, validate};
 use super::write::{Batch, DeadLetter};
-use super::{IngestConfig, IngestHandle, load_cameras};
+use super::{IngestConfig, IngestHandle, load_cameras, load_devices};
 use crate::internal_events::{InternalEvent, MessageDeadLettered, MessagesReceived};
 use crate::metrics::Metrics;
+use atrium_proto::validate_device::validate_device;
 
 /// A message as ingest handles it: topic and payload.
 pub(super) type Msg = (String, Vec<u8>);
@@ -38,8 +39,9 @@ enum Valid {
     Status(Box<atrium_proto::Status>),
 }
 
-/// Turns messages into a batch against the camera registry, refreshing
-/// it once if a camera is unknown (it may have just been added).
+/// Turns messages into a batch against the camera and device registries,
+/// refreshing them if a camera or device is unknown (it may have just been
+/// added; at most once a second).
 pub(super) struct Validator {
     pub(super) cfg: IngestConfig,
     pub(super) pool: deadpool_postgres::Pool,
@@ -49,7 +51,7 @@ pub(super) struct Validator {
 }
 
 impl Validator {
-    pub(super) async fn refresh_cameras(&mut self) {
+    pub(super) async fn refresh_registries(&mut self) {
         match load_cameras(&self.pool).await {
             Ok(c) => {
                 if let Ok(mut g) = self.handle.cameras.write() {
@@ -58,6 +60,14 @@ impl Validator {
                 self.last_refresh = self.cfg.clock.instant();
             }
             Err(e) => tracing::debug!(error = %e, "camera registry not refreshed"),
+        }
+        match load_devices(&self.pool).await {
+            Ok(d) => {
+                if let Ok(mut g) = self.handle.devices.write() {
+                    *g = d;
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "device registry not refreshed"),
         }
     }
 
@@ -70,9 +80,14 @@ impl Validator {
                 Ok(Topic::Camera { camera, .. }) => !cams.contains_key(&camera),
                 _ => false,
             })
+        }) || self.handle.devices.read().map_or(true, |devs| {
+            msgs.iter().any(|(t, _)| match Topic::parse(t) {
+                Ok(Topic::Device { device, .. }) => !devs.contains_key(&device),
+                _ => false,
+            })
         });
         if unknown && self.last_refresh.elapsed() > Duration::from_secs(1) {
-            self.refresh_cameras().await;
+            self.refresh_registries().await;
         }
         let cams = match self.handle.cameras.read() {
             Ok(g) => g.clone(),
@@ -83,8 +98,25 @@ impl Validator {
                 Default::default()
             }
         };
-        let mut batch = Batch::default();
+        let devs = match self.handle.devices.read() {
+            Ok(g) => g.clone(),
+            Err(e) => {
+                tracing::error!(error = %e, "device registry lock poisoned; treating every device as unknown");
+                Default::default()
+            }
+        };
+        let mut batch = Batch {
+            received_at: self.cfg.clock.now(),
+            ..Batch::default()
+        };
         for (topic, payload) in msgs {
+            if matches!(Topic::parse(topic), Ok(Topic::Device { .. })) {
+                match validate_device(topic, payload, self.cfg.max_payload_bytes, &devs) {
+                    Ok(m) => batch.devices.push(m),
+                    Err(reason) => self.dead_letter(&mut batch, topic, payload, reason),
+                }
+                continue;
+            }
             let checked = validate(topic, payload, self.cfg.max_payload_bytes, &cams).and_then(
                 |a| match &a {
                     Accepted::Event(e) => self.cfg.recognize.check(e).map(|()| a),
@@ -103,22 +135,24 @@ impl Validator {
             match checked {
                 Ok(Valid::Event(e, raw)) => batch.events.push((*e, raw)),
                 Ok(Valid::Status(s)) => batch.statuses.push(*s),
-                Err(reason) => {
-                    MessageDeadLettered {
-                        topic,
-                        reason: &reason,
-                        bytes: payload.len(),
-                    }
-                    .emit(&self.metrics);
-                    batch.dead.push(DeadLetter {
-                        topic: topic.clone(),
-                        reason,
-                        payload: payload.clone(),
-                    })
-                }
+                Err(reason) => self.dead_letter(&mut batch, topic, payload, reason),
             }
         }
         batch
+    }
+
+    fn dead_letter(&self, batch: &mut Batch, topic: &str, payload: &[u8], reason: String) {
+        MessageDeadLettered {
+            topic,
+            reason: &reason,
+            bytes: payload.len(),
+        }
+        .emit(&self.metrics);
+        batch.dead.push(DeadLetter {
+            topic: topic.to_owned(),
+            reason,
+            payload: payload.to_vec(),
+        })
     }
 }
 

@@ -1,4 +1,5 @@
-//! MQTT ingest: edge events and statuses in, rows in TimescaleDB out.
+//! MQTT ingest: edge events and statuses, and the building systems'
+//! telemetry, events, statuses and births, in; rows in TimescaleDB out.
 //!
 //! One MQTT 5 shared subscription (`$share/<group>/…`), so N central
 //! instances split the stream. Messages are acknowledged manually and only
@@ -23,6 +24,7 @@ mod collect;
 mod receiver;
 pub mod state;
 pub mod write;
+pub mod write_devices;
 mod writer;
 
 /// What ingest accepts: the wire contract's own checks.
@@ -45,6 +47,7 @@ use tokio::sync::{mpsc, watch};
 use writer::Writer;
 
 use crate::metrics::Metrics;
+use atrium_proto::validate_device::{Devices, KnownDevice};
 use state::WriterState;
 use validate::{Cameras, KnownCamera};
 use write::DeadLetter;
@@ -76,6 +79,8 @@ pub struct IngestConfig {
 pub struct IngestHandle {
     pub client: AsyncClient,
     pub cameras: Arc<RwLock<Cameras>>,
+    /// The building-system devices ingest accepts messages from.
+    pub devices: Arc<RwLock<Devices>>,
     pub broker_connected: Arc<AtomicBool>,
     pub database_up: Arc<AtomicBool>,
     /// Signalled on every (re)connection to the broker.
@@ -134,7 +139,7 @@ pub enum IngestError {
 pub enum RegistryError {
     #[error("no database connection: {0}")]
     Pool(#[from] deadpool_postgres::PoolError),
-    #[error("reading the cameras: {0}")]
+    #[error("reading the cameras or devices: {0}")]
     Query(#[from] tokio_postgres::Error),
 }
 
@@ -145,6 +150,25 @@ pub async fn load_cameras(pool: &deadpool_postgres::Pool) -> Result<Cameras, Reg
         .await?
         .into_iter()
         .map(|(id, site, enabled)| (id, KnownCamera { site, enabled }))
+        .collect())
+}
+
+/// Reloads the devices registry from the database.
+pub async fn load_devices(pool: &deadpool_postgres::Pool) -> Result<Devices, RegistryError> {
+    let client = pool.get().await?;
+    Ok(crate::store::devices::registry(&client)
+        .await?
+        .into_iter()
+        .map(|(id, site, kind, enabled)| {
+            (
+                id,
+                KnownDevice {
+                    site,
+                    kind,
+                    enabled,
+                },
+            )
+        })
         .collect())
 }
 
@@ -160,6 +184,7 @@ pub fn start(
     cfg: IngestConfig,
     pool: deadpool_postgres::Pool,
     cameras: Cameras,
+    devices: Devices,
     metrics: Arc<Metrics>,
     stop: watch::Receiver<bool>,
 ) -> Result<(IngestHandle, tokio::task::JoinHandle<()>), IngestError> {
@@ -211,6 +236,7 @@ pub fn start(
     let handle = IngestHandle {
         client: client.clone(),
         cameras: Arc::new(RwLock::new(cameras)),
+        devices: Arc::new(RwLock::new(devices)),
         broker_connected: Arc::new(AtomicBool::new(false)),
         database_up: Arc::new(AtomicBool::new(true)),
         connected: Arc::new(tokio::sync::Notify::new()),

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use atrium_proto::topic::{self, CameraChannel};
+use atrium_proto::topic::{self, CameraChannel, DeviceChannel};
 use atrium_worker::{Attempt, Worker};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::{Packet, Publish};
@@ -41,9 +41,14 @@ impl Worker for Receiver {
                     attempt.progressed();
                     connected.store(true, Ordering::Relaxed);
                     BrokerConnection { up: true }.emit(&self.metrics);
-                    for channel in [CameraChannel::Event, CameraChannel::Status] {
-                        let filter =
-                            format!("$share/{}/{}", self.group, topic::all_cameras(channel));
+                    // Cameras' and devices' messages share the batches and
+                    // the rules for being durable.
+                    let filters = [CameraChannel::Event, CameraChannel::Status]
+                        .map(topic::all_cameras)
+                        .into_iter()
+                        .chain(DeviceChannel::ALL.map(topic::all_devices));
+                    for f in filters {
+                        let filter = format!("$share/{}/{f}", self.group);
                         if let Err(e) = self.client.try_subscribe(filter, QoS::AtLeastOnce) {
                             tracing::error!(error = %e, "cannot queue the ingest subscription");
                         }

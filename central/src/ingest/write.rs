@@ -13,6 +13,7 @@
 //! `unnest` inserts: one round trip per table for the whole batch.
 
 use atrium_proto::event::{EventBody, Violation};
+use atrium_proto::validate_device::DeviceMessage;
 use atrium_proto::{Event, Status};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Transaction;
@@ -34,12 +35,16 @@ pub const DEAD_LETTER_KEEP: usize = 64 * 1024;
 pub struct Batch {
     pub events: Vec<(Event, serde_json::Value)>,
     pub statuses: Vec<Status>,
+    /// Building systems' messages.
+    pub devices: Vec<DeviceMessage>,
     pub dead: Vec<DeadLetter>,
+    /// When central received the batch (a device's last-seen time).
+    pub received_at: DateTime<Utc>,
 }
 
 impl Batch {
     pub fn len(&self) -> usize {
-        self.events.len() + self.statuses.len() + self.dead.len()
+        self.events.len() + self.statuses.len() + self.devices.len() + self.dead.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -48,13 +53,15 @@ impl Batch {
 }
 
 /// What the transaction changed.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct Written {
     /// Events stored for the first time (the rest were duplicates).
     pub new_events: u64,
     /// Their ids.
     pub new_ids: std::collections::HashSet<Uuid>,
     pub dead_letters: u64,
+    /// What the devices' messages changed.
+    pub devices: super::write_devices::DevicesWritten,
 }
 
 const INSERT_EVENTS: &str = "
@@ -463,6 +470,8 @@ pub async fn write(tx: &Transaction<'_>, batch: &Batch) -> Result<Written, tokio
             .await?;
         }
     }
+    written.devices =
+        super::write_devices::write_devices(tx, &batch.devices, batch.received_at).await?;
     for s in &batch.statuses {
         // Our own types of strings and numbers: serialising cannot fail.
         let state = serde_json::to_value(s.state)

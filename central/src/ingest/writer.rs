@@ -78,7 +78,7 @@ impl Writer {
                     continue;
                 }
                 _ = refresh_tick.tick() => {
-                    self.validator.refresh_cameras().await;
+                    self.validator.refresh_registries().await;
                     continue;
                 }
                 _ = stop.changed() => return,

@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod cameras;
 pub mod counting;
+pub mod devices;
 pub mod events;
 pub mod faces;
 pub mod filter;

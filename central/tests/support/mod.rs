@@ -141,6 +141,23 @@ onnxruntime = "{ort}"
         .unwrap();
     }
 
+    /// Registers a building-system device at the test site.
+    pub async fn add_device(&self, id: &str, kind: &str, parent: Option<&str>) {
+        let db = self.pg.connect().await.unwrap();
+        db.execute(
+            "INSERT INTO sites (id, name) VALUES ($1, 'HQ') ON CONFLICT DO NOTHING",
+            &[&SITE],
+        )
+        .await
+        .unwrap();
+        db.execute(
+            "INSERT INTO devices (id, site_id, kind, name, parent_id) VALUES ($1, $2, $3, $1, $4)",
+            &[&id, &SITE, &kind, &parent],
+        )
+        .await
+        .unwrap();
+    }
+
     /// Puts the test site in IANA time zone `zone` (it is created in UTC).
     pub async fn set_site_zone(&self, zone: &str) {
         let db = self.pg.connect().await.unwrap();
@@ -192,6 +209,11 @@ where
     })
     .await;
     assert!(met.is_some(), "timed out waiting for: {what}");
+}
+
+/// `atrium/v1/hq/iot/{kind}/{device}/{channel}`.
+pub fn device_topic(kind: &str, device: &str, channel: &str) -> String {
+    format!("atrium/v1/{SITE}/iot/{kind}/{device}/{channel}")
 }
 
 pub fn event_topic(camera: &str) -> String {

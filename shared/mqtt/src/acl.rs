@@ -3,8 +3,8 @@
 //! With `use_identity_as_username`, Mosquitto substitutes a client
 //! certificate's common name for `%u` in `pattern` lines. A camera may
 //! publish only its own events, status and pictures and read only its own
-//! config and requests; a device only its own telemetry, events and
-//! status; the central identities may read everything and write camera
+//! config and requests; a device only its own telemetry, events,
+//! status and birth; the central identities may read everything and write camera
 //! configuration and requests. Anything else is
 //! denied (for MQTT 5 clients the broker answers a denied publish with a
 //! "not authorized" reason code; for 3.1.1 it drops it silently).
@@ -43,7 +43,8 @@ pub fn mosquitto_acl(central: &[&str]) -> String {
          \n# IoT devices.\n\
          pattern write atrium/v1/+/iot/+/%u/telemetry\n\
          pattern write atrium/v1/+/iot/+/%u/event\n\
-         pattern write atrium/v1/+/iot/+/%u/status\n",
+         pattern write atrium/v1/+/iot/+/%u/status\n\
+         pattern write atrium/v1/+/iot/+/%u/birth\n",
     );
     out
 }

@@ -18,8 +18,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Points one telemetry message may carry (a gateway's backlog after an
-/// outage is sent in several messages).
-pub const MAX_POINTS: usize = 1000;
+/// outage is sent in several messages). 200 points of a power meter's six
+/// values stay well inside the 64 KiB payload limit
+/// ([`crate::limits::MAX_EVENT_PAYLOAD`]) that also applies.
+pub const MAX_POINTS: usize = 200;
 /// Longest text value (names, ids, models, descriptions).
 pub const MAX_TEXT: usize = 200;
 
@@ -300,6 +302,10 @@ pub enum Values {
 #[serde(deny_unknown_fields)]
 pub struct RawPoint {
     pub schema: u32,
+    /// The device speaking, if the gateway names it; it must be the
+    /// topic's device (a payload for another device is refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<crate::DeviceId>,
     /// The device's own timestamp of the readings.
     pub ts: DateTime<Utc>,
     /// The device's sequence number (diagnostics: gaps show lost points).
@@ -310,6 +316,10 @@ pub struct RawPoint {
 /// A checked telemetry point.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Point {
+    /// The device the payload named, if any (checked against the topic
+    /// by ingest).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<crate::DeviceId>,
     pub ts: DateTime<Utc>,
     pub seq: u64,
     pub values: Values,
@@ -369,6 +379,7 @@ pub fn parse_telemetry(kind: DeviceKind, payload: &[u8]) -> Result<Vec<Point>, I
         .map(|p| {
             check_schema(p.schema)?;
             Ok(Point {
+                device: p.device,
                 ts: p.ts,
                 seq: p.seq,
                 values: typed_values(kind, p.values)?,
@@ -398,6 +409,11 @@ pub struct PointSpec {
     /// How often the device publishes it, seconds (offline after three
     /// intervals without telemetry).
     pub interval_s: u32,
+    /// For a `total_increasing` register: the value at which it wraps to
+    /// zero (e.g. 100000 for a five-digit kWh register), so a rollover is
+    /// counted exactly; without it a rollover counts as a reset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollover: Option<f64>,
 }
 
 /// The retained birth message: what the device is and what it publishes.
@@ -405,6 +421,10 @@ pub struct PointSpec {
 #[serde(deny_unknown_fields)]
 pub struct Birth {
     pub schema: u32,
+    /// The device speaking, if the gateway names it; it must be the
+    /// topic's device (a payload for another device is refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<crate::DeviceId>,
     pub ts: DateTime<Utc>,
     pub model: String,
     pub firmware: String,
@@ -428,6 +448,11 @@ pub fn parse_birth(payload: &[u8]) -> Result<Birth, IotError> {
         if !(1..=86_400).contains(&p.interval_s) {
             return Err(value_err("points.interval_s", "must be 1..=86400"));
         }
+        if let Some(r) = p.rollover
+            && !(r.is_finite() && r > 0.0 && r <= 1e15)
+        {
+            return Err(value_err("points.rollover", "must be a positive number"));
+        }
     }
     Ok(b)
 }
@@ -444,6 +469,10 @@ pub enum DeviceState {
 #[serde(deny_unknown_fields)]
 pub struct DeviceStatus {
     pub schema: u32,
+    /// The device speaking, if the gateway names it; it must be the
+    /// topic's device (a payload for another device is refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<crate::DeviceId>,
     pub ts: DateTime<Utc>,
     pub state: DeviceState,
 }
@@ -514,6 +543,10 @@ pub enum DeviceEventBody {
 #[serde(deny_unknown_fields)]
 pub struct DeviceEvent {
     pub schema: u32,
+    /// The device speaking, if the gateway names it; it must be the
+    /// topic's device (a payload for another device is refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<crate::DeviceId>,
     pub ts: DateTime<Utc>,
     pub seq: u64,
     pub severity: Severity,
@@ -650,7 +683,7 @@ mod tests {
 
     #[test]
     fn bad_telemetry_is_refused_with_its_reason() {
-        let cases: [(&[u8], &str); 9] = [
+        let cases: [(&[u8], &str); 10] = [
             (b"not json", "not valid JSON for telemetry"),
             (b"[]", "holds no point"),
             (
@@ -674,8 +707,12 @@ mod tests {
                 "a telemetry point",
             ),
             (
-                br#"{"schema":1,"ts":"2026-12-07T10:00:00Z","seq":1,"values":{},"device":"m2"}"#,
-                "unknown field `device`",
+                br#"{"schema":1,"ts":"2026-12-07T10:00:00Z","seq":1,"values":{},"gateway":"m2"}"#,
+                "unknown field `gateway`",
+            ),
+            (
+                br#"{"schema":1,"ts":"2026-12-07T10:00:00Z","seq":1,"values":{},"device":"M2 !"}"#,
+                "device",
             ),
             (
                 br#"{"schema":1,"ts":"2026-12-07T10:00:00Z","values":{}}"#,

@@ -16,6 +16,7 @@ pub mod media;
 pub mod status;
 pub mod topic;
 pub mod validate;
+pub mod validate_device;
 
 pub use config::{CameraConfig, LineConfig, Side, ZoneConfig};
 pub use event::{CameraState, Direction, Event, EventBody, SCHEMA_VERSION, WireEmbedding};

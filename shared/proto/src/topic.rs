@@ -45,9 +45,14 @@ impl CameraChannel {
 /// What an IoT device topic carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DeviceChannel {
+    /// Readings (QoS 1).
     Telemetry,
+    /// Alarms, faults and access decisions (QoS 1).
     Event,
+    /// Retained `online`/`offline`, also the device's last will.
     Status,
+    /// Retained description of the device and its points.
+    Birth,
 }
 
 impl DeviceChannel {
@@ -56,8 +61,12 @@ impl DeviceChannel {
             Self::Telemetry => "telemetry",
             Self::Event => "event",
             Self::Status => "status",
+            Self::Birth => "birth",
         }
     }
+
+    /// Every channel a device publishes on.
+    pub const ALL: [Self; 4] = [Self::Telemetry, Self::Event, Self::Status, Self::Birth];
 }
 
 /// `atrium/v1/{site}/cam/{camera}/{channel}`.
@@ -73,6 +82,12 @@ pub fn device(site: &SiteId, kind: &str, device: &DeviceId, channel: DeviceChann
 /// Subscription filter for one channel of every camera on every site.
 pub fn all_cameras(channel: CameraChannel) -> String {
     format!("{PREFIX}/+/cam/+/{}", channel.as_str())
+}
+
+/// Subscription filter for one channel of every device of every kind on
+/// every site.
+pub fn all_devices(channel: DeviceChannel) -> String {
+    format!("{PREFIX}/+/iot/+/+/{}", channel.as_str())
 }
 
 /// A parsed Atrium topic.
@@ -142,6 +157,7 @@ impl Topic {
                     "telemetry" => DeviceChannel::Telemetry,
                     "event" => DeviceChannel::Event,
                     "status" => DeviceChannel::Status,
+                    "birth" => DeviceChannel::Birth,
                     _ => return Err(TopicError::Shape(topic.to_owned())),
                 };
                 if kind.is_empty() || kind.contains(['+', '#']) {
@@ -204,6 +220,22 @@ mod tests {
         let t = device(&site, "power", &dev, DeviceChannel::Telemetry);
         assert_eq!(t, "atrium/v1/hq/iot/power/meter-7/telemetry");
         assert!(matches!(Topic::parse(&t).unwrap(), Topic::Device { kind, .. } if kind == "power"));
+        for channel in DeviceChannel::ALL {
+            let t = device(&site, "lift", &dev, channel);
+            assert_eq!(
+                Topic::parse(&t).unwrap(),
+                Topic::Device {
+                    site: site.clone(),
+                    kind: "lift".into(),
+                    device: dev.clone(),
+                    channel
+                }
+            );
+        }
+        assert_eq!(
+            all_devices(DeviceChannel::Birth),
+            "atrium/v1/+/iot/+/+/birth"
+        );
     }
 
     #[test]

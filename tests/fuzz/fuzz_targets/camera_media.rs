@@ -9,7 +9,8 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     if let Ok((frame, jpeg)) = CameraFrame::parse(data) {
         let again = serde_json::to_vec(&frame).expect("an accepted frame serialises");
-        let (back, jpeg_again) = CameraFrame::parse(&again).expect("an accepted frame parses again");
+        let (back, jpeg_again) =
+            CameraFrame::parse(&again).expect("an accepted frame parses again");
         assert_eq!(back, frame);
         assert_eq!(jpeg_again, jpeg);
     }

@@ -34,7 +34,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(Accepted::Event(e)) = validate(&topic, payload, 65536, &cams) {
         let again = serde_json::to_vec(&e).expect("an accepted event serialises");
         assert!(
-            matches!(validate(&topic, &again, usize::MAX, &cams), Ok(Accepted::Event(_))),
+            matches!(
+                validate(&topic, &again, usize::MAX, &cams),
+                Ok(Accepted::Event(_))
+            ),
             "a re-serialised accepted event is refused"
         );
     }

@@ -38,10 +38,15 @@ fuzz_target!(|data: &[u8]| {
     let Ok((mut spool, recovery)) = Spool::open(config.clone()) else {
         return;
     };
-    let records = spool.read_after(0, usize::MAX).expect("the segment is readable");
+    let records = spool
+        .read_after(0, usize::MAX)
+        .expect("the segment is readable");
     assert_eq!(records.len() as u64, recovery.pending);
     for r in &records {
-        assert!(r.payload.is_ok(), "recovery kept a record that fails its checksum");
+        assert!(
+            r.payload.is_ok(),
+            "recovery kept a record that fails its checksum"
+        );
     }
     let (seq, _) = spool.append(b"appended after recovery").expect("append");
     assert_eq!(

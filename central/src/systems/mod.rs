@@ -1,0 +1,4 @@
+//! Building systems (power meters, lighting, lifts, access control, fire
+//! panels): the logic ingest and the API share that is not storage.
+
+pub mod registers;
