@@ -408,3 +408,109 @@ async fn the_broker_confines_a_device_to_its_own_topics() {
         .is_err()
     );
 }
+
+/// `central admin device …` against a real database: what it refuses,
+/// what it stores, and that camera and device ids stay apart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_device_cli_registers_meters_in_a_tree_and_refuses_what_it_cannot_store() {
+    let pg = atrium_testkit::Postgres::start().await.unwrap();
+    let url = pg.url();
+    let admin = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_central"))
+            .args(["admin", "--database-url", &url])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let add = |id: &str, kind: &str, extra: &[&str]| {
+        let mut a = vec![
+            "device", "add", "--id", id, "--site", "hq", "--kind", kind, "--name", id,
+        ];
+        a.extend_from_slice(extra);
+        admin(&a)
+    };
+    let (ok, out) = add("meter-main", "power_meter", &["--floor", "-1"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("pki issue meter-main"), "{out}");
+    let (ok, out) = add("meter-sub", "power_meter", &["--parent", "meter-main"]);
+    assert!(ok, "{out}");
+    let (ok, out) = add("panel", "fire", &["--location", "lobby"]);
+    assert!(ok, "{out}");
+    let refusals: [(&str, &str, &[&str], &str); 6] = [
+        ("meter-main", "power_meter", &[], "already exists"),
+        ("Bad Id", "power_meter", &[], "device"),
+        ("toaster-1", "toaster", &[], "unknown device kind"),
+        (
+            "lamp",
+            "lighting",
+            &["--parent", "meter-main"],
+            "only a power_meter",
+        ),
+        (
+            "meter-x",
+            "power_meter",
+            &["--parent", "panel"],
+            "must be a power_meter",
+        ),
+        (
+            "meter-y",
+            "power_meter",
+            &["--parent", "ghost"],
+            "does not exist",
+        ),
+    ];
+    for (id, kind, extra, want) in refusals {
+        let (ok, out) = add(id, kind, extra);
+        assert!(!ok && out.contains(want), "{id}: {out}");
+    }
+    // A camera's id is not free for a device, nor a device's for a camera.
+    let (ok, out) = admin(&[
+        "camera", "add", "--id", "cam-1", "--site", "hq", "--name", "c",
+    ]);
+    assert!(ok, "{out}");
+    let (ok, out) = add("cam-1", "lift", &[]);
+    assert!(!ok && out.contains("camera's id"), "{out}");
+    let (ok, out) = admin(&[
+        "camera", "add", "--id", "panel", "--site", "hq", "--name", "c",
+    ]);
+    assert!(!ok && out.contains("device's id"), "{out}");
+
+    let (ok, list) = admin(&["device", "list"]);
+    assert!(ok, "{list}");
+    let ids: Vec<&str> = list
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(ids, ["panel", "meter-main", "meter-sub"], "{list}");
+    let db = pg.connect().await.unwrap();
+    let r = db
+        .query_one(
+            "SELECT parent_id, floor FROM devices WHERE id = 'meter-sub'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.get::<_, Option<String>>(0).as_deref(), Some("meter-main"));
+    let floor: Option<i32> = db
+        .query_one("SELECT floor FROM devices WHERE id = 'meter-main'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(floor, Some(-1));
+
+    // A parent goes after its sub-meters.
+    let (ok, out) = admin(&["device", "remove", "meter-main"]);
+    assert!(!ok && out.contains("meter-sub"), "{out}");
+    assert!(admin(&["device", "remove", "meter-sub"]).0);
+    assert!(admin(&["device", "remove", "meter-main"]).0);
+    let (ok, out) = admin(&["device", "remove", "meter-main"]);
+    assert!(!ok && out.contains("no device"), "{out}");
+}

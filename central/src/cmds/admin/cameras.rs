@@ -27,6 +27,14 @@ pub(super) async fn camera(
         CameraCommand::Add { id, site, name } => {
             atrium_proto::CameraId::new(id.clone())?;
             atrium_proto::SiteId::new(site.clone())?;
+            // Camera and device ids share the certificate name space.
+            if client
+                .query_opt("SELECT 1 FROM devices WHERE id = $1", &[&id])
+                .await?
+                .is_some()
+            {
+                bail!("{id:?} is a device's id; a camera needs an id of its own");
+            }
             client
                 .execute(
                     "INSERT INTO sites (id, name) VALUES ($1, $1) ON CONFLICT (id) DO NOTHING",

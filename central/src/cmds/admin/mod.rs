@@ -1,10 +1,11 @@
-//! `central admin …`: users, sites, cameras, persons and the broker PKI,
+//! `central admin …`: users, sites, cameras, devices, persons and the broker PKI,
 //! for the person who installs and runs Atrium. One module per noun; this
 //! one parses the arguments and opens the database for the nouns that
 //! need it.
 
 mod broker;
 mod cameras;
+mod devices;
 mod pki;
 mod sites;
 mod users;
@@ -16,6 +17,7 @@ use anyhow::bail;
 
 use broker::{BrokerCommand, broker};
 use cameras::{CameraCommand, camera};
+use devices::{DeviceCommand, device};
 use pki::{PkiCommand, pki};
 use sites::{SiteCommand, site};
 use users::{UserCommand, user};
@@ -43,6 +45,10 @@ enum AdminCommand {
     /// Cameras (each with its edge agent).
     #[command(subcommand)]
     Camera(CameraCommand),
+    /// Building-system devices: power meters, lighting, lifts, access
+    /// control, fire panels.
+    #[command(subcommand)]
+    Device(DeviceCommand),
     /// Certificates for the broker, central and edge agents.
     #[command(subcommand)]
     Pki(PkiCommand),
@@ -82,6 +88,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         AdminCommand::Site(SiteCommand::Add { id, .. }) => {
             atrium_proto::SiteId::new(id.clone())?;
         }
+        AdminCommand::Device(d) => d.check()?,
         _ => {}
     }
     let url = match (&args.database_url, &args.config) {
@@ -112,6 +119,7 @@ async fn run_db(
         AdminCommand::User(c) => user(c, &client).await,
         AdminCommand::Site(c) => site(c, &client).await,
         AdminCommand::Camera(c) => camera(c, &client).await,
+        AdminCommand::Device(c) => device(c, &mut client).await,
         AdminCommand::Pki(c) => pki(c),
         AdminCommand::Broker(c) => broker(c),
         AdminCommand::Faces(c) => super::faces::run_db(c, &client, faces).await,
