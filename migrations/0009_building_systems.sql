@@ -36,6 +36,18 @@ CREATE TABLE device_state (
 );
 COMMENT ON TABLE device_state IS 'What central last heard from each device: its retained status as it arrived (status_ts is the device''s timestamp, which a last will set at connection time; status_received_at and status_changed_at are central''s), when central last received telemetry or an event from it (last_seen), and its birth (model, firmware, points; interval_s is the shortest publishing interval). A device is offline when its last status is offline and nothing arrived since, or when nothing arrived for three intervals (60 s without a birth).';
 
+CREATE TABLE device_parts_current (
+    device_id    text NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+    part         text NOT NULL,
+    family       text NOT NULL CHECK (family IN ('power', 'lighting', 'lift', 'door', 'fire')),
+    ts           timestamptz NOT NULL,
+    state        text,
+    state_since  timestamptz,
+    readings     jsonb NOT NULL,
+    PRIMARY KEY (device_id, part)
+);
+COMMENT ON TABLE device_parts_current IS 'The newest known value of every reading of each device part (a lighting circuit, a door, a fire zone; the empty string for a meter or a lift), merged across points (a point that leaves a value out keeps the one before), with the part''s state (fire zone state, lift mode, circuit on/off, door state) and since when it holds. Maintained by ingest; late points older than ts do not change it. What the status endpoints read.';
+
 CREATE TABLE power_readings (
     ts                 timestamptz NOT NULL,
     device_id          text NOT NULL,

@@ -40,7 +40,9 @@ fn admin_nouns_are_singular_and_persons_still_works() {
     };
     let (ok, text) = help(&["admin", "--help"]);
     assert!(ok, "{text}");
-    for noun in ["user", "site", "camera", "device", "pki", "broker", "person", "faces"] {
+    for noun in [
+        "user", "site", "camera", "device", "pki", "broker", "person", "faces",
+    ] {
         assert!(
             text.lines()
                 .any(|l| l.trim_start().starts_with(&format!("{noun} "))),

@@ -273,6 +273,37 @@ async fn every_kind_of_device_lands_in_its_own_rows_once() {
     assert_eq!(s.get::<_, Option<String>>(2).as_deref(), Some("4.2"));
     assert_eq!(s.get::<_, Option<i32>>(3), Some(30));
     assert!(s.get::<_, bool>(4));
+    // The present of each part: merged values, the state and since when.
+    let now = |device: &str, part: &str| {
+        let db = &db;
+        let (device, part) = (device.to_owned(), part.to_owned());
+        async move {
+            let r = db
+                .query_one(
+                    "SELECT state, state_since, readings FROM device_parts_current WHERE device_id = $1 AND part = $2",
+                    &[&device, &part],
+                )
+                .await
+                .unwrap();
+            let since: chrono::DateTime<chrono::Utc> = r.get(1);
+            (
+                r.get::<_, String>(0),
+                since.to_rfc3339(),
+                r.get::<_, serde_json::Value>(2),
+            )
+        }
+    };
+    let (state, since, readings) = now("lift-a", "").await;
+    assert_eq!((state.as_str(), since), ("fault", at(20)));
+    assert_eq!(readings["floor"], 4);
+    assert_eq!(
+        readings["trips"], 1200,
+        "a value the newest point left out is kept"
+    );
+    let (state, since, _) = now("panel", "z1").await;
+    assert_eq!((state.as_str(), since), ("alarm", at(40)));
+    let (state, _, _) = now("light-1", "floor-2").await;
+    assert_eq!(state, "off");
     assert_eq!(rows(&stack, "dead_letters").await, 0);
     central.shutdown().await;
 }

@@ -19,6 +19,7 @@ use atrium_proto::validate_device::{DeviceBody, DeviceMessage};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Transaction;
 
+use crate::systems::current::{self, PartPoint};
 use crate::systems::registers::{self, MinuteStats, Reading, Rollovers};
 
 /// What the devices' part of a transaction changed.
@@ -188,6 +189,17 @@ ON CONFLICT (device_id) DO UPDATE SET
     points = EXCLUDED.points, interval_s = EXCLUDED.interval_s
 WHERE s.birth_ts IS NULL OR s.birth_ts <= EXCLUDED.birth_ts";
 
+/// Each part's merged present, applied only over an older one.
+const UPSERT_PARTS: &str = "
+INSERT INTO device_parts_current AS c (device_id, part, family, ts, state, state_since, readings)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::timestamptz[], $7::jsonb[])
+ON CONFLICT (device_id, part) DO UPDATE SET
+    ts = EXCLUDED.ts, readings = c.readings || EXCLUDED.readings,
+    state = coalesce(EXCLUDED.state, c.state),
+    state_since = CASE WHEN EXCLUDED.state IS NULL OR EXCLUDED.state IS NOT DISTINCT FROM c.state
+                       THEN c.state_since ELSE EXCLUDED.state_since END
+WHERE c.ts < EXCLUDED.ts";
+
 const UPSERT_LAST_SEEN: &str = "
 INSERT INTO device_state AS s (device_id, last_seen)
 SELECT * FROM unnest($1::text[], $2::timestamptz[])
@@ -311,6 +323,7 @@ pub async fn write_devices(
     );
     let mut seen: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
     let mut points_total = 0u64;
+    let mut parts: Vec<PartPoint> = Vec::new();
     let mut events: Vec<(&DeviceMessage, &atrium_proto::iot::DeviceEvent)> = Vec::new();
     for m in msgs {
         let dev = m.device.to_string();
@@ -322,6 +335,7 @@ pub async fn write_devices(
                     // Sequence numbers are diagnostics; one beyond i64
                     // is stored as its maximum.
                     let seq = i64::try_from(p.seq).unwrap_or(i64::MAX);
+                    parts.push(part_point(&dev, p.ts, &p.values));
                     match &p.values {
                         Values::PowerMeter(v) => {
                             power.ts.push(p.ts);
@@ -485,6 +499,9 @@ pub async fn write_devices(
     if !events.is_empty() {
         write_events(tx, &events, &mut out).await?;
     }
+    if !parts.is_empty() {
+        write_parts(tx, parts).await?;
+    }
     if !seen.is_empty() {
         let (devs, ts): (Vec<String>, Vec<DateTime<Utc>>) = seen.into_iter().unzip();
         let stmt = tx.prepare_cached(UPSERT_LAST_SEEN).await?;
@@ -493,6 +510,64 @@ pub async fn write_devices(
     out.new_points = stored;
     out.duplicate_points = points_total.saturating_sub(stored);
     Ok(out)
+}
+
+/// A point's contribution to its part's present.
+fn part_point(dev: &str, ts: DateTime<Utc>, values: &Values) -> PartPoint {
+    let (family, part, state) = match values {
+        Values::PowerMeter(_) => ("power", String::new(), None),
+        Values::Lighting(v) => (
+            "lighting",
+            v.circuit.clone(),
+            v.on.map(|on| if on { "on" } else { "off" }.to_owned()),
+        ),
+        Values::Lift(v) => ("lift", String::new(), v.mode.as_ref().map(text)),
+        Values::Access(v) => ("door", v.door.clone(), v.state.as_ref().map(text)),
+        Values::Fire(v) => ("fire", v.zone.clone(), Some(text(&v.state))),
+    };
+    // Our own types serialise to objects; anything else merges nothing.
+    let readings = match serde_json::to_value(values) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    PartPoint {
+        device: dev.to_owned(),
+        part,
+        family,
+        ts,
+        state,
+        readings,
+    }
+}
+
+async fn write_parts(
+    tx: &Transaction<'_>,
+    points: Vec<PartPoint>,
+) -> Result<(), tokio_postgres::Error> {
+    let now = current::merge(points);
+    let n = now.len();
+    let (mut dev, mut part, mut fam, mut ts, mut state, mut since, mut readings) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for p in now {
+        dev.push(p.device);
+        part.push(p.part);
+        fam.push(p.family);
+        ts.push(p.ts);
+        state.push(p.state);
+        since.push(p.state_since);
+        readings.push(serde_json::Value::Object(p.readings));
+    }
+    let stmt = tx.prepare_cached(UPSERT_PARTS).await?;
+    tx.execute(&stmt, &[&dev, &part, &fam, &ts, &state, &since, &readings])
+        .await?;
+    Ok(())
 }
 
 fn push_part(rows: &mut PartRows, ts: DateTime<Utc>, dev: &str, part: &str, seq: i64) {

@@ -1,4 +1,5 @@
 //! Building systems (power meters, lighting, lifts, access control, fire
 //! panels): the logic ingest and the API share that is not storage.
 
+pub mod current;
 pub mod registers;
