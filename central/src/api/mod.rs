@@ -18,6 +18,7 @@ pub mod photos;
 pub mod recognition;
 pub mod sites;
 pub mod snapshots;
+pub mod systems;
 pub mod users;
 pub mod zones;
 
@@ -48,6 +49,12 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/counting/occupancy", get(counting::occupancy))
         .route("/sites", get(sites::list))
         .route("/events", get(events::list))
+        .route("/devices", get(systems::list_devices))
+        .route("/systems/power/readings", get(systems::power_readings))
+        .route("/systems/lighting/status", get(systems::lighting_status))
+        .route("/systems/lifts/status", get(systems::lifts_status))
+        .route("/systems/fire/status", get(systems::fire_status))
+        .route("/systems/access/events", get(systems::access_events))
         .route("/config/cameras", get(config::cameras::list_cameras))
         .route(
             "/config/cameras/{camera_id}",

@@ -10,13 +10,13 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     api_keys, audit, auth, config, counting, events, health, persons, photos, recognition, sites,
-    snapshots, users, zones,
+    snapshots, systems, users, zones,
 };
 use crate::error;
 
 #[derive(Debug, OpenApi)]
 #[openapi(
-    info(title = "Atrium central API", description = "People counting, occupancy, camera configuration and face recognition. Errors use one format (ErrorBody); lists are paginated (data/meta/links, per_page 1..1000, default 50). Authenticate with a bearer token from /api/v1/auth/login, an API key (Authorization: Bearer atr_… or X-API-Key), or the session cookie the web UI gets. Every /api/v1 response carries X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset; 429 adds Retry-After."),
+    info(title = "Atrium central API", description = "People counting, occupancy, camera configuration, face recognition and building systems. Errors use one format (ErrorBody); lists are paginated (data/meta/links, per_page 1..1000, default 50). Authenticate with a bearer token from /api/v1/auth/login, an API key (Authorization: Bearer atr_… or X-API-Key), or the session cookie the web UI gets. Every /api/v1 response carries X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset; 429 adds Retry-After."),
     paths(
         auth::login, auth::refresh, auth::logout, auth::me, auth::change_password,
         users::list, users::create, users::get_one, users::update, users::delete,
@@ -32,6 +32,8 @@ use crate::error;
         photos::add_photo, photos::list_photos, photos::get_photo, photos::delete_photo,
         recognition::list, recognition::reject,
         snapshots::get_snapshot, snapshots::request_snapshot,
+        systems::list_devices, systems::power_readings, systems::lighting_status,
+        systems::lifts_status, systems::fire_status, systems::access_events,
         health::health, health::metrics,
     ),
     components(schemas(error::ErrorBody, crate::live::LiveEvent)),
@@ -44,6 +46,7 @@ use crate::error;
         (name = "cameras", description = "Camera pictures: the last snapshot (live frames: `/ws/camera/{id}?live=true`)"),
         (name = "persons", description = "People to recognise, enrolment photos, erasure (personal data: audited)"),
         (name = "recognition", description = "Face recognitions and \"not this person\" corrections"),
+        (name = "systems", description = "Building systems: devices, power per meter, lighting, lifts, fire zones, access events (personal data: audited)"),
         (name = "users", description = "Accounts and roles (administrators)"),
         (name = "api-keys", description = "Keys for integrations"),
         (name = "audit", description = "Who did what, when, from where"),

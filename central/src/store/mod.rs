@@ -14,6 +14,7 @@ pub mod persons;
 pub mod recognitions;
 pub mod sessions;
 pub mod sites;
+pub mod systems;
 pub mod users;
 pub mod violations;
 

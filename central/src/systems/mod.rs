@@ -3,3 +3,4 @@
 
 pub mod current;
 pub mod registers;
+pub mod state;
