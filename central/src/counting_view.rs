@@ -426,6 +426,7 @@ mod tests {
             kind: "line_crossed".into(),
             site: "hq".into(),
             camera: cam.into(),
+            device: None,
             ts: at(ts),
             data: serde_json::json!({"line": "door", "direction": dir, "track": 1}),
             origin: Origin { xid, status: false },
@@ -517,6 +518,7 @@ mod tests {
             kind: "camera_status".into(),
             site: "hq".into(),
             camera: "cam-a".into(),
+            device: None,
             ts: at(ts),
             data: serde_json::json!({"state": state}),
             origin: Origin {

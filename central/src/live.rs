@@ -29,11 +29,17 @@ pub struct Origin {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct LiveEvent {
     /// `line_crossed`, `occupancy`, `zone_violation`, `person_detected`,
-    /// `camera_status`.
+    /// `camera_status`; for building systems `system_status` and
+    /// `power_update`.
     #[serde(rename = "type")]
     pub kind: String,
     pub site: String,
+    /// The camera (camera events only).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub camera: String,
+    /// The device (building-system events only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
     pub ts: DateTime<Utc>,
     /// The event's data (see the MQTT reference).
     #[schema(value_type = Object)]
@@ -49,10 +55,36 @@ impl LiveEvent {
             kind: e.body.kind().as_str().to_owned(),
             site: e.site.to_string(),
             camera: e.camera.to_string(),
+            device: None,
             ts: e.ts,
             data: raw.get("data").cloned().unwrap_or(serde_json::Value::Null),
             origin: Origin::default(),
         }
+    }
+
+    /// A building-system event: `kind` is `system_status` or
+    /// `power_update`.
+    pub fn system(
+        kind: &str,
+        site: &str,
+        device: &str,
+        ts: DateTime<Utc>,
+        data: serde_json::Value,
+    ) -> Self {
+        Self {
+            kind: kind.to_owned(),
+            site: site.to_owned(),
+            camera: String::new(),
+            device: Some(device.to_owned()),
+            ts,
+            data,
+            origin: Origin::default(),
+        }
+    }
+
+    /// Whether only callers with `systems:read` may see it.
+    pub fn is_system(&self) -> bool {
+        self.device.is_some()
     }
 
     pub fn from_status(s: &Status) -> Self {
@@ -60,6 +92,7 @@ impl LiveEvent {
             kind: "camera_status".into(),
             site: s.site.to_string(),
             camera: s.camera.to_string(),
+            device: None,
             ts: s.ts,
             data: serde_json::json!({
                 "state": s.state,
@@ -260,6 +293,7 @@ mod tests {
             kind: "line_crossed".into(),
             site: "hq".into(),
             camera: format!("cam-{i}"),
+            device: None,
             ts: Utc::now(),
             data: serde_json::json!({"line": "door", "direction": "in", "track": i}),
             origin: Origin::default(),

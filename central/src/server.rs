@@ -252,6 +252,13 @@ async fn start_in_span(
             stop.clone(),
         )));
     }
+    tasks.push(atrium_worker::spawn(crate::systems::watch::run(
+        pool.clone(),
+        state.live.clone(),
+        state.clock.clone(),
+        crate::systems::watch::EVERY,
+        stop.clone(),
+    )));
     tasks.push(atrium_worker::spawn(sync_configs(
         state.clone(),
         stop.clone(),

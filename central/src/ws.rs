@@ -1,6 +1,8 @@
 //! WebSocket feeds: `/ws/dashboard` (everything) and `/ws/camera/{id}` (one
 //! camera). Each message is one [`LiveEvent`] as JSON, sent once ingest
-//! has committed it; `face_recognized` only to users who may read persons.
+//! has committed it; `face_recognized` only to users who may read persons,
+//! building systems' events (`system_status`, `power_update`) only to
+//! users who may read them (`systems:read`).
 //!
 //! Authentication happens before the upgrade: the access cookie (browsers
 //! send it on same-origin WebSocket requests), a bearer header, or
@@ -165,6 +167,7 @@ async fn serve(
     state.metrics.ws_clients.inc();
     let Caller { token, mut user } = caller;
     let mut may_see_persons = user.allows(Permission::PersonsRead);
+    let mut may_see_systems = user.allows(Permission::SystemsRead);
     let mut recheck = tokio::time::interval(RECHECK);
     recheck.tick().await;
     let expires_in = (user.expires_at - state.clock.now().timestamp()).max(0) as u64;
@@ -186,6 +189,10 @@ async fn serve(
                     }
                     // Names of recognised people are personal data.
                     if ev.kind == "face_recognized" && !may_see_persons {
+                        continue;
+                    }
+                    // Building systems: for those who may read them.
+                    if ev.is_system() && !may_see_systems {
                         continue;
                     }
                     let Ok(text) = serde_json::to_string(&ev) else { continue };
@@ -231,11 +238,13 @@ async fn serve(
                 if concerns_us && !recheck_or_close(&state, &token, &mut user, &mut may_see_persons, &mut socket).await {
                     break;
                 }
+                may_see_systems = user.allows(Permission::SystemsRead);
             }
             _ = recheck.tick() => {
                 if !recheck_or_close(&state, &token, &mut user, &mut may_see_persons, &mut socket).await {
                     break;
                 }
+                may_see_systems = user.allows(Permission::SystemsRead);
             }
         }
     }

@@ -400,3 +400,135 @@ async fn access_events_are_paged_audited_and_hide_credentials_from_those_without
     );
     central.shutdown().await;
 }
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next live message matching `want` (others are skipped), or a
+/// failure after `limit`.
+async fn next_matching(ws: &mut Ws, limit: Duration, want: impl Fn(&Value) -> bool) -> Value {
+    use futures::StreamExt;
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let m = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .expect("the awaited live message in time")
+            .expect("the socket is open")
+            .expect("a message");
+        if let tokio_tungstenite::tungstenite::Message::Text(t) = m {
+            let v: Value = serde_json::from_str(&t).unwrap();
+            if want(&v) {
+                return v;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_hears_fire_lift_power_and_a_silent_device_going_offline() {
+    let stack = Stack::start().await;
+    for (id, kind) in [
+        ("panel", "fire"),
+        ("lift-a", "lift"),
+        ("meter-1", "power_meter"),
+    ] {
+        stack.add_device(id, kind, None).await;
+    }
+    let central = stack.central("central", "").await;
+    let api = Api::new(&central);
+    let token = api
+        .token("op", &stack.add_user("op", "operator").await)
+        .await;
+    let url = format!("ws://{}/ws/dashboard?token={token}", central.addr);
+    let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+
+    publish(
+        &stack,
+        "panel",
+        "fire",
+        "telemetry",
+        &json!([
+            point(0, 1, json!({"zone": "z1", "state": "normal"})),
+            point(5, 2, json!({"zone": "z1", "state": "pre_alarm"})),
+        ]),
+    )
+    .await;
+    let fire = next_matching(&mut ws, Duration::from_secs(10), |v| {
+        v["type"] == "system_status"
+            && v["data"]["change"] == "fire"
+            && v["data"]["state"] == "pre_alarm"
+    })
+    .await;
+    assert_eq!(fire["device"], "panel");
+    assert_eq!(fire["data"]["previous"], "normal");
+    assert_eq!(fire["data"]["zone"], "z1");
+    assert!(fire.get("camera").is_none(), "{fire}");
+
+    publish(
+        &stack,
+        "lift-a",
+        "lift",
+        "telemetry",
+        &json!(point(0, 1, json!({"floor": 1, "mode": "fault"}))),
+    )
+    .await;
+    let lift = next_matching(&mut ws, Duration::from_secs(10), |v| {
+        v["type"] == "system_status" && v["data"]["change"] == "lift"
+    })
+    .await;
+    assert_eq!(
+        (lift["device"].as_str(), lift["data"]["mode"].as_str()),
+        (Some("lift-a"), Some("fault"))
+    );
+
+    // The meter: a birth saying it publishes every second, then one
+    // reading, then silence. Its power is announced, then, three seconds
+    // after the reading, it is offline (silent).
+    let now = chrono::Utc::now();
+    publish(
+        &stack,
+        "meter-1",
+        "power_meter",
+        "birth",
+        &json!({"schema": 1, "ts": now, "model": "PM", "firmware": "1",
+                "points": [{"name": "power_kw", "unit": "kW", "meaning": "measurement", "interval_s": 1}]}),
+    )
+    .await;
+    publish(
+        &stack,
+        "meter-1",
+        "power_meter",
+        "telemetry",
+        &json!({"schema": 1, "ts": now, "seq": 1, "values": {"power_kw": 42.5}}),
+    )
+    .await;
+    let power = next_matching(&mut ws, Duration::from_secs(10), |v| {
+        v["type"] == "power_update"
+    })
+    .await;
+    assert_eq!(power["device"], "meter-1");
+    assert_eq!(power["data"]["power_kw"], 42.5);
+    let offline = next_matching(&mut ws, Duration::from_secs(20), |v| {
+        v["type"] == "system_status" && v["device"] == "meter-1" && v["data"]["change"] == "state"
+    })
+    .await;
+    assert_eq!(offline["data"]["state"], "offline", "{offline}");
+    assert_eq!(offline["data"]["reason"], "silent");
+    // /health says the same, and is degraded by it.
+    let h: Value = reqwest::get(api.url("/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let meter = h["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["device_id"] == "meter-1")
+        .unwrap();
+    assert_eq!(meter["state"], "offline", "{h}");
+    assert_eq!(meter["reason"], "silent");
+    assert_eq!(h["status"], "degraded");
+    central.shutdown().await;
+}

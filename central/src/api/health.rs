@@ -1,9 +1,10 @@
 //! `/health` for people and load balancers, `/metrics` for Prometheus.
 //!
 //! Both are unauthenticated (monitoring systems scrape them without a
-//! user); they reveal camera ids and states, no personal data. `/health`
-//! answers 503 when the database is unreachable, 200 otherwise, with
-//! `status` `ok` or `degraded` (broker down, or a camera offline).
+//! user); they reveal camera and device ids and states, no personal data.
+//! `/health` answers 503 when the database is unreachable, 200 otherwise,
+//! with `status` `ok` or `degraded` (broker down, or a camera or
+//! building-system device not online).
 
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -52,6 +53,20 @@ pub struct CameraHealth {
     pub last_seen: Option<DateTime<Utc>>,
 }
 
+/// A building-system device (`online`, `offline` or `unknown`, as in
+/// `GET /api/v1/devices`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeviceHealth {
+    pub device_id: String,
+    pub site_id: String,
+    pub kind: String,
+    pub state: crate::systems::state::DeviceState,
+    /// `status` (it said so, or its last will did) or `silent` (three
+    /// intervals without a message).
+    pub reason: Option<&'static str>,
+    pub last_seen: Option<DateTime<Utc>>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SystemHealth {
     /// Average over the last sampling interval (5 s).
@@ -73,6 +88,8 @@ pub struct Health {
     pub broker: BrokerHealth,
     pub ingest: IngestHealth,
     pub cameras: Vec<CameraHealth>,
+    /// Enabled building-system devices.
+    pub devices: Vec<DeviceHealth>,
     pub faces: FacesHealth,
     pub system: SystemHealth,
 }
@@ -118,7 +135,11 @@ pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
         let rows = crate::store::cameras::statuses(&client)
             .await
             .map_err(|e| e.to_string())?;
-        Ok::<_, String>((started.elapsed().as_secs_f64() * 1000.0, rows))
+        let latency = started.elapsed().as_secs_f64() * 1000.0;
+        let devices = crate::store::systems::devices(&client, None, None, None)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>((latency, rows, devices))
     };
     let db = tokio::time::timeout(std::time::Duration::from_secs(5), db)
         .await
@@ -126,8 +147,8 @@ pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
     // Sampled in the background (crate::vitals): never measured here.
     let system = SystemHealth::from(*state.vitals.borrow());
     let now = state.clock.now();
-    let (database, cameras) = match db {
-        Ok((latency, rows)) => (
+    let (database, cameras, devices) = match db {
+        Ok((latency, rows, devices)) => (
             DatabaseHealth {
                 up: true,
                 latency_ms: Some(latency),
@@ -143,6 +164,24 @@ pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
                     last_seen: r.last_seen,
                 })
                 .collect(),
+            devices
+                .into_iter()
+                .filter(|d| d.enabled)
+                .map(|d| {
+                    let (state, why) = d.contact.state(now);
+                    DeviceHealth {
+                        device_id: d.id,
+                        site_id: d.site_id,
+                        kind: d.kind,
+                        state,
+                        reason: why.map(|w| match w {
+                            crate::systems::state::Why::Status => "status",
+                            crate::systems::state::Why::Silent => "silent",
+                        }),
+                        last_seen: d.contact.last_seen,
+                    }
+                })
+                .collect(),
         ),
         Err(e) => (
             DatabaseHealth {
@@ -151,12 +190,18 @@ pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
                 error: Some(e),
             },
             Vec::new(),
+            Vec::new(),
         ),
     };
     let broker = state.ingest.broker_connected.load(Ordering::Relaxed);
     let status = if !database.up {
         "down"
-    } else if !broker || cameras.iter().any(|c| c.state != "online") {
+    } else if !broker
+        || cameras.iter().any(|c| c.state != "online")
+        || devices
+            .iter()
+            .any(|d| d.state != crate::systems::state::DeviceState::Online)
+    {
         "degraded"
     } else {
         "ok"
@@ -177,6 +222,7 @@ pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
             lag_seconds: state.metrics.lag_seconds.get(),
         },
         cameras,
+        devices,
         faces: FacesHealth {
             enrolment: state.faces.enroller.is_ok(),
             reason: state.faces.enroller.as_ref().err().cloned(),

@@ -291,6 +291,7 @@ pub fn start(
         metrics: metrics.clone(),
         state: WriterState::new(),
         orphans,
+        power_sent: Default::default(),
     };
     let task = atrium_worker::spawn(async move {
         writer.run(batches_rx, stop).await;

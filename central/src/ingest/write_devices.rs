@@ -37,8 +37,17 @@ pub struct DevicesWritten {
     pub fire_changes: Vec<FireChange>,
     /// Lifts whose mode this batch changed.
     pub lift_changes: Vec<LiftChange>,
-    /// Meters whose power readings this batch added: (device, site, ts, kW).
-    pub power: Vec<(String, String, DateTime<Utc>, Option<f64>)>,
+    /// The power readings this batch added.
+    pub power: Vec<PowerSeen>,
+}
+
+/// A new power reading of a meter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PowerSeen {
+    pub device: String,
+    pub site: String,
+    pub ts: DateTime<Utc>,
+    pub power_kw: Option<f64>,
 }
 
 /// A newly stored device event.
@@ -439,13 +448,17 @@ pub async fn write_devices(
             )
             .await?;
         stored += rows.len() as u64;
+        // In time order; the statement's own rows are invisible to its
+        // "previous" lookup, so a batch's earlier row is the previous of
+        // its later ones.
+        let mut in_batch: HashMap<String, String> = HashMap::new();
         for r in rows {
             let mode: Option<String> = r.try_get("mode")?;
-            let previous: Option<String> = r.try_get("previous")?;
-            if let Some(mode) = mode
-                && previous.as_ref() != Some(&mode)
-            {
-                let device: String = r.try_get("device_id")?;
+            let device: String = r.try_get("device_id")?;
+            let stored: Option<String> = r.try_get("previous")?;
+            let Some(mode) = mode else { continue };
+            let previous = in_batch.insert(device.clone(), mode.clone()).or(stored);
+            if previous.as_ref() != Some(&mode) {
                 let site = site_of.get(device.as_str()).map_or("", |s| s.0).to_owned();
                 out.lift_changes.push(LiftChange {
                     ts: r.try_get("ts")?,
@@ -477,8 +490,10 @@ pub async fn write_devices(
             )
             .await?;
         stored += rows.len() as u64;
+        // As for lifts: a batch's earlier row is its later rows' previous.
+        let mut in_batch: HashMap<(String, String), String> = HashMap::new();
         for r in rows {
-            let change = FireChange {
+            let mut change = FireChange {
                 ts: r.try_get("ts")?,
                 device: r.try_get("device_id")?,
                 zone: r.try_get("zone")?,
@@ -487,6 +502,10 @@ pub async fn write_devices(
                 previous: r.try_get("previous")?,
                 site: String::new(),
             };
+            let key = (change.device.clone(), change.zone.clone());
+            if let Some(p) = in_batch.insert(key, change.state.clone()) {
+                change.previous = Some(p);
+            }
             if change.previous.as_deref() != Some(change.state.as_str()) {
                 let site = site_of.get(change.device.as_str()).map_or("", |s| s.0);
                 out.fire_changes.push(FireChange {
@@ -679,7 +698,12 @@ async fn write_power(
         let ts: DateTime<Utc> = r.try_get("ts")?;
         let kw: Option<f64> = r.try_get("power_kw")?;
         let site = site_of.get(dev.as_str()).map_or("", |s| s.0).to_owned();
-        out.power.push((dev.clone(), site, ts, kw));
+        out.power.push(PowerSeen {
+            device: dev.clone(),
+            site,
+            ts,
+            power_kw: kw,
+        });
         span.entry(dev)
             .and_modify(|(lo, hi)| {
                 *lo = (*lo).min(ts);

@@ -55,7 +55,12 @@ pub(super) struct Writer {
     pub(super) state: WriterState,
     /// Dead letters not yet committed (corrupt spool bytes found at start).
     pub(super) orphans: Vec<DeadLetter>,
+    /// When each meter's power was last announced live (throttle).
+    pub(super) power_sent: std::collections::HashMap<String, Instant>,
 }
+
+/// A meter's power is announced live at most this often (per instance).
+pub const POWER_UPDATE_EVERY: Duration = Duration::from_secs(5);
 
 impl Writer {
     /// Commits the batches `collect` validated, acknowledging each once it
@@ -160,6 +165,7 @@ impl Writer {
         // on commit and to every central instance, so a dashboard on any
         // instance sees what any instance committed, exactly once.
         let mut live = live_events(batch, &written.new_ids);
+        live.extend(self.system_events(&written.devices));
         live.extend(
             crate::recognize::process(
                 &tx,
@@ -459,6 +465,78 @@ impl Writer {
                 }
             }
         }
+    }
+}
+
+impl Writer {
+    /// What WebSocket clients get from the building systems' part of a
+    /// batch: fire zones and lifts that changed state, new alarms and
+    /// faults (`system_status`), and each meter's newest power at most
+    /// every [`POWER_UPDATE_EVERY`] (`power_update`). Devices going online
+    /// or offline are announced by `systems::watch`, which also sees
+    /// silence.
+    fn system_events(&mut self, w: &super::write_devices::DevicesWritten) -> Vec<LiveEvent> {
+        use serde_json::json;
+        let mut out = Vec::new();
+        for f in &w.fire_changes {
+            out.push(LiveEvent::system(
+                "system_status",
+                &f.site,
+                &f.device,
+                f.ts,
+                json!({"change": "fire", "kind": "fire", "zone": f.zone, "state": f.state,
+                       "previous": f.previous, "test_mode": f.test_mode}),
+            ));
+        }
+        for l in &w.lift_changes {
+            out.push(LiveEvent::system(
+                "system_status",
+                &l.site,
+                &l.device,
+                l.ts,
+                json!({"change": "lift", "kind": "lift", "mode": l.mode, "previous": l.previous}),
+            ));
+        }
+        for e in &w.new_events {
+            let kind = e.event.get("type").and_then(|t| t.as_str());
+            if matches!(kind, Some("alarm" | "fault")) {
+                out.push(LiveEvent::system(
+                    "system_status",
+                    &e.site,
+                    &e.device,
+                    e.ts,
+                    json!({"change": "event", "kind": e.kind, "severity": e.severity, "event": e.event}),
+                ));
+            }
+        }
+        // The newest reading of each meter in the batch.
+        let mut newest: std::collections::HashMap<&str, &super::write_devices::PowerSeen> =
+            std::collections::HashMap::new();
+        for p in &w.power {
+            let e = newest.entry(p.device.as_str()).or_insert(p);
+            if p.ts > e.ts {
+                *e = p;
+            }
+        }
+        let now = self.cfg.clock.instant();
+        for (meter, p) in newest {
+            let Some(kw) = p.power_kw else { continue };
+            let due = self
+                .power_sent
+                .get(meter)
+                .is_none_or(|t| now.duration_since(*t) >= POWER_UPDATE_EVERY);
+            if due {
+                self.power_sent.insert(meter.to_owned(), now);
+                out.push(LiveEvent::system(
+                    "power_update",
+                    &p.site,
+                    meter,
+                    p.ts,
+                    json!({"power_kw": kw}),
+                ));
+            }
+        }
+        out
     }
 }
 

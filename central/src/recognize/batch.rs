@@ -204,6 +204,7 @@ async fn decide_track(
         kind: "face_recognized".into(),
         site: new.site,
         camera: new.camera,
+        device: None,
         ts,
         data: serde_json::json!({
             "id": new.id,

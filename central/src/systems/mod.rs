@@ -4,3 +4,4 @@
 pub mod current;
 pub mod registers;
 pub mod state;
+pub mod watch;
