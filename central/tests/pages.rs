@@ -205,6 +205,7 @@ async fn every_page_shows_real_data_passes_axe_and_follows_the_role() {
             "Dashboard",
             "Counting",
             "Zone violations",
+            "Building systems",
             "Events",
             "People",
             "Recognitions",
@@ -404,6 +405,7 @@ async fn every_page_shows_real_data_passes_axe_and_follows_the_role() {
             "Dashboard",
             "Counting",
             "Zone violations",
+            "Building systems",
             "Events",
             "Account"
         ]

@@ -1,8 +1,8 @@
 // Pages and hash routes (#name or #name/<id>). A page is a module that
 // registers itself here: its section in index.html is `#<name>-view`, its
 // nav label (if any) is listed for the users `allowed()` admits, and
-// `enter(arg)` / `leave()` load and release what it shows. Building
-// systems, energy, alerts and reports plug in the same way.
+// `enter(arg)` / `leave()` load and release what it shows. Energy, alerts
+// and reports plug in the same way.
 
 import { $, $$, el } from "./dom.js";
 
