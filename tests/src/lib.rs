@@ -818,3 +818,133 @@ pub async fn metric_at(url: &str, name: &str) -> Option<f64> {
         (k == name).then(|| v.trim().parse().ok()).flatten()
     })
 }
+
+/// A simulated device as `atrium-iot-sim devices` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimDevice {
+    pub id: String,
+    pub kind: String,
+    pub parent: Option<String>,
+    pub floor: i32,
+    pub name: String,
+}
+
+/// `atrium-iot-sim` as the demo and the tests run it: its devices
+/// registered with `central admin device add`, a certificate for each from
+/// the broker's CA, and the simulator publishing.
+#[derive(Debug)]
+pub struct IotSim {
+    child: Option<Child>,
+    pub log: PathBuf,
+    pub devices: Vec<SimDevice>,
+}
+
+impl IotSim {
+    /// The simulated building's devices (`--meters` power meters).
+    pub fn devices(meters: usize) -> Vec<SimDevice> {
+        let out = Command::new(binary("atrium-iot-sim"))
+            .args(["devices", "--meters", &meters.to_string()])
+            .output()
+            .expect("atrium-iot-sim (cargo builds it with the workspace)");
+        assert!(
+            out.status.success(),
+            "atrium-iot-sim devices: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| {
+                let f: Vec<&str> = l.split('\t').collect();
+                assert_eq!(f.len(), 5, "atrium-iot-sim devices line {l:?}");
+                SimDevice {
+                    id: f[0].to_owned(),
+                    kind: f[1].to_owned(),
+                    parent: (f[2] != "-").then(|| f[2].to_owned()),
+                    floor: f[3].parse().expect("a floor number"),
+                    name: f[4].to_owned(),
+                }
+            })
+            .collect()
+    }
+
+    /// Registers the devices at `site` (parents first, as listed) and
+    /// starts the simulator with `args` after the connection settings;
+    /// its log is `dir/iot-sim.log`.
+    pub fn start(
+        dir: &Path,
+        database_url: &str,
+        site: &str,
+        broker: &atrium_testkit::Mosquitto,
+        meters: usize,
+        args: &[&str],
+    ) -> Self {
+        let devices = Self::devices(meters);
+        let certs = dir.join("iot-certs");
+        std::fs::create_dir_all(&certs).expect("the certificates' directory");
+        for d in &devices {
+            let floor = d.floor.to_string();
+            let mut a = vec![
+                "admin",
+                "--database-url",
+                database_url,
+                "device",
+                "add",
+                "--id",
+                &d.id,
+                "--site",
+                site,
+                "--kind",
+                &d.kind,
+                "--name",
+                &d.name,
+                "--floor",
+                &floor,
+            ];
+            if let Some(p) = &d.parent {
+                a.extend(["--parent", p.as_str()]);
+            }
+            central_cli(&a);
+            let tls = broker.identity(&d.id).expect("a device certificate");
+            for (from, to) in [
+                (&tls.ca, certs.join("ca.pem")),
+                (&tls.cert, certs.join(format!("{}.pem", d.id))),
+                (&tls.key, certs.join(format!("{}.key", d.id))),
+            ] {
+                std::fs::copy(from, &to).expect("copying a certificate");
+            }
+        }
+        let log = dir.join("iot-sim.log");
+        let err = std::fs::File::create(&log).expect("the simulator's log");
+        let out = err.try_clone().expect("the simulator's log");
+        let child = our_command("atrium-iot-sim")
+            .args(["--log-format", "json", "run", "--site", site])
+            .args(["--meters", &meters.to_string()])
+            .args(["--broker-port", &broker.port().to_string(), "--certs"])
+            .arg(&certs)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("atrium-iot-sim");
+        Self {
+            child: Some(child),
+            log,
+            devices,
+        }
+    }
+
+    /// SIGTERM-free stop: the simulator holds nothing to flush.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for IotSim {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

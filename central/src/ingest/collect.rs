@@ -8,7 +8,7 @@
 //! the broker's receive maximum (two batches) bounds what is in flight.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use atrium_proto::topic::Topic;
 use rumqttc::v5::mqttbytes::v5::Publish;
@@ -40,8 +40,11 @@ enum Valid {
 }
 
 /// Turns messages into a batch against the camera and device registries,
-/// refreshing them if a camera or device is unknown (it may have just been
-/// added; at most once a second).
+/// reading them again when a message names a camera or device they do
+/// not know and they were last read before that message arrived: one
+/// registered just before it sent its first message is found, not
+/// dead-lettered. (A stream of messages from unregistered senders costs
+/// one registry read per batch.)
 pub(super) struct Validator {
     pub(super) cfg: IngestConfig,
     pub(super) pool: deadpool_postgres::Pool,
@@ -71,8 +74,9 @@ impl Validator {
         }
     }
 
-    /// Validates messages into a batch.
-    pub(super) async fn build(&mut self, msgs: &[Msg]) -> Batch {
+    /// Validates messages into a batch; `arrived` is when the first of
+    /// them reached central.
+    pub(super) async fn build(&mut self, msgs: &[Msg], arrived: Instant) -> Batch {
         // Checked under the read lock, without copying the registry; a
         // poisoned lock counts as "unknown" and refreshes it.
         let unknown = self.handle.cameras.read().map_or(true, |cams| {
@@ -86,7 +90,7 @@ impl Validator {
                 _ => false,
             })
         });
-        if unknown && self.last_refresh.elapsed() > Duration::from_secs(1) {
+        if unknown && self.last_refresh <= arrived {
             self.refresh_registries().await;
         }
         let cams = match self.handle.cameras.read() {
@@ -173,6 +177,7 @@ pub(super) async fn run(
             _ = stop.changed() => return,
         };
         let Some(first) = first else { return };
+        let arrived = validator.cfg.clock.instant();
         let mut pending = vec![first];
         let deadline = tokio::time::sleep(wait);
         tokio::pin!(deadline);
@@ -197,7 +202,7 @@ pub(super) async fn run(
             })
             .collect();
         MessagesReceived { count: msgs.len() }.emit(&validator.metrics);
-        let batch = validator.build(&msgs).await;
+        let batch = validator.build(&msgs, arrived).await;
         let collected = Collected {
             pending,
             msgs,

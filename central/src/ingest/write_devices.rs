@@ -198,15 +198,20 @@ ON CONFLICT (device_id) DO UPDATE SET
     points = EXCLUDED.points, interval_s = EXCLUDED.interval_s
 WHERE s.birth_ts IS NULL OR s.birth_ts <= EXCLUDED.birth_ts";
 
-/// Each part's merged present, applied only over an older one.
+/// The stored presents of the parts a batch touches.
+const STORED_PARTS: &str = "
+SELECT c.device_id, c.part, c.family, c.ts, c.state, c.state_since, c.readings
+FROM device_parts_current c
+JOIN unnest($1::text[], $2::text[]) AS k(device_id, part) USING (device_id, part)";
+
+/// Each part's merged present (merged from the stored one), applied only
+/// over an older one.
 const UPSERT_PARTS: &str = "
 INSERT INTO device_parts_current AS c (device_id, part, family, ts, state, state_since, readings)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::timestamptz[], $7::jsonb[])
 ON CONFLICT (device_id, part) DO UPDATE SET
-    ts = EXCLUDED.ts, readings = c.readings || EXCLUDED.readings,
-    state = coalesce(EXCLUDED.state, c.state),
-    state_since = CASE WHEN EXCLUDED.state IS NULL OR EXCLUDED.state IS NOT DISTINCT FROM c.state
-                       THEN c.state_since ELSE EXCLUDED.state_since END
+    ts = EXCLUDED.ts, readings = EXCLUDED.readings, state = EXCLUDED.state,
+    state_since = EXCLUDED.state_since
 WHERE c.ts < EXCLUDED.ts";
 
 const UPSERT_LAST_SEEN: &str = "
@@ -563,7 +568,34 @@ async fn write_parts(
     tx: &Transaction<'_>,
     points: Vec<PartPoint>,
 ) -> Result<(), tokio_postgres::Error> {
-    let now = current::merge(points);
+    let keys: std::collections::BTreeSet<(String, String)> = points
+        .iter()
+        .map(|p| (p.device.clone(), p.part.clone()))
+        .collect();
+    let (kd, kp): (Vec<String>, Vec<String>) = keys.into_iter().unzip();
+    let stmt = tx.prepare_cached(STORED_PARTS).await?;
+    let mut stored = current::Stored::new();
+    for r in tx.query(&stmt, &[&kd, &kp]).await? {
+        let family: String = r.try_get("family")?;
+        let readings = match r.try_get::<_, serde_json::Value>("readings")? {
+            serde_json::Value::Object(m) => m,
+            _ => serde_json::Map::new(),
+        };
+        let now = current::PartNow {
+            device: r.try_get("device_id")?,
+            part: r.try_get("part")?,
+            family: current::family(&family),
+            ts: r.try_get("ts")?,
+            state: r.try_get("state")?,
+            state_since: r.try_get("state_since")?,
+            readings,
+        };
+        stored.insert((now.device.clone(), now.part.clone()), now);
+    }
+    let now = current::merge(points, &stored);
+    if now.is_empty() {
+        return Ok(());
+    }
     let n = now.len();
     let (mut dev, mut part, mut fam, mut ts, mut state, mut since, mut readings) = (
         Vec::with_capacity(n),

@@ -232,7 +232,10 @@ impl Writer {
     /// stop ingest. Ends early, `Unavailable`, if the database goes away.
     async fn commit_one_by_one(&mut self, msgs: &[Msg]) -> Outcome {
         for m in msgs {
-            let batch = self.validator.build(std::slice::from_ref(m)).await;
+            let batch = self
+                .validator
+                .build(std::slice::from_ref(m), self.cfg.clock.instant())
+                .await;
             let mut outcome = self.commit_batch(&batch).await;
             loop {
                 match (
@@ -309,7 +312,7 @@ impl Writer {
         if !self.state.must_spool(spooled) {
             let batch = match built {
                 Some(b) => b,
-                None => self.validator.build(msgs).await,
+                None => self.validator.build(msgs, self.cfg.clock.instant()).await,
             };
             match self.commit_with_retries(batch, msgs, &[]).await {
                 Outcome::Committed => {
@@ -428,7 +431,7 @@ impl Writer {
                     }),
                 }
             }
-            let mut batch = self.validator.build(&msgs).await;
+            let mut batch = self.validator.build(&msgs, self.cfg.clock.instant()).await;
             if !undecodable.is_empty() {
                 SpoolRecordsUndecodable {
                     records: undecodable.len(),

@@ -8,8 +8,12 @@
 //! values it leaves out keep what came before. A part's state (a fire
 //! zone's state, a lift's mode, a circuit on or off, a door's state) also
 //! records since when it holds, which is when the newest run of that
-//! state began. The database applies the merged row only if it is newer
-//! than what it holds (late points never change the present).
+//! state began: a batch may hold a whole alarm and its end, so the merge
+//! starts from the stored present, and points not newer than it (late
+//! ones) do not change the present. The database applies the merged row
+//! only over an older one, so of two instances racing on one part the
+//! newer present wins (its `state_since` may then miss the other's
+//! points: rare, and corrected by the next change).
 
 use chrono::{DateTime, Utc};
 
@@ -39,8 +43,22 @@ pub struct PartNow {
     pub readings: serde_json::Map<String, serde_json::Value>,
 }
 
-/// Merges points into one present per (device, part).
-pub fn merge(mut points: Vec<PartPoint>) -> Vec<PartNow> {
+/// The families' names as stored (`device_parts_current.family`).
+pub const FAMILIES: [&str; 5] = ["power", "lighting", "lift", "door", "fire"];
+
+/// A stored family name as the static one ("" for one this code does not
+/// know, which the table's check constraint rules out).
+pub fn family(name: &str) -> &'static str {
+    FAMILIES.into_iter().find(|f| *f == name).unwrap_or("")
+}
+
+/// The stored presents, by (device, part).
+pub type Stored = std::collections::HashMap<(String, String), PartNow>;
+
+/// Merges points into one present per (device, part), starting from the
+/// stored present; parts whose points are all no newer than it are left
+/// out (nothing to change).
+pub fn merge(mut points: Vec<PartPoint>, stored: &Stored) -> Vec<PartNow> {
     points.sort_by(|a, b| (&a.device, &a.part, a.ts).cmp(&(&b.device, &b.part, b.ts)));
     let mut out: Vec<PartNow> = Vec::new();
     for p in points {
@@ -48,19 +66,27 @@ pub fn merge(mut points: Vec<PartPoint>) -> Vec<PartNow> {
             .last()
             .is_some_and(|n| n.device == p.device && n.part == p.part);
         if !same {
-            out.push(PartNow {
-                device: p.device,
-                part: p.part,
-                family: p.family,
-                ts: p.ts,
-                state_since: p.state.as_ref().map(|_| p.ts),
-                state: p.state,
-                readings: p.readings,
-            });
-            continue;
+            let prior = stored.get(&(p.device.clone(), p.part.clone()));
+            let start = match prior {
+                Some(n) => n.clone(),
+                None => PartNow {
+                    device: p.device.clone(),
+                    part: p.part.clone(),
+                    family: p.family,
+                    ts: DateTime::<Utc>::MIN_UTC,
+                    state: None,
+                    state_since: None,
+                    readings: serde_json::Map::new(),
+                },
+            };
+            out.push(start);
         }
         if let Some(n) = out.last_mut() {
+            if p.ts <= n.ts {
+                continue; // late: history only
+            }
             n.ts = p.ts;
+            n.family = p.family;
             if let Some(s) = p.state
                 && n.state.as_ref() != Some(&s)
             {
@@ -70,6 +96,12 @@ pub fn merge(mut points: Vec<PartPoint>) -> Vec<PartNow> {
             n.readings.extend(p.readings);
         }
     }
+    // Unchanged: every point was late.
+    out.retain(|n| {
+        stored
+            .get(&(n.device.clone(), n.part.clone()))
+            .is_none_or(|s| n.ts > s.ts)
+    });
     out
 }
 
@@ -96,16 +128,19 @@ mod tests {
     #[test]
     fn values_merge_and_the_state_dates_from_its_newest_run() {
         // Given out of order: the merge sorts by time.
-        let now = merge(vec![
-            lift(30, None, json!({"floor": 5})),
-            lift(
-                0,
-                Some("normal"),
-                json!({"floor": 3, "mode": "normal", "trips": 10}),
-            ),
-            lift(20, Some("fault"), json!({"mode": "fault"})),
-            lift(10, Some("fault"), json!({"floor": 4, "mode": "fault"})),
-        ]);
+        let now = merge(
+            vec![
+                lift(30, None, json!({"floor": 5})),
+                lift(
+                    0,
+                    Some("normal"),
+                    json!({"floor": 3, "mode": "normal", "trips": 10}),
+                ),
+                lift(20, Some("fault"), json!({"mode": "fault"})),
+                lift(10, Some("fault"), json!({"floor": 4, "mode": "fault"})),
+            ],
+            &Stored::new(),
+        );
         assert_eq!(now.len(), 1);
         let n = &now[0];
         assert_eq!(n.ts, at(30));
@@ -130,11 +165,14 @@ mod tests {
                 .unwrap()
                 .clone(),
         };
-        let now = merge(vec![
-            zone("z2", 5, "alarm"),
-            zone("z1", 0, "normal"),
-            zone("z1", 9, "normal"),
-        ]);
+        let now = merge(
+            vec![
+                zone("z2", 5, "alarm"),
+                zone("z1", 0, "normal"),
+                zone("z1", 9, "normal"),
+            ],
+            &Stored::new(),
+        );
         assert_eq!(now.len(), 2);
         assert_eq!(
             (now[0].part.as_str(), now[0].state_since),

@@ -3,5 +3,6 @@
 
 pub mod current;
 pub mod registers;
+pub mod sim;
 pub mod state;
 pub mod watch;

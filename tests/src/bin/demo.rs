@@ -7,7 +7,9 @@
 //! `vtest.avi`), provisions a site, a camera and an admin user through the
 //! `central admin` CLI, starts `central serve` on port 8080 (or
 //! `ATRIUM_DEMO_PORT`), configures a counting line and a zone through the
-//! API (pushed live to the edge), and starts `edge-agent`. Ctrl-C stops
+//! API (pushed live to the edge), starts `edge-agent`, and a simulated
+//! building's systems (`atrium-iot-sim`, each device registered and with
+//! its own certificate). Ctrl-C stops
 //! everything in order and deletes the temporary data; logs stay in
 //! `.cache/demo/`.
 
@@ -16,7 +18,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use atrium_testkit::{Mosquitto, Postgres, RtspCamera, fixture, workspace_root};
-use atrium_tests::{CentralServer, CentralSetup, EdgeAgent, EdgeSetup, central_cli};
+use atrium_tests::{CentralServer, CentralSetup, EdgeAgent, EdgeSetup, IotSim, central_cli};
 
 const CAMERA: &str = "lobby-cam";
 /// The second camera: the face clip, with one enrolled person in it.
@@ -279,6 +281,48 @@ async fn run() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 
+    step(
+        "building systems: atrium-iot-sim's meters, lighting, lifts, doors and fire panel, each with its certificate (`central admin device add`)",
+    );
+    // An API key that may read the counts: lighting follows the people
+    // the cameras count.
+    let key: serde_json::Value = http
+        .post(format!("{}/api/v1/api-keys", central.base))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"name": "iot-sim occupancy", "permissions": ["events:read"]}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let key_file = state.join("iot-sim.key");
+    std::fs::write(
+        &key_file,
+        key["key"]
+            .as_str()
+            .context("creating the simulator's API key")?,
+    )?;
+    let offset = chrono::Local::now().offset().to_string();
+    let key_path = key_file.to_string_lossy().into_owned();
+    let mut sim = IotSim::start(
+        &state,
+        &db,
+        SITE,
+        &broker,
+        4,
+        &[
+            "--interval-s",
+            "5",
+            "--utc-offset",
+            &offset,
+            "--alarm-after-s",
+            "600",
+            "--occupancy-url",
+            &central.base,
+            "--api-key-file",
+            &key_path,
+        ],
+    );
+
     let base = &central.base;
     println!(
         "\n\
@@ -287,12 +331,17 @@ async fn run() -> anyhow::Result<()> {
          \x20 Log in as   admin / {password}\n\
          \x20 API docs    {base}/docs\n\
          \x20 Health      {base}/health\n\
-         \x20 Logs        {state}/central.log, {state}/edge/edge.log\n\n\
+         \x20 Building    {base}/#systems\n\
+         \x20 Logs        {state}/central.log, {state}/edge/edge.log, {state}/iot-sim.log\n\n\
          People crossing the road in the sample video are counted IN (leftwards)\n\
          and OUT; the plaza zone shows its occupancy. The reception camera shows\n\
          six group photos; \"Demo Visitor\" (in the first one) is recognised\n\
          within seconds, the others stay unknown: see \"Recognised now\" and the\n\
          People and Recognitions pages. The videos loop.\n\
+         The Building systems page shows a simulated building: four power meters\n\
+         (a main meter and three sub-meters), lighting that follows the people\n\
+         counted, two lifts, a door controller and a fire panel, whose plant-room\n\
+         zone goes into alarm for two minutes ten minutes after start.\n\
          Press Ctrl-C to stop everything.\n",
         state = state.display()
     );
@@ -302,7 +351,8 @@ async fn run() -> anyhow::Result<()> {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
-    println!("\nstopping: edge-agent, central, camera, broker, database…");
+    println!("\nstopping: simulator, edge-agent, central, camera, broker, database…");
+    sim.stop();
     edge.stop();
     face_edge.stop();
     central.stop();
