@@ -14,6 +14,7 @@ pub mod auth;
 pub mod caller;
 pub mod config;
 pub mod counting_view;
+pub mod device_watch;
 pub mod error;
 pub mod front_door;
 pub mod http;

@@ -252,11 +252,11 @@ async fn start_in_span(
             stop.clone(),
         )));
     }
-    tasks.push(atrium_worker::spawn(crate::systems::watch::run(
+    tasks.push(atrium_worker::spawn(crate::device_watch::run(
         pool.clone(),
         state.live.clone(),
         state.clock.clone(),
-        crate::systems::watch::EVERY,
+        crate::device_watch::EVERY,
         stop.clone(),
     )));
     tasks.push(atrium_worker::spawn(sync_configs(

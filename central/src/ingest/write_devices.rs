@@ -255,15 +255,22 @@ ORDER BY d.dev, r.ts";
 const ROLLOVERS: &str = "
 SELECT device_id, points FROM device_state WHERE device_id = ANY($1::text[]) AND points IS NOT NULL";
 
-const DELETE_MINUTES: &str = "
-DELETE FROM power_rollups r
-USING unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) AS d(dev, lo, hi)
-WHERE r.resolution = 'minute' AND r.device_id = d.dev AND r.bucket >= d.lo AND r.bucket < d.hi
-RETURNING r.device_id, r.bucket, r.import_kwh, r.export_kwh, r.power_sum_kw, r.samples, r.resets";
+/// The stored rows of the recomputed minutes (by primary key). Every
+/// minute that has a row still has its readings (readings are only
+/// added), so the recomputed minutes cover every stored one in the span.
+const OLD_MINUTES: &str = "
+SELECT r.device_id, r.bucket, r.import_kwh, r.export_kwh, r.power_sum_kw, r.samples, r.resets
+FROM unnest($1::text[], $2::timestamptz[]) AS k(dev, bucket)
+JOIN power_rollups r ON r.resolution = 'minute' AND r.device_id = k.dev AND r.bucket = k.bucket";
 
-const INSERT_MINUTES: &str = "
-INSERT INTO power_rollups (resolution, bucket, device_id, import_kwh, export_kwh, power_sum_kw, samples, power_min_kw, power_max_kw, resets)
-SELECT 'minute', * FROM unnest($1::timestamptz[], $2::text[], $3::float8[], $4::float8[], $5::float8[], $6::int[], $7::float8[], $8::float8[], $9::int[])";
+const UPSERT_MINUTES: &str = "
+INSERT INTO power_rollups AS r (resolution, bucket, device_id, import_kwh, export_kwh, power_sum_kw, samples, power_min_kw, power_max_kw, resets)
+SELECT 'minute', * FROM unnest($1::timestamptz[], $2::text[], $3::float8[], $4::float8[], $5::float8[], $6::int[], $7::float8[], $8::float8[], $9::int[])
+ON CONFLICT (resolution, device_id, bucket) DO UPDATE SET
+    import_kwh = EXCLUDED.import_kwh, export_kwh = EXCLUDED.export_kwh,
+    power_sum_kw = EXCLUDED.power_sum_kw, samples = EXCLUDED.samples,
+    power_min_kw = EXCLUDED.power_min_kw, power_max_kw = EXCLUDED.power_max_kw,
+    resets = EXCLUDED.resets";
 
 /// Moves the hour (UTC) and day (the site's midnight) rows by the
 /// minutes' differences; a minimum or maximum can only widen, since
@@ -811,11 +818,10 @@ async fn recompute(
             new.insert((dev.clone(), minute), stats);
         }
     }
-    let (pd, plo, phi): (Vec<&String>, Vec<DateTime<Utc>>, Vec<DateTime<Utc>>) =
-        per.iter().map(|(d, (lo, hi, _))| (d, *lo, *hi)).collect();
-    let stmt = tx.prepare_cached(DELETE_MINUTES).await?;
+    let (kd, kb): (Vec<&String>, Vec<DateTime<Utc>>) = new.keys().map(|(d, m)| (d, *m)).unzip();
+    let stmt = tx.prepare_cached(OLD_MINUTES).await?;
     let mut diff: BTreeMap<(String, DateTime<Utc>), MinuteStats> = BTreeMap::new();
-    for r in tx.query(&stmt, &[&pd, &plo, &phi]).await? {
+    for r in tx.query(&stmt, &[&kd, &kb]).await? {
         let key = (r.try_get("device_id")?, r.try_get("bucket")?);
         let d = diff.entry(key).or_default();
         d.import_kwh -= r.try_get::<_, f64>("import_kwh")?;
@@ -837,7 +843,7 @@ async fn recompute(
         d.power_max_kw = s.power_max_kw;
     }
     if !cols.bucket.is_empty() {
-        let stmt = tx.prepare_cached(INSERT_MINUTES).await?;
+        let stmt = tx.prepare_cached(UPSERT_MINUTES).await?;
         tx.execute(&stmt, &cols.params()).await?;
     }
     let mut dcols = MinuteColumns::default();
@@ -851,7 +857,8 @@ async fn recompute(
     Ok(())
 }
 
-/// A meter's minutes to recompute, `[lo, hi)`, and the readings they need.
+/// A meter's minutes to recompute, `[lo, hi)`, and the readings they
+/// need.
 type MeterSpan = (DateTime<Utc>, DateTime<Utc>, Vec<Reading>);
 
 #[derive(Default)]

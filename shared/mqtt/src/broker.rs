@@ -166,7 +166,6 @@ impl MosquittoConfig {
         );
         if let Some(user) = &self.user {
             // Writing to a String cannot fail.
-            // Writing to a String cannot fail.
             let _ = writeln!(out, "user {user}");
         }
         out.push_str(&match &self.log {

@@ -1,6 +1,6 @@
 //! Announces building-system devices going online or offline on the
 //! dashboard's WebSocket (`system_status`, `change: "state"`). A device
-//! also goes offline by saying nothing ([`super::state`]), which no
+//! also goes offline by saying nothing ([`crate::systems::state`]), which no
 //! message reports, so each central instance looks at every device's
 //! contact every few seconds and announces the changes to its own
 //! WebSocket clients (each instance serves its own clients, so each
@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use tokio::sync::{broadcast, watch};
 
-use super::state::{DeviceState, Why};
 use crate::live::LiveEvent;
+use crate::systems::state::{DeviceState, Why};
 
 /// How often the devices' states are looked at.
 pub const EVERY: Duration = Duration::from_secs(5);
