@@ -537,6 +537,24 @@ async fn the_device_cli_registers_meters_in_a_tree_and_refuses_what_it_cannot_st
         .get(0);
     assert_eq!(floor, Some(-1));
 
+    // Disabling and enabling.
+    assert!(admin(&["device", "disable", "panel"]).0);
+    let enabled = |id: &str| {
+        let db = &db;
+        let id = id.to_owned();
+        async move {
+            db.query_one("SELECT enabled FROM devices WHERE id = $1", &[&id])
+                .await
+                .unwrap()
+                .get::<_, bool>(0)
+        }
+    };
+    assert!(!enabled("panel").await);
+    assert!(admin(&["device", "enable", "panel"]).0);
+    assert!(enabled("panel").await);
+    let (ok, out) = admin(&["device", "disable", "ghost"]);
+    assert!(!ok && out.contains("no device"), "{out}");
+
     // A parent goes after its sub-meters.
     let (ok, out) = admin(&["device", "remove", "meter-main"]);
     assert!(!ok && out.contains("meter-sub"), "{out}");

@@ -39,6 +39,11 @@ pub(super) enum DeviceCommand {
         #[arg(long)]
         site: Option<String>,
     },
+    /// Stop accepting a device's messages (they are dead-lettered with
+    /// "device is disabled"); its history stays.
+    Disable { id: String },
+    /// Accept a disabled device's messages again.
+    Enable { id: String },
     /// Remove a device from the registry. Its stored readings stay (a
     /// device added again with the same id continues its history); revoke
     /// its certificate with `central admin pki revoke ID`.
@@ -85,6 +90,25 @@ impl DeviceCommand {
         }
         Ok(())
     }
+}
+
+async fn set_enabled(
+    client: &deadpool_postgres::Client,
+    id: &str,
+    enabled: bool,
+) -> anyhow::Result<()> {
+    let n = client
+        .execute(
+            "UPDATE devices SET enabled = $2 WHERE id = $1",
+            &[&id, &enabled],
+        )
+        .await?;
+    if n == 0 {
+        bail!("no device {id:?}");
+    }
+    let what = if enabled { "enabled" } else { "disabled" };
+    println!("{what} device {id} (central notices within a second of its next message)");
+    Ok(())
 }
 
 pub(super) async fn device(
@@ -165,6 +189,8 @@ pub(super) async fn device(
                 );
             }
         }
+        DeviceCommand::Disable { id } => set_enabled(client, &id, false).await?,
+        DeviceCommand::Enable { id } => set_enabled(client, &id, true).await?,
         DeviceCommand::Remove { id } => {
             let children: Vec<String> = client
                 .query(
