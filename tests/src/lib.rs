@@ -827,6 +827,7 @@ pub struct SimDevice {
     pub parent: Option<String>,
     pub floor: i32,
     pub name: String,
+    pub location: String,
 }
 
 /// `atrium-iot-sim` as the demo and the tests run it: its devices
@@ -855,13 +856,14 @@ impl IotSim {
             .lines()
             .map(|l| {
                 let f: Vec<&str> = l.split('\t').collect();
-                assert_eq!(f.len(), 5, "atrium-iot-sim devices line {l:?}");
+                assert_eq!(f.len(), 6, "atrium-iot-sim devices line {l:?}");
                 SimDevice {
                     id: f[0].to_owned(),
                     kind: f[1].to_owned(),
                     parent: (f[2] != "-").then(|| f[2].to_owned()),
                     floor: f[3].parse().expect("a floor number"),
                     name: f[4].to_owned(),
+                    location: f[5].to_owned(),
                 }
             })
             .collect()
@@ -899,6 +901,8 @@ impl IotSim {
                 &d.name,
                 "--floor",
                 &floor,
+                "--location",
+                &d.location,
             ];
             if let Some(p) = &d.parent {
                 a.extend(["--parent", p.as_str()]);

@@ -60,8 +60,8 @@ struct Fleetwide {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Print the devices, one per line: id, kind, parent ("-" for none),
-    /// floor, name (tab-separated), to register with `central admin
-    /// device add` and issue certificates for.
+    /// floor, name, location (tab-separated), to register with `central
+    /// admin device add` and issue certificates for.
     Devices(Fleetwide),
     /// Connect every device and publish until stopped.
     Run(Box<RunArgs>),
@@ -152,12 +152,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let fleet = Fleet::new(config(&f, 7, 10, Utc.fix()));
             for d in fleet.devices() {
                 println!(
-                    "{}\t{}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\t{}\t{}\t{}",
                     d.id,
                     d.kind.as_str(),
                     d.parent.as_deref().unwrap_or("-"),
                     d.floor,
-                    d.name
+                    d.name,
+                    d.location
                 );
             }
             Ok(())
