@@ -563,3 +563,46 @@ async fn the_device_cli_registers_meters_in_a_tree_and_refuses_what_it_cannot_st
     let (ok, out) = admin(&["device", "remove", "meter-main"]);
     assert!(!ok && out.contains("no device"), "{out}");
 }
+
+/// A TLS connection that presents no client certificate gets no session
+/// (the broker runs with `require_certificate true`), while the same
+/// device with its certificate does: the refusal is about the missing
+/// certificate, not the name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_without_a_certificate_is_refused_by_the_broker() {
+    use rustls_pki_types::pem::PemObject;
+    let stack = Stack::start().await;
+    let ca_pem = std::fs::read(stack.broker.ca_file()).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pki_types::CertificateDer::pem_slice_iter(&ca_pem) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let mut o = rumqttc::v5::MqttOptions::new("meter-main", "127.0.0.1", stack.broker.port());
+    o.set_transport(rumqttc::Transport::Tls(rumqttc::TlsConfiguration::Rustls(
+        std::sync::Arc::new(config),
+    )));
+    o.set_keep_alive(Duration::from_secs(5));
+    let refused = tokio::time::timeout(
+        Duration::from_secs(20),
+        atrium_testkit::TestClientV5::connect(o),
+    )
+    .await
+    .expect("an answer within 20 s");
+    assert!(
+        refused.is_err(),
+        "a client without a certificate got a session"
+    );
+    let tls = stack.broker.identity("meter-main").unwrap();
+    assert!(
+        atrium_testkit::TestClientV5::connect(stack.broker.options_v5("meter-main", &tls).unwrap())
+            .await
+            .is_ok()
+    );
+}
