@@ -52,6 +52,11 @@ pub struct BatchCommitted {
     pub messages: usize,
     pub events: usize,
     pub new_events: u64,
+    /// Building-system points: stored for the first time, and received
+    /// again.
+    pub device_points: u64,
+    pub device_duplicates: u64,
+    pub device_events: u64,
     pub dead_letters: u64,
     pub took: Duration,
     /// Age at commit of the batch's oldest event (capture to storage).
@@ -63,6 +68,7 @@ impl InternalEvent for BatchCommitted {
         tracing::debug!(
             messages = self.messages,
             new_events = self.new_events,
+            device_points = self.device_points,
             dead_letters = self.dead_letters,
             ms = self.took.as_millis() as u64,
             "batch committed"
@@ -72,6 +78,9 @@ impl InternalEvent for BatchCommitted {
         m.events_stored.inc_by(self.new_events);
         m.events_duplicate
             .inc_by(self.events as u64 - self.new_events.min(self.events as u64));
+        m.device_points_stored.inc_by(self.device_points);
+        m.device_points_duplicate.inc_by(self.device_duplicates);
+        m.device_events_stored.inc_by(self.device_events);
         m.dead_letters.inc_by(self.dead_letters);
         if let Some(lag) = self.lag {
             m.lag_seconds.set(lag.num_milliseconds() as f64 / 1000.0);
@@ -191,6 +200,9 @@ mod tests {
             messages: 10,
             events: 8,
             new_events: 6,
+            device_points: 40,
+            device_duplicates: 3,
+            device_events: 1,
             dead_letters: 2,
             took: Duration::from_millis(5),
             lag: Some(chrono::Duration::milliseconds(1500)),
@@ -202,6 +214,18 @@ mod tests {
             2.0
         );
         assert_eq!(value(&m, "atrium_central_ingest_dead_letters_total"), 2.0);
+        assert_eq!(
+            value(&m, "atrium_central_ingest_device_points_stored_total"),
+            40.0
+        );
+        assert_eq!(
+            value(&m, "atrium_central_ingest_device_points_duplicate_total"),
+            3.0
+        );
+        assert_eq!(
+            value(&m, "atrium_central_ingest_device_events_stored_total"),
+            1.0
+        );
         assert_eq!(value(&m, "atrium_central_ingest_lag_seconds"), 1.5);
     }
 

@@ -13,6 +13,12 @@ pub struct Metrics {
     pub messages: Counter,
     pub events_stored: Counter,
     pub events_duplicate: Counter,
+    /// Building-system telemetry points stored for the first time.
+    pub device_points_stored: Counter,
+    /// Points received again (already stored by `(device, ts)`).
+    pub device_points_duplicate: Counter,
+    /// Building-system events (access, alarm, fault) stored.
+    pub device_events_stored: Counter,
     pub dead_letters: Counter,
     pub commit_retries: Counter,
     pub spool_errors: Counter,
@@ -55,6 +61,9 @@ impl Metrics {
             messages: Counter::default(),
             events_stored: Counter::default(),
             events_duplicate: Counter::default(),
+            device_points_stored: Counter::default(),
+            device_points_duplicate: Counter::default(),
+            device_events_stored: Counter::default(),
             dead_letters: Counter::default(),
             commit_retries: Counter::default(),
             spool_errors: Counter::default(),
@@ -108,6 +117,21 @@ impl Metrics {
             "ingest_events_duplicate",
             "Events received again (already stored)",
             m.events_duplicate.clone(),
+        );
+        r.register(
+            "ingest_device_points_stored",
+            "Building-system telemetry points stored for the first time",
+            m.device_points_stored.clone(),
+        );
+        r.register(
+            "ingest_device_points_duplicate",
+            "Building-system telemetry points received again (already stored)",
+            m.device_points_duplicate.clone(),
+        );
+        r.register(
+            "ingest_device_events_stored",
+            "Building-system events (access decisions, alarms, faults) stored for the first time",
+            m.device_events_stored.clone(),
         );
         r.register(
             "ingest_dead_letters",

@@ -304,6 +304,15 @@ async fn every_kind_of_device_lands_in_its_own_rows_once() {
     assert_eq!((state.as_str(), since), ("alarm", at(40)));
     let (state, _, _) = now("light-1", "floor-2").await;
     assert_eq!(state, "off");
+    // /metrics counts them: 7 points stored, the 7 sent again duplicates,
+    // one event.
+    let metrics = central.state.metrics.clone();
+    wait_until(Duration::from_secs(30), "the device metrics", || async {
+        metrics.device_points_stored.get() == 7
+            && metrics.device_points_duplicate.get() == 7
+            && metrics.device_events_stored.get() == 1
+    })
+    .await;
     assert_eq!(rows(&stack, "dead_letters").await, 0);
     central.shutdown().await;
 }
