@@ -175,9 +175,16 @@ async fn publish(a: RunArgs) -> anyhow::Result<()> {
         .with_context(|| format!("--utc-offset {:?} is not like +01:00", a.utc_offset))?;
     let mut cfg = config(&a.fleet, a.seed, a.interval_s, offset);
     let started = a.from.unwrap_or_else(Utc::now);
-    cfg.alarm_at = a
-        .alarm_after_s
-        .map(|s| started + chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 2)));
+    cfg.alarm_at = match a.alarm_after_s {
+        None => None,
+        Some(s) => Some(
+            i64::try_from(s)
+                .ok()
+                .and_then(chrono::Duration::try_seconds)
+                .and_then(|d| started.checked_add_signed(d))
+                .with_context(|| format!("--alarm-after-s {s} is too far in the future"))?,
+        ),
+    };
     let mut fleet = Fleet::new(cfg);
     let api_key = match &a.api_key_file {
         Some(p) => Some(
