@@ -63,12 +63,13 @@ pub async fn run(
                     serde_json::json!({
                         "change": "state", "kind": d.kind, "state": state.as_str(),
                         "previous": before.as_str(),
-                        "reason": why.map(|w| match w { Why::Status => "status", Why::Silent => "silent" }),
+                        "reason": why.map(Why::as_str),
                         "last_seen": d.contact.last_seen,
                     }),
                 );
-                // No receiver: no WebSocket open, nobody to tell.
-                let _ = live.send(event);
+                if live.send(event).is_err() {
+                    tracing::trace!(device = %d.id, "no WebSocket open: the change is told to nobody");
+                }
             }
             next.insert(d.id, state);
         }

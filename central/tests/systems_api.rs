@@ -22,17 +22,6 @@ fn point(s: i64, seq: u64, values: Value) -> Value {
     json!({"schema": 1, "ts": at(s), "seq": seq, "values": values})
 }
 
-async fn publish(stack: &Stack, id: &str, kind: &str, channel: &str, v: &Value) {
-    let mut c = stack.camera_client(id).await;
-    assert!(
-        c.publish_acked(
-            &device_topic(kind, id, channel),
-            serde_json::to_vec(v).unwrap()
-        )
-        .await
-    );
-}
-
 fn approx(v: &Value, want: f64) -> bool {
     v.as_f64().is_some_and(|x| (x - want).abs() < 1e-9)
 }
@@ -60,7 +49,9 @@ async fn power_per_meter_site_and_sub_meter_remainder_match_the_registers() {
             .collect();
         // In arrays of 40 (the test client's packets are small).
         for chunk in points.chunks(40) {
-            publish(&stack, id, "power_meter", "telemetry", &json!(chunk)).await;
+            stack
+                .publish_device(id, "power_meter", "telemetry", &json!(chunk))
+                .await;
         }
     }
     wait_until(Duration::from_secs(30), "240 readings", || async {
@@ -199,67 +190,67 @@ async fn fire_lifts_lighting_and_devices_show_the_urgent_first() {
         stack.add_device(id, kind, None).await;
     }
     let central = stack.central("central", "").await;
-    publish(
-        &stack,
-        "panel",
-        "fire",
-        "telemetry",
-        &json!([
-            point(0, 1, json!({"zone": "z1", "state": "normal"})),
-            point(0, 2, json!({"zone": "z2", "state": "normal"})),
-            point(0, 3, json!({"zone": "z3", "state": "normal"})),
-            point(60, 4, json!({"zone": "z3", "state": "alarm"})),
-            point(61, 5, json!({"zone": "z1", "state": "fault"})),
-        ]),
-    )
-    .await;
-    publish(
-        &stack,
-        "lift-a",
-        "lift",
-        "telemetry",
-        &json!(point(
-            0,
-            1,
-            json!({"floor": 2, "mode": "normal", "door": "closed"})
-        )),
-    )
-    .await;
-    publish(
-        &stack,
-        "lift-b",
-        "lift",
-        "telemetry",
-        &json!([
-            point(0, 1, json!({"floor": 7, "mode": "normal"})),
-            point(30, 2, json!({"mode": "fault"}))
-        ]),
-    )
-    .await;
-    publish(
-        &stack,
-        "lights",
-        "lighting",
-        "telemetry",
-        &json!([
-            point(
+    stack
+        .publish_device(
+            "panel",
+            "fire",
+            "telemetry",
+            &json!([
+                point(0, 1, json!({"zone": "z1", "state": "normal"})),
+                point(0, 2, json!({"zone": "z2", "state": "normal"})),
+                point(0, 3, json!({"zone": "z3", "state": "normal"})),
+                point(60, 4, json!({"zone": "z3", "state": "alarm"})),
+                point(61, 5, json!({"zone": "z1", "state": "fault"})),
+            ]),
+        )
+        .await;
+    stack
+        .publish_device(
+            "lift-a",
+            "lift",
+            "telemetry",
+            &json!(point(
                 0,
                 1,
-                json!({"circuit": "c1", "on": true, "level_percent": 70.0})
-            ),
-            point(0, 2, json!({"circuit": "c2", "on": false})),
-        ]),
-    )
-    .await;
+                json!({"floor": 2, "mode": "normal", "door": "closed"})
+            )),
+        )
+        .await;
+    stack
+        .publish_device(
+            "lift-b",
+            "lift",
+            "telemetry",
+            &json!([
+                point(0, 1, json!({"floor": 7, "mode": "normal"})),
+                point(30, 2, json!({"mode": "fault"}))
+            ]),
+        )
+        .await;
+    stack
+        .publish_device(
+            "lights",
+            "lighting",
+            "telemetry",
+            &json!([
+                point(
+                    0,
+                    1,
+                    json!({"circuit": "c1", "on": true, "level_percent": 70.0})
+                ),
+                point(0, 2, json!({"circuit": "c2", "on": false})),
+            ]),
+        )
+        .await;
     // meter-gone said goodbye (its last will).
-    publish(
-        &stack,
-        "meter-gone",
-        "power_meter",
-        "status",
-        &json!({"schema": 1, "ts": at(0), "state": "offline"}),
-    )
-    .await;
+    stack
+        .publish_device(
+            "meter-gone",
+            "power_meter",
+            "status",
+            &json!({"schema": 1, "ts": at(0), "state": "offline"}),
+        )
+        .await;
     wait_until(Duration::from_secs(30), "every part", || async {
         stack
             .count("SELECT count(*) FROM device_parts_current")
@@ -442,17 +433,17 @@ async fn the_dashboard_hears_fire_lift_power_and_a_silent_device_going_offline()
     let url = format!("ws://{}/ws/dashboard?token={token}", central.addr);
     let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
 
-    publish(
-        &stack,
-        "panel",
-        "fire",
-        "telemetry",
-        &json!([
-            point(0, 1, json!({"zone": "z1", "state": "normal"})),
-            point(5, 2, json!({"zone": "z1", "state": "pre_alarm"})),
-        ]),
-    )
-    .await;
+    stack
+        .publish_device(
+            "panel",
+            "fire",
+            "telemetry",
+            &json!([
+                point(0, 1, json!({"zone": "z1", "state": "normal"})),
+                point(5, 2, json!({"zone": "z1", "state": "pre_alarm"})),
+            ]),
+        )
+        .await;
     let fire = next_matching(&mut ws, Duration::from_secs(10), |v| {
         v["type"] == "system_status"
             && v["data"]["change"] == "fire"
@@ -464,14 +455,14 @@ async fn the_dashboard_hears_fire_lift_power_and_a_silent_device_going_offline()
     assert_eq!(fire["data"]["zone"], "z1");
     assert!(fire.get("camera").is_none(), "{fire}");
 
-    publish(
-        &stack,
-        "lift-a",
-        "lift",
-        "telemetry",
-        &json!(point(0, 1, json!({"floor": 1, "mode": "fault"}))),
-    )
-    .await;
+    stack
+        .publish_device(
+            "lift-a",
+            "lift",
+            "telemetry",
+            &json!(point(0, 1, json!({"floor": 1, "mode": "fault"}))),
+        )
+        .await;
     let lift = next_matching(&mut ws, Duration::from_secs(10), |v| {
         v["type"] == "system_status" && v["data"]["change"] == "lift"
     })
@@ -485,23 +476,21 @@ async fn the_dashboard_hears_fire_lift_power_and_a_silent_device_going_offline()
     // reading, then silence. Its power is announced, then, three seconds
     // after the reading, it is offline (silent).
     let now = chrono::Utc::now();
-    publish(
-        &stack,
-        "meter-1",
+    stack.publish_device("meter-1",
         "power_meter",
         "birth",
         &json!({"schema": 1, "ts": now, "model": "PM", "firmware": "1",
                 "points": [{"name": "power_kw", "unit": "kW", "meaning": "measurement", "interval_s": 1}]}),
     )
     .await;
-    publish(
-        &stack,
-        "meter-1",
-        "power_meter",
-        "telemetry",
-        &json!({"schema": 1, "ts": now, "seq": 1, "values": {"power_kw": 42.5}}),
-    )
-    .await;
+    stack
+        .publish_device(
+            "meter-1",
+            "power_meter",
+            "telemetry",
+            &json!({"schema": 1, "ts": now, "seq": 1, "values": {"power_kw": 42.5}}),
+        )
+        .await;
     let power = next_matching(&mut ws, Duration::from_secs(10), |v| {
         v["type"] == "power_update"
     })

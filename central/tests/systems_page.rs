@@ -21,17 +21,6 @@ fn point(ts: DateTime<Utc>, seq: u64, values: Value) -> Value {
     json!({"schema": 1, "ts": ts, "seq": seq, "values": values})
 }
 
-async fn publish(stack: &Stack, id: &str, kind: &str, channel: &str, v: &Value) {
-    let mut c = stack.camera_client(id).await;
-    assert!(
-        c.publish_acked(
-            &device_topic(kind, id, channel),
-            serde_json::to_vec(v).unwrap()
-        )
-        .await
-    );
-}
-
 async fn check_view(c: &Client, name: &str) {
     let shot = webui::screenshot(c, name).await;
     let report = webui::axe(c).await;
@@ -90,50 +79,50 @@ async fn the_building_systems_page_shows_alarms_first_power_and_live_changes() {
             })
             .collect();
         for chunk in points.chunks(40) {
-            publish(&stack, id, "power_meter", "telemetry", &json!(chunk)).await;
+            stack
+                .publish_device(id, "power_meter", "telemetry", &json!(chunk))
+                .await;
         }
     }
     let minute_ago = now - chrono::Duration::minutes(1);
-    publish(
-        &stack,
-        "panel",
-        "fire",
-        "telemetry",
-        &json!([
-            point(minute_ago, 1, json!({"zone": "z1", "state": "normal"})),
-            point(minute_ago, 2, json!({"zone": "z2", "state": "alarm"})),
-            point(minute_ago, 3, json!({"zone": "z3", "state": "normal"})),
-        ]),
-    )
-    .await;
-    publish(
-        &stack,
-        "lift-a",
-        "lift",
-        "telemetry",
-        &json!(point(
-            minute_ago,
-            1,
-            json!({"floor": 3, "mode": "fault", "door": "open", "trips": 42})
-        )),
-    )
-    .await;
-    publish(
-        &stack,
-        "lights",
-        "lighting",
-        "telemetry",
-        &json!(point(
-            minute_ago,
-            1,
-            json!({"circuit": "atrium", "on": true, "level_percent": 80.0, "power_kw": 2.5})
-        )),
-    )
-    .await;
+    stack
+        .publish_device(
+            "panel",
+            "fire",
+            "telemetry",
+            &json!([
+                point(minute_ago, 1, json!({"zone": "z1", "state": "normal"})),
+                point(minute_ago, 2, json!({"zone": "z2", "state": "alarm"})),
+                point(minute_ago, 3, json!({"zone": "z3", "state": "normal"})),
+            ]),
+        )
+        .await;
+    stack
+        .publish_device(
+            "lift-a",
+            "lift",
+            "telemetry",
+            &json!(point(
+                minute_ago,
+                1,
+                json!({"floor": 3, "mode": "fault", "door": "open", "trips": 42})
+            )),
+        )
+        .await;
+    stack
+        .publish_device(
+            "lights",
+            "lighting",
+            "telemetry",
+            &json!(point(
+                minute_ago,
+                1,
+                json!({"circuit": "atrium", "on": true, "level_percent": 80.0, "power_kw": 2.5})
+            )),
+        )
+        .await;
     let hash = "ab12".repeat(16);
-    publish(
-        &stack,
-        "doors",
+    stack.publish_device("doors",
         "access",
         "event",
         &json!({"schema": 1, "ts": minute_ago, "seq": 1, "severity": "warning",
@@ -187,18 +176,18 @@ async fn the_building_systems_page_shows_alarms_first_power_and_live_changes() {
     check_view(&admin, "admin-systems").await;
 
     // A zone goes into alarm: the page hears it and puts it on top.
-    publish(
-        &stack,
-        "panel",
-        "fire",
-        "telemetry",
-        &json!(point(
-            Utc::now(),
-            4,
-            json!({"zone": "z3", "state": "pre_alarm"})
-        )),
-    )
-    .await;
+    stack
+        .publish_device(
+            "panel",
+            "fire",
+            "telemetry",
+            &json!(point(
+                Utc::now(),
+                4,
+                json!({"zone": "z3", "state": "pre_alarm"})
+            )),
+        )
+        .await;
     wait_contains(&admin, "#fire-banner", "pre-alarm in zone z3").await;
     wait_text(&admin, "#systems-fire-count", "2").await;
     admin.close().await.unwrap();

@@ -110,7 +110,8 @@ async fn two_simulated_hours_reach_the_systems_endpoints_as_published() {
                 let tail: Vec<&str> = log.lines().rev().take(40).collect();
                 panic!(
                     "{telemetry} of {telemetry_wanted} telemetry messages seen; simulator log:\n{}\nbroker log (last lines, newest first):\n{}",
-                    std::fs::read_to_string(&sim.log).unwrap_or_default(),
+                    std::fs::read_to_string(&sim.log)
+                        .unwrap_or_else(|e| format!("(unreadable: {e})")),
                     tail.join("\n")
                 )
             });
@@ -173,40 +174,36 @@ async fn two_simulated_hours_reach_the_systems_endpoints_as_published() {
         .get(&("doors".to_owned(), "event".to_owned()))
         .map_or(0, Vec::len);
     let db_client = pg.connect().await.unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let stored: i64 = db_client
+    let counts = || async {
+        let row = db_client
             .query_one(
                 "SELECT (SELECT count(*) FROM power_readings) + (SELECT count(*) FROM lighting_readings)
                       + (SELECT count(*) FROM lift_readings) + (SELECT count(*) FROM door_readings)
-                      + (SELECT count(*) FROM fire_readings)",
+                      + (SELECT count(*) FROM fire_readings),
+                        (SELECT count(*) FROM device_events)",
                 &[],
             )
             .await
-            .unwrap()
-            .get(0);
-        let stored_events: i64 = db_client
-            .query_one("SELECT count(*) FROM device_events", &[])
+            .unwrap();
+        (row.get::<_, i64>(0), row.get::<_, i64>(1))
+    };
+    let all_stored = atrium_testkit::poll(Duration::from_secs(60), || async {
+        (counts().await == (points, events)).then_some(())
+    })
+    .await;
+    if all_stored.is_none() {
+        let (stored, stored_events) = counts().await;
+        let dead: Vec<String> = db_client
+            .query("SELECT reason FROM dead_letters LIMIT 3", &[])
             .await
             .unwrap()
-            .get(0);
-        if stored == points && stored_events == events {
-            break;
-        }
-        if tokio::time::Instant::now() > deadline {
-            let dead: Vec<String> = db_client
-                .query("SELECT reason FROM dead_letters LIMIT 3", &[])
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
-            panic!(
-                "central stored {stored} of {points} points and {stored_events} of {events} events within 60 s; dead letters {dead:?}; its log:\n{}",
-                central.log()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        panic!(
+            "central stored {stored} of {points} points and {stored_events} of {events} events within 60 s; dead letters {dead:?}; its log:\n{}",
+            central.log()
+        );
     }
 
     // Energy per meter: the test's own sum of register increases over

@@ -66,6 +66,18 @@ fn ensure_built(profile_dir: &Path) {
 /// installed.
 pub const EDGE_MMAP_THRESHOLD: &str = "262144";
 
+/// SIGKILL and reap a child process. A child that already exited is
+/// reaped all the same; a failure to signal or reap it is reported, not
+/// fatal (the test's own assertions say what matters).
+fn kill_and_reap(name: &str, mut child: Child) {
+    if let Err(e) = child.kill() {
+        eprintln!("{name}: kill: {e}");
+    }
+    if let Err(e) = child.wait() {
+        eprintln!("{name}: wait: {e}");
+    }
+}
+
 fn our_command(name: &str) -> Command {
     let mut c = Command::new(binary(name));
     if let Some(g) = atrium_testkit::process::process_group() {
@@ -258,9 +270,8 @@ impl EdgeAgent {
 
     /// SIGKILL: no chance to flush or say goodbye.
     pub fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
+        if let Some(c) = self.child.take() {
+            kill_and_reap("process", c);
         }
     }
 
@@ -561,9 +572,8 @@ impl CentralServer {
 
     /// SIGKILL: no chance to finish a batch or say goodbye.
     pub fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
+        if let Some(c) = self.child.take() {
+            kill_and_reap("process", c);
         }
     }
 
@@ -938,11 +948,11 @@ impl IotSim {
         }
     }
 
-    /// SIGTERM-free stop: the simulator holds nothing to flush.
+    /// SIGKILL: the simulator holds nothing to flush (its devices' last
+    /// wills then say offline).
     pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
+        if let Some(c) = self.child.take() {
+            kill_and_reap("atrium-iot-sim", c);
         }
     }
 }

@@ -174,10 +174,7 @@ pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
                         site_id: d.site_id,
                         kind: d.kind,
                         state,
-                        reason: why.map(|w| match w {
-                            crate::systems::state::Why::Status => "status",
-                            crate::systems::state::Why::Silent => "silent",
-                        }),
+                        reason: why.map(crate::systems::state::Why::as_str),
                         last_seen: d.contact.last_seen,
                     }
                 })

@@ -25,7 +25,7 @@ use crate::http::extract::Query;
 use crate::http::pagination::{Page, Paginated};
 use crate::store::audit;
 use crate::store::systems::{self, AccessEventRow, AccessFilter, DeviceRow, PartRow, PowerBucket};
-use crate::systems::state::{DeviceState, Why};
+use crate::systems::state::DeviceState;
 use atrium_proto::iot::DeviceKind;
 
 /// A device and its state.
@@ -75,13 +75,7 @@ fn device(r: DeviceRow, now: DateTime<Utc>) -> Device {
         parent_id: r.parent_id,
         enabled: r.enabled,
         state,
-        offline_reason: why.map(|w| {
-            match w {
-                Why::Status => "status",
-                Why::Silent => "silent",
-            }
-            .to_owned()
-        }),
+        offline_reason: why.map(|w| w.as_str().to_owned()),
         last_seen: r.contact.last_seen,
         status: r.status,
         status_at: r.status_ts,

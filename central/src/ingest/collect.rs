@@ -79,17 +79,14 @@ impl Validator {
     pub(super) async fn build(&mut self, msgs: &[Msg], arrived: Instant) -> Batch {
         // Checked under the read lock, without copying the registry; a
         // poisoned lock counts as "unknown" and refreshes it.
-        let unknown = self.handle.cameras.read().map_or(true, |cams| {
-            msgs.iter().any(|(t, _)| match Topic::parse(t) {
+        let unknown = match (self.handle.cameras.read(), self.handle.devices.read()) {
+            (Ok(cams), Ok(devs)) => msgs.iter().any(|(t, _)| match Topic::parse(t) {
                 Ok(Topic::Camera { camera, .. }) => !cams.contains_key(&camera),
-                _ => false,
-            })
-        }) || self.handle.devices.read().map_or(true, |devs| {
-            msgs.iter().any(|(t, _)| match Topic::parse(t) {
                 Ok(Topic::Device { device, .. }) => !devs.contains_key(&device),
-                _ => false,
-            })
-        });
+                Err(_) => false,
+            }),
+            _ => true,
+        };
         if unknown && self.last_refresh <= arrived {
             self.refresh_registries().await;
         }

@@ -93,12 +93,29 @@ pub struct FireChange {
     pub test_mode: bool,
 }
 
-fn text<T: serde::Serialize>(v: &T) -> String {
-    // Our own enums serialise to strings; anything else reads as "".
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
+/// The wire spelling of one of the contract's enums (their serde names,
+/// which the tables' check constraints list).
+fn text<T: serde::Serialize + std::fmt::Debug>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        // Not reachable with the contract's unit enums; an empty text
+        // fails the column's check, so the batch is refused and the
+        // message dead-lettered rather than stored wrong.
+        other => {
+            tracing::error!(value = ?v, result = ?other, "an enum did not serialise to a string");
+            String::new()
+        }
+    }
+}
+
+/// A value of the contract's types as JSON for a jsonb column.
+fn json<T: serde::Serialize>(v: &T, what: &str) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or_else(|e| {
+        // Not reachable with the contract's types (no maps with non-string
+        // keys, no failing Serialize impls); null keeps the row.
+        tracing::error!(what, error = %e, "could not encode as JSON; stored as null");
+        serde_json::Value::Null
+    })
 }
 
 #[derive(Default)]
@@ -418,8 +435,7 @@ pub async fn write_devices(
                 }
             }
             DeviceBody::Birth(b) => {
-                // Our own types: serialising them cannot fail.
-                let points = serde_json::to_value(&b.points).unwrap_or_default();
+                let points = json(&b.points, "birth points");
                 let interval = b
                     .points
                     .iter()
@@ -662,8 +678,7 @@ async fn write_events(
         kind.push(m.kind.as_str().to_owned());
         severity.push(text(&e.severity));
         ack.push(e.ack_required);
-        // Our own types: serialising them cannot fail.
-        let body = serde_json::to_value(&e.event).unwrap_or_default();
+        let body = json(&e.event, "device event");
         bodies.insert((m.device.to_string(), e.ts, s), (i, body));
         match &e.event {
             DeviceEventBody::Access(a) => {
@@ -813,7 +828,8 @@ async fn recompute(
     }
     let mut new: BTreeMap<(String, DateTime<Utc>), MinuteStats> = BTreeMap::new();
     for (dev, (lo, hi, readings)) in &per {
-        let r = rollovers.get(dev).copied().unwrap_or_default();
+        // No birth with rollover values: a wrap counts as a reset.
+        let r = rollovers.get(dev).copied().unwrap_or(Rollovers::NONE);
         for (minute, stats) in registers::minutes(readings, *lo, *hi, r) {
             new.insert((dev.clone(), minute), stats);
         }

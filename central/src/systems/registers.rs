@@ -117,6 +117,14 @@ pub struct Rollovers {
     pub export: Option<f64>,
 }
 
+impl Rollovers {
+    /// Neither register declared one.
+    pub const NONE: Self = Self {
+        import: None,
+        export: None,
+    };
+}
+
 /// The start of `ts`'s minute.
 pub fn minute_of(ts: DateTime<Utc>) -> DateTime<Utc> {
     // Only fails for timestamps near the ends of chrono's range, which the

@@ -53,6 +53,16 @@ pub enum Why {
     Silent,
 }
 
+impl Why {
+    /// The spelling in the API, `/health` and live events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Status => "status",
+            Self::Silent => "silent",
+        }
+    }
+}
+
 impl Contact {
     /// How long silence may last before the device counts as offline.
     pub fn allowed_silence(&self) -> Duration {

@@ -158,6 +158,19 @@ onnxruntime = "{ort}"
         .unwrap();
     }
 
+    /// Publishes `v` as device `id` (its own certificate) on its `kind`
+    /// topic's `channel` and waits for the broker's acknowledgement.
+    pub async fn publish_device(&self, id: &str, kind: &str, channel: &str, v: &serde_json::Value) {
+        let mut c = self.camera_client(id).await;
+        assert!(
+            c.publish_acked(
+                &device_topic(kind, id, channel),
+                serde_json::to_vec(v).unwrap()
+            )
+            .await
+        );
+    }
+
     /// Puts the test site in IANA time zone `zone` (it is created in UTC).
     pub async fn set_site_zone(&self, zone: &str) {
         let db = self.pg.connect().await.unwrap();
