@@ -15,6 +15,8 @@ pub mod caller;
 pub mod config;
 pub mod counting_view;
 pub mod device_watch;
+pub mod energy;
+pub mod energy_watch;
 pub mod error;
 pub mod front_door;
 pub mod http;

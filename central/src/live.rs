@@ -30,7 +30,8 @@ pub struct Origin {
 pub struct LiveEvent {
     /// `line_crossed`, `occupancy`, `zone_violation`, `person_detected`,
     /// `camera_status`; for building systems `system_status` and
-    /// `power_update`.
+    /// `power_update`; `energy_update` (a site's power now and energy
+    /// today).
     #[serde(rename = "type")]
     pub kind: String,
     pub site: String,
@@ -80,6 +81,25 @@ impl LiveEvent {
             data,
             origin: Origin::default(),
         }
+    }
+
+    /// A site's energy now (`energy_update`), for callers with
+    /// `energy:read`.
+    pub fn energy(site: &str, ts: DateTime<Utc>, data: serde_json::Value) -> Self {
+        Self {
+            kind: "energy_update".to_owned(),
+            site: site.to_owned(),
+            camera: String::new(),
+            device: None,
+            ts,
+            data,
+            origin: Origin::default(),
+        }
+    }
+
+    /// Whether only callers with `energy:read` may see it.
+    pub fn is_energy(&self) -> bool {
+        self.kind == "energy_update"
     }
 
     /// Whether only callers with `systems:read` may see it.

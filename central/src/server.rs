@@ -259,6 +259,13 @@ async fn start_in_span(
         crate::device_watch::EVERY,
         stop.clone(),
     )));
+    tasks.push(atrium_worker::spawn(crate::energy_watch::run(
+        pool.clone(),
+        state.live.clone(),
+        state.clock.clone(),
+        crate::energy_watch::EVERY,
+        stop.clone(),
+    )));
     tasks.push(atrium_worker::spawn(sync_configs(
         state.clone(),
         stop.clone(),

@@ -168,6 +168,7 @@ async fn serve(
     let Caller { token, mut user } = caller;
     let mut may_see_persons = user.allows(Permission::PersonsRead);
     let mut may_see_systems = user.allows(Permission::SystemsRead);
+    let mut may_see_energy = user.allows(Permission::EnergyRead);
     let mut recheck = tokio::time::interval(RECHECK);
     recheck.tick().await;
     let expires_in = (user.expires_at - state.clock.now().timestamp()).max(0) as u64;
@@ -193,6 +194,9 @@ async fn serve(
                     }
                     // Building systems: for those who may read them.
                     if ev.is_system() && !may_see_systems {
+                        continue;
+                    }
+                    if ev.is_energy() && !may_see_energy {
                         continue;
                     }
                     let Ok(text) = serde_json::to_string(&ev) else { continue };
@@ -239,12 +243,14 @@ async fn serve(
                     break;
                 }
                 may_see_systems = user.allows(Permission::SystemsRead);
+                may_see_energy = user.allows(Permission::EnergyRead);
             }
             _ = recheck.tick() => {
                 if !recheck_or_close(&state, &token, &mut user, &mut may_see_persons, &mut socket).await {
                     break;
                 }
                 may_see_systems = user.allows(Permission::SystemsRead);
+                may_see_energy = user.allows(Permission::EnergyRead);
             }
         }
     }

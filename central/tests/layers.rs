@@ -11,7 +11,7 @@ use std::path::Path;
 /// Top-level modules, lowest layer first; modules in one layer may not
 /// import each other.
 const LAYERS: &[&[&str]] = &[
-    &["error", "config", "metrics", "roles", "systems"],
+    &["error", "config", "metrics", "roles", "systems", "energy"],
     &["internal_events"],
     &["store"],
     &["auth"],
@@ -24,6 +24,7 @@ const LAYERS: &[&[&str]] = &[
         "vitals",
         "counting_view",
         "device_watch",
+        "energy_watch",
     ],
     &["media"],
     &["http"],

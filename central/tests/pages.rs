@@ -206,6 +206,7 @@ async fn every_page_shows_real_data_passes_axe_and_follows_the_role() {
             "Counting",
             "Zone violations",
             "Building systems",
+            "Energy",
             "Events",
             "People",
             "Recognitions",
@@ -406,6 +407,7 @@ async fn every_page_shows_real_data_passes_axe_and_follows_the_role() {
             "Counting",
             "Zone violations",
             "Building systems",
+            "Energy",
             "Events",
             "Account"
         ]

@@ -10,6 +10,8 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod counting;
+pub mod energy;
+pub mod energy_config;
 pub mod events;
 pub mod health;
 pub mod openapi;
@@ -49,6 +51,53 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/counting/occupancy", get(counting::occupancy))
         .route("/sites", get(sites::list))
         .route("/events", get(events::list))
+        .route("/energy/current", get(energy::current))
+        .route("/energy/history", get(energy::history))
+        .route("/energy/cost", get(energy::cost))
+        .route("/energy/carbon", get(energy::carbon))
+        .route("/energy/kpis", get(energy::kpis))
+        .route("/energy/baseline", get(energy::baseline))
+        .route(
+            "/energy/targets",
+            get(energy::list_targets).post(energy_config::create_target),
+        )
+        .route(
+            "/energy/targets/{id}",
+            put(energy_config::put_target).delete(energy_config::delete_target),
+        )
+        .route(
+            "/energy/tariffs",
+            get(energy_config::list_tariffs).post(energy_config::create_tariff),
+        )
+        .route(
+            "/energy/tariffs/{id}",
+            get(energy_config::get_tariff)
+                .put(energy_config::put_tariff)
+                .delete(energy_config::delete_tariff),
+        )
+        .route("/energy/holidays", get(energy_config::list_holidays))
+        .route(
+            "/energy/holidays/{site_id}/{date}",
+            put(energy_config::put_holiday).delete(energy_config::delete_holiday),
+        )
+        .route("/energy/emission-factors", get(energy_config::list_factors))
+        .route(
+            "/energy/emission-factors/{site_id}/{year}",
+            put(energy_config::put_factor),
+        )
+        .route(
+            "/energy/contracts",
+            get(energy_config::list_contracts).post(energy_config::create_contract),
+        )
+        .route(
+            "/energy/contracts/{id}",
+            delete(energy_config::delete_contract),
+        )
+        .route(
+            "/energy/meters/{device_id}/zones",
+            get(energy_config::get_meter_zones).put(energy_config::put_meter_zones),
+        )
+        .route("/energy/sites/{site_id}", put(energy_config::put_site))
         .route("/devices", get(systems::list_devices))
         .route("/systems/power/readings", get(systems::power_readings))
         .route("/systems/lighting/status", get(systems::lighting_status))

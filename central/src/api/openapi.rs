@@ -9,8 +9,8 @@ use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, ResponseBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    api_keys, audit, auth, config, counting, events, health, persons, photos, recognition, sites,
-    snapshots, systems, users, zones,
+    api_keys, audit, auth, config, counting, energy, energy_config, events, health, persons,
+    photos, recognition, sites, snapshots, systems, users, zones,
 };
 use crate::error;
 
@@ -34,6 +34,15 @@ use crate::error;
         snapshots::get_snapshot, snapshots::request_snapshot,
         systems::list_devices, systems::power_readings, systems::lighting_status,
         systems::lifts_status, systems::fire_status, systems::access_events,
+        energy::current, energy::history, energy::cost, energy::carbon, energy::kpis,
+        energy::baseline, energy::list_targets,
+        energy_config::create_target, energy_config::put_target, energy_config::delete_target,
+        energy_config::list_tariffs, energy_config::create_tariff, energy_config::get_tariff,
+        energy_config::put_tariff, energy_config::delete_tariff,
+        energy_config::list_holidays, energy_config::put_holiday, energy_config::delete_holiday,
+        energy_config::list_factors, energy_config::put_factor,
+        energy_config::list_contracts, energy_config::create_contract, energy_config::delete_contract,
+        energy_config::get_meter_zones, energy_config::put_meter_zones, energy_config::put_site,
         health::health, health::metrics,
     ),
     components(schemas(error::ErrorBody, crate::live::LiveEvent)),
@@ -47,6 +56,7 @@ use crate::error;
         (name = "persons", description = "People to recognise, enrolment photos, erasure (personal data: audited)"),
         (name = "recognition", description = "Face recognitions and \"not this person\" corrections"),
         (name = "systems", description = "Building systems: devices, power per meter, lighting, lifts, fire zones, access events (personal data: audited)"),
+        (name = "energy", description = "Energy management: energy now and over time, cost by tariff, Scope 2 emissions, targets, occupancy KPIs and the baseline; tariffs, holidays, factors and contracts"),
         (name = "users", description = "Accounts and roles (administrators)"),
         (name = "api-keys", description = "Keys for integrations"),
         (name = "audit", description = "Who did what, when, from where"),

@@ -289,7 +289,7 @@ ON CONFLICT (resolution, device_id, bucket) DO UPDATE SET
     power_min_kw = EXCLUDED.power_min_kw, power_max_kw = EXCLUDED.power_max_kw,
     resets = EXCLUDED.resets";
 
-/// Moves the hour (UTC) and day (the site's midnight) rows by the
+/// Moves the quarter-hour, hour (UTC) and day (the site's midnight) rows by the
 /// minutes' differences; a minimum or maximum can only widen, since
 /// readings are only ever added.
 const APPLY_DIFFERENCES: &str = "
@@ -298,6 +298,16 @@ WITH x AS (
     FROM unnest($1::timestamptz[], $2::text[], $3::float8[], $4::float8[], $5::float8[], $6::int[], $7::float8[], $8::float8[], $9::int[])
          AS t(bucket, dev, di, de, ds, dn, mn, mx, dr)
     JOIN devices v ON v.id = t.dev JOIN sites s ON s.id = v.site_id
+), per_quarter AS (
+    INSERT INTO power_rollups AS r (resolution, bucket, device_id, import_kwh, export_kwh, power_sum_kw, samples, power_min_kw, power_max_kw, resets)
+    SELECT 'quarter', time_bucket(INTERVAL '15 minutes', bucket), dev, sum(di), sum(de), sum(ds), sum(dn), min(mn), max(mx), sum(dr)
+    FROM x GROUP BY 2, 3
+    ON CONFLICT (resolution, device_id, bucket) DO UPDATE SET
+        import_kwh = r.import_kwh + EXCLUDED.import_kwh, export_kwh = r.export_kwh + EXCLUDED.export_kwh,
+        power_sum_kw = r.power_sum_kw + EXCLUDED.power_sum_kw, samples = r.samples + EXCLUDED.samples,
+        power_min_kw = least(r.power_min_kw, EXCLUDED.power_min_kw),
+        power_max_kw = greatest(r.power_max_kw, EXCLUDED.power_max_kw), resets = r.resets + EXCLUDED.resets
+    RETURNING 1
 ), per_hour AS (
     INSERT INTO power_rollups AS r (resolution, bucket, device_id, import_kwh, export_kwh, power_sum_kw, samples, power_min_kw, power_max_kw, resets)
     SELECT 'hour', time_bucket(INTERVAL '1 hour', bucket), dev, sum(di), sum(de), sum(ds), sum(dn), min(mn), max(mx), sum(dr)

@@ -5,6 +5,8 @@ pub mod audit;
 pub mod cameras;
 pub mod counting;
 pub mod devices;
+pub mod energy;
+pub mod energy_config;
 pub mod events;
 pub mod faces;
 pub mod filter;

@@ -323,6 +323,55 @@ async fn run() -> anyhow::Result<()> {
         ],
     );
 
+    step(
+        "energy: a time-of-use tariff (docs/examples/tariff.json), emission factors, the floor area, floor 1's meter tied to the plaza zone (`central admin energy`)",
+    );
+    let tariff = workspace_root().join("docs/examples/tariff.json");
+    let tariff = tariff.to_string_lossy().into_owned();
+    let year = chrono::Utc::now().format("%Y").to_string();
+    let since = (chrono::Utc::now() - chrono::Duration::days(400))
+        .format("%Y-%m-%d")
+        .to_string();
+    for args in [
+        vec![
+            "tariff",
+            "add",
+            "--site",
+            SITE,
+            "--name",
+            "Demo time-of-use",
+            "--from",
+            &since,
+            "--file",
+            &tariff,
+        ],
+        vec![
+            "factor",
+            "--site",
+            SITE,
+            "--year",
+            &year,
+            "--location",
+            "0.21",
+            "--residual-mix",
+            "0.38",
+            "--source",
+            "demo figures, not a real grid's",
+        ],
+        vec!["floor-area", "--site", SITE, "2400"],
+        vec![
+            "meter-zones",
+            "--meter",
+            "meter-2",
+            "--zone",
+            &format!("{CAMERA}/plaza"),
+        ],
+    ] {
+        let mut a = vec!["admin", "--database-url", &db, "energy"];
+        a.extend(args);
+        central_cli(&a);
+    }
+
     let base = &central.base;
     println!(
         "\n\
@@ -332,6 +381,7 @@ async fn run() -> anyhow::Result<()> {
          \x20 API docs    {base}/docs\n\
          \x20 Health      {base}/health\n\
          \x20 Building    {base}/#systems\n\
+         \x20 Energy      {base}/#energy\n\
          \x20 Logs        {state}/central.log, {state}/edge/edge.log, {state}/iot-sim.log\n\n\
          People crossing the road in the sample video are counted IN (leftwards)\n\
          and OUT; the plaza zone shows its occupancy. The reception camera shows\n\
@@ -342,6 +392,9 @@ async fn run() -> anyhow::Result<()> {
          (a main meter and three sub-meters), lighting that follows the people\n\
          counted, two lifts, a door controller and a fire panel, whose plant-room\n\
          zone goes into alarm for two minutes ten minutes after start.\n\
+         The Energy page shows the building's power, energy and cost under a\n\
+         time-of-use tariff, its emissions, and energy per occupant-hour from\n\
+         the people the lobby camera counts.\n\
          Press Ctrl-C to stop everything.\n",
         state = state.display()
     );

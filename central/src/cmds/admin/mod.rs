@@ -1,4 +1,4 @@
-//! `central admin …`: users, sites, cameras, devices, persons and the broker PKI,
+//! `central admin …`: users, sites, cameras, devices, energy, persons and the broker PKI,
 //! for the person who installs and runs Atrium. One module per noun; this
 //! one parses the arguments and opens the database for the nouns that
 //! need it.
@@ -6,6 +6,7 @@
 mod broker;
 mod cameras;
 mod devices;
+mod energy;
 mod pki;
 mod sites;
 mod users;
@@ -18,6 +19,7 @@ use anyhow::bail;
 use broker::{BrokerCommand, broker};
 use cameras::{CameraCommand, camera};
 use devices::{DeviceCommand, device};
+use energy::{EnergyCommand, energy};
 use pki::{PkiCommand, pki};
 use sites::{SiteCommand, site};
 use users::{UserCommand, user};
@@ -49,6 +51,10 @@ enum AdminCommand {
     /// control, fire panels.
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// Energy management: tariffs, holidays, emission factors, floor
+    /// areas, the zones a meter supplies.
+    #[command(subcommand)]
+    Energy(EnergyCommand),
     /// Certificates for the broker, central and edge agents.
     #[command(subcommand)]
     Pki(PkiCommand),
@@ -120,6 +126,7 @@ async fn run_db(
         AdminCommand::Site(c) => site(c, &client).await,
         AdminCommand::Camera(c) => camera(c, &client).await,
         AdminCommand::Device(c) => device(c, &mut client).await,
+        AdminCommand::Energy(c) => energy(c, &mut client).await,
         AdminCommand::Pki(c) => pki(c),
         AdminCommand::Broker(c) => broker(c),
         AdminCommand::Faces(c) => super::faces::run_db(c, &client, faces).await,

@@ -13,6 +13,7 @@ import { page as camera } from "./pages/camera.js";
 import { page as counting } from "./pages/counting.js";
 import { page as violations } from "./pages/violations.js";
 import { page as systems } from "./pages/systems.js";
+import { page as energy } from "./pages/energy.js";
 import { page as events } from "./pages/events.js";
 import { people, personPage } from "./pages/people.js";
 import { page as recognitions } from "./pages/recognitions.js";
@@ -21,7 +22,7 @@ import { page as audit } from "./pages/audit.js";
 import { afterPasswordChange, page as account } from "./pages/account.js";
 
 // Nav order is registration order.
-for (const p of [dashboard, camera, counting, violations, systems, events, people, personPage, recognitions, users, audit, account]) register(p);
+for (const p of [dashboard, camera, counting, violations, systems, energy, events, people, personPage, recognitions, users, audit, account]) register(p);
 
 async function enter(user) {
   session.user = user;
