@@ -19,7 +19,17 @@ INSERT INTO power_rollups (resolution, bucket, device_id, import_kwh, export_kwh
 SELECT 'quarter', time_bucket(INTERVAL '15 minutes', bucket), device_id, sum(import_kwh), sum(export_kwh),
        sum(power_sum_kw), sum(samples), min(power_min_kw), max(power_max_kw), sum(resets)
 FROM power_rollups WHERE resolution = 'minute' GROUP BY 2, 3;
-COMMENT ON TABLE power_rollups IS 'Energy used per meter per minute, quarter hour, hour (UTC) and day (midnight in the site''s time zone): import_kwh/export_kwh are the registers'' increases whose later reading falls in the bucket, with resets and rollovers detected (resets counts them) and never counted as negative use; power statistics over the readings in the bucket (mean = power_sum_kw / samples). Recomputed by ingest for every minute new readings touch. Quarter rows before migration 0010 exist only where minute rows still did.';
+-- Hours whose minute rows are gone (older than their 35 days): the hour's
+-- energy spread evenly over its four quarters, so cost, KPIs and targets
+-- see all of it (how it fell within the hour is not known any more).
+INSERT INTO power_rollups (resolution, bucket, device_id, import_kwh, export_kwh, power_sum_kw, samples, power_min_kw, power_max_kw, resets)
+SELECT 'quarter', h.bucket + q * INTERVAL '15 minutes', h.device_id, h.import_kwh / 4, h.export_kwh / 4, 0, 0, NULL, NULL, 0
+FROM power_rollups h CROSS JOIN generate_series(0, 3) AS q
+WHERE h.resolution = 'hour'
+  AND NOT EXISTS (SELECT 1 FROM power_rollups m
+                  WHERE m.resolution = 'quarter' AND m.device_id = h.device_id
+                    AND m.bucket >= h.bucket AND m.bucket < h.bucket + INTERVAL '1 hour');
+COMMENT ON TABLE power_rollups IS 'Energy used per meter per minute, quarter hour, hour (UTC) and day (midnight in the site''s time zone): import_kwh/export_kwh are the registers'' increases whose later reading falls in the bucket, with resets and rollovers detected (resets counts them) and never counted as negative use; power statistics over the readings in the bucket (mean = power_sum_kw / samples). Recomputed by ingest for every minute new readings touch. Quarter rows before migration 0010 come from the minute rows still kept, or, for older hours, are the hour spread evenly over its quarters.';
 
 CREATE TABLE holidays (
     site_id  text NOT NULL REFERENCES sites (id) ON DELETE CASCADE,

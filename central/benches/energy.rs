@@ -142,7 +142,7 @@ async fn bench() {
     .unwrap();
     db.execute(
         "INSERT INTO meter_zones (device_id, camera_id, zone_id)
-         SELECT s, $2[1 + (row_number() OVER () - 1) % array_length($2, 1)], 'area' FROM unnest($1::text[]) AS s",
+         SELECT s, ($2::text[])[1 + (row_number() OVER () - 1) % array_length($2::text[], 1)], 'area' FROM unnest($1::text[]) AS s",
         &[&subs, &cams],
     )
     .await

@@ -195,7 +195,33 @@ async fn cost_across_bands_seasons_dst_holidays_a_tariff_change_and_demand() {
     assert_eq!(demand[0]["days_in_force"], 15);
     assert!(close(&demand[1]["peak_kw"], 12.0), "{c}");
     assert_eq!(demand[1]["days_in_force"], 16);
+    assert_eq!(demand[1]["days_in_range"], 16);
     assert_eq!(demand[1]["complete"], true);
+
+    // Each day owes its share of its month's demand charge, whatever the
+    // range: March per day sums to the month's 6240/31, and the 10th–11th
+    // (no peak inside) owe 2 × 10 × 16/31, the peak of the 2nd.
+    let (_, c) = api
+        .get(&q("/api/v1/energy/cost?site_id=hq&interval=day&start_time=2026-03-01T00:00:00Z&end_time=2026-04-01T00:00:00+01:00"), &token)
+        .await;
+    let per_day: f64 = c["report"]["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["demand_charge"].as_f64().unwrap())
+        .sum();
+    assert!((per_day - 6240.0 / 31.0).abs() < 1e-6, "{c}");
+    let (_, c) = api
+        .get(&q("/api/v1/energy/cost?site_id=hq&interval=day&start_time=2026-03-10T00:00:00Z&end_time=2026-03-12T00:00:00Z"), &token)
+        .await;
+    assert!(
+        close(&c["report"]["totals"]["demand_charge"], 320.0 / 31.0),
+        "{c}"
+    );
+    let d = &c["report"]["demand"][0];
+    assert_eq!(d["peak_at"], "2026-03-02T16:30:00Z", "{c}");
+    assert_eq!(d["days_in_range"], 2);
+    assert!(close(&d["month_charge"], 2400.0 / 31.0), "{c}");
     // The band breakdown: T1 peak 2+5+3 = 10 kWh at 0.30.
     let peak_t1 = tot["bands"]
         .as_array()
@@ -285,6 +311,79 @@ async fn cost_across_bands_seasons_dst_holidays_a_tariff_change_and_demand() {
         json!(["2026-02-27", "2026-02-28"]),
         "{c}"
     );
+
+    // A key restricted to another site sees none of this site's energy
+    // and changes none of it, by site or by id.
+    stack
+        .pg
+        .connect()
+        .await
+        .unwrap()
+        .execute(
+            "INSERT INTO sites (id, name) VALUES ('annex', 'Annex')",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (s, k) = api
+        .send(reqwest::Method::POST, "/api/v1/api-keys", &token,
+              json!({"name": "annex energy", "site_id": "annex", "permissions": ["energy:read", "energy:write"]}))
+        .await;
+    assert_eq!(s, 201, "{k}");
+    let key = k["key"].as_str().unwrap();
+    let t1_id = t1["id"].as_i64().unwrap();
+    for (method, path, body, status) in [
+        (
+            reqwest::Method::GET,
+            format!("/api/v1/energy/tariffs/{t1_id}"),
+            Value::Null,
+            404,
+        ),
+        (
+            reqwest::Method::DELETE,
+            format!("/api/v1/energy/tariffs/{t1_id}"),
+            Value::Null,
+            404,
+        ),
+        (
+            reqwest::Method::PUT,
+            format!("/api/v1/energy/tariffs/{t1_id}"),
+            json!({"site_id": "hq", "name": "x", "valid_from": "2026-03-01", "valid_to": "2026-03-16",
+                "definition": tariff(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)}),
+            404,
+        ),
+        (
+            reqwest::Method::GET,
+            "/api/v1/energy/cost?site_id=hq".to_owned(),
+            Value::Null,
+            403,
+        ),
+        (
+            reqwest::Method::GET,
+            "/api/v1/energy/meters/main/zones".to_owned(),
+            Value::Null,
+            404,
+        ),
+        (
+            reqwest::Method::PUT,
+            "/api/v1/energy/holidays/hq/2026-05-01".to_owned(),
+            json!({"name": "x"}),
+            403,
+        ),
+        (
+            reqwest::Method::POST,
+            "/api/v1/energy/targets".to_owned(),
+            json!({"site_id": "hq", "name": "x", "metric": "kwh", "period_start": "2026-03-01", "period_end": "2026-04-01", "value": 1.0}),
+            403,
+        ),
+    ] {
+        let (s, b) = api.send(method.clone(), &path, key, body).await;
+        assert_eq!(s, status, "{method} {path}: {b}");
+    }
+    let (s, own) = api.get("/api/v1/energy/tariffs", key).await;
+    assert_eq!(s, 200, "{own}");
+    assert_eq!(own["data"], json!([]), "only the annex's tariffs: {own}");
+    assert_eq!(stack.count("SELECT count(*) FROM tariffs").await, 2);
 
     // A bad tariff is refused with where it is wrong.
     let mut bad = tariff(0.3, 0.1, 0.05, 0.2, 1.0, 10.0);
@@ -533,6 +632,11 @@ async fn occupancy_kpis_and_empty_building_energy_on_a_hand_made_day() {
     assert!(close(&k["kwh"], 60.0), "{k}");
     assert!(close(&k["kwh_per_m2"], 0.05), "{k}");
     assert!(close(&k["occupant_hours"], 18.0), "{k}");
+    assert_eq!(
+        (k["days"].as_u64(), k["days_with_occupancy"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert!(close(&k["kwh_on_days_with_occupancy"], 60.0), "{k}");
     assert!(close(&k["kwh_per_occupant_hour"], 60.0 / 18.0), "{k}");
     assert!(close(&k["empty_building"]["kwh"], 10.0), "{k}");
     assert_eq!(k["empty_building"]["hours"], 1);
@@ -543,13 +647,17 @@ async fn occupancy_kpis_and_empty_building_energy_on_a_hand_made_day() {
     assert_eq!(top["empty_hours"], 4);
     assert!(close(&top["kwh"], 18.0), "{k}");
 
-    // Energy now: the tree with floor 1 under main, 60 − 18 unmetered
-    // (whatever today is, June 10th is not today: 0 kWh today).
+    // Energy now: the tree with floor 1 under main (June 10th is not
+    // today: nothing today, so nothing unmetered today either).
     let (s, now) = api.get("/api/v1/energy/current?site_id=hq", &token).await;
     assert_eq!(s, 200, "{now}");
     let site = &now["data"][0];
     assert_eq!(site["meters"][0]["device_id"], "main");
     assert_eq!(site["meters"][0]["children"][0]["device_id"], "floor1");
+    assert!(
+        close(&site["meters"][0]["unmetered_kwh_today"], 0.0),
+        "{now}"
+    );
     central.shutdown().await;
 }
 
@@ -882,7 +990,11 @@ async fn the_energy_cli_sets_what_energy_is_computed_with_and_refuses_bad_input(
             true,
             "1500",
         ),
-        (&["energy", "floor-area", "--site", "hq", "-5"], false, ""),
+        (
+            &["energy", "floor-area", "--site", "hq", "--", "-5"],
+            false,
+            "0 (clear) to 100 000 000",
+        ),
         (
             &[
                 "energy",

@@ -129,3 +129,56 @@ fn bad_database_url_is_a_clear_error() {
         "{err}"
     );
 }
+
+/// Migration 0010 gives meters already reporting their quarter hours: from
+/// the minute rows still kept, and for older hours (whose minutes
+/// retention removed) the hour spread evenly over its quarters.
+#[tokio::test]
+async fn the_energy_migration_builds_quarter_hours_from_what_is_kept() {
+    let pg = Postgres::start_empty().await.unwrap();
+    let client = pg.connect().await.unwrap();
+    let all = atrium_migrate::migrations().unwrap();
+    let (before, energy): (Vec<_>, Vec<_>) = all.iter().partition(|m| m.version < 10);
+    for m in before {
+        client.batch_execute(m.sql).await.unwrap();
+    }
+    // A meter with an old hour (12 kWh imported, 4 exported; its minute
+    // rows gone): 3 and 1 in each quarter. A recent hour of 3 kWh whose
+    // minute rows are kept: 1 kWh at :05 and 2 at :20 make the 10:00 and
+    // 10:15 quarters, nothing is spread.
+    client
+        .batch_execute(
+            "INSERT INTO sites (id, name) VALUES ('hq', 'HQ');
+             INSERT INTO devices (id, site_id, kind, name) VALUES ('m', 'hq', 'power_meter', 'm');
+             INSERT INTO power_rollups (resolution, bucket, device_id, import_kwh, export_kwh, power_sum_kw, samples, power_min_kw, power_max_kw, resets) VALUES
+               ('hour', '2026-01-01 10:00Z', 'm', 12, 4, 0, 0, NULL, NULL, 0),
+               ('hour', '2026-12-01 10:00Z', 'm', 3, 0, 0, 0, NULL, NULL, 0),
+               ('minute', '2026-12-01 10:05Z', 'm', 1, 0, 5, 1, 5, 5, 0),
+               ('minute', '2026-12-01 10:20Z', 'm', 2, 0, 7, 1, 7, 7, 0);",
+        )
+        .await
+        .unwrap();
+    client.batch_execute(energy[0].sql).await.unwrap();
+    let rows: Vec<(String, f64, f64)> = client
+        .query(
+            "SELECT to_char(bucket AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), import_kwh, export_kwh
+             FROM power_rollups WHERE resolution = 'quarter' ORDER BY bucket",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("2026-01-01 10:00".to_owned(), 3.0, 1.0),
+            ("2026-01-01 10:15".to_owned(), 3.0, 1.0),
+            ("2026-01-01 10:30".to_owned(), 3.0, 1.0),
+            ("2026-01-01 10:45".to_owned(), 3.0, 1.0),
+            ("2026-12-01 10:00".to_owned(), 1.0, 0.0),
+            ("2026-12-01 10:15".to_owned(), 2.0, 0.0),
+        ]
+    );
+}

@@ -206,9 +206,10 @@ async fn resolve(
     site: &Site,
     q: &RangeQuery,
     interval: Interval,
+    now: DateTime<Utc>,
 ) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
     let (span, max) = interval.spans();
-    let (start, end) = crate::http::time::range(q.start_time, q.end_time, span, max)?;
+    let (start, end) = crate::http::time::range(q.start_time, q.end_time.or(Some(now)), span, max)?;
     Ok(store::snap(client, &site.timezone, interval.unit(), start, end).await?)
 }
 
@@ -261,7 +262,7 @@ pub async fn history(
     }
     let client = state.pool.get().await?;
     let (site, meters) = scope(&client, who_site, q.device_id.as_deref()).await?;
-    let (start, end) = resolve(&client, &site, &q, interval).await?;
+    let (start, end) = resolve(&client, &site, &q, interval, state.clock.now()).await?;
     let rows = store::history(
         &client,
         &meters,
@@ -296,7 +297,8 @@ pub async fn history(
 
 // ---------------------------------------------------------------- cost
 
-/// A tariff in force in the range.
+/// A tariff in force in the months the range touches (a demand charge
+/// looks at whole months).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TariffUsed {
     pub id: i64,
@@ -319,25 +321,23 @@ pub struct Cost {
     pub report: cost::Cost,
 }
 
-/// The tariffs of `site` in force in `[start, end)`, parsed.
+/// The tariffs of `site` in force on a local day of `[start, end)`
+/// (`end` is exclusive: a tariff starting on the day `end` begins is not
+/// one of them), parsed.
 async fn tariffs_for(
     client: &impl GenericClient,
     site: &Site,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> Result<Vec<(config::TariffRow, Tariff)>, ApiError> {
-    let local = |t: DateTime<Utc>| async move {
-        client
-            .query_one(
-                "SELECT ($1::timestamptz AT TIME ZONE $2)::date AS d",
-                &[&t, &site.timezone],
-            )
-            .await?
-            .try_get::<_, NaiveDate>("d")
-    };
-    let from = local(start).await?;
-    let to = local(end).await? + Duration::days(1);
-    let rows = config::tariffs_between(client, &site.id, from, to).await?;
+    let r = client
+        .query_one(
+            "SELECT ($1::timestamptz AT TIME ZONE $3)::date AS f,
+                    (($2::timestamptz - INTERVAL '1 microsecond') AT TIME ZONE $3)::date + 1 AS t",
+            &[&start, &end, &site.timezone],
+        )
+        .await?;
+    let rows = config::tariffs_between(client, &site.id, r.try_get("f")?, r.try_get("t")?).await?;
     rows.into_iter()
         .map(|r| {
             let t = Tariff::from_json(&r.definition)
@@ -347,23 +347,42 @@ async fn tariffs_for(
         .collect()
 }
 
-/// What the energy cost per bucket: energy by tariff band, standing
-/// charges, the demand charge, and energy no tariff covered.
+/// What a query measures: meters of a site, and whether they are the
+/// site's supply (its main meters, which owe the standing and demand
+/// charges) or one meter.
+#[derive(Debug, Clone, Copy)]
+pub struct Metered<'a> {
+    pub site: &'a Site,
+    pub meters: &'a [String],
+    pub site_wide: bool,
+}
+
+/// What `meters` cost per bucket in `[start, end)`: energy by tariff
+/// band; for the site (`with_fixed`) also the standing charges and each
+/// day's share of its month's demand charge, the month's peak taken over
+/// the whole month however the range cuts it.
 pub async fn cost_of(
     client: &impl GenericClient,
-    site: &Site,
-    meters: &[String],
-    with_fixed: bool,
+    m: &Metered<'_>,
     interval: Interval,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
+    now: DateTime<Utc>,
 ) -> Result<(Vec<DateTime<Utc>>, Vec<TariffUsed>, cost::Cost), ApiError> {
+    let (site, meters, with_fixed) = (m.site, m.meters, m.site_wide);
     let unit = interval.unit();
     let quarters = store::quarters(client, site, meters, unit, start, end).await?;
-    let days = if with_fixed {
-        store::days(client, site, meters, unit, start, end).await?
+    let (days, months, month_quarters) = if with_fixed {
+        let days = store::days(client, site, meters, unit, start, end).await?;
+        let months = store::snap(client, &site.timezone, "month", start, end).await?;
+        let month_quarters = if months == (start, end) {
+            quarters.clone()
+        } else {
+            store::quarters(client, site, meters, "month", months.0, months.1).await?
+        };
+        (days, months, month_quarters)
     } else {
-        Vec::new()
+        (Vec::new(), (start, end), Vec::new())
     };
     let mut keys: Vec<DateTime<Utc>> = quarters
         .iter()
@@ -373,14 +392,7 @@ pub async fn cost_of(
     keys.sort();
     keys.dedup();
     let index = |k: DateTime<Utc>| keys.binary_search(&k).unwrap_or(0);
-    let mut tariffs = tariffs_for(client, site, start, end).await?;
-    if !with_fixed {
-        // A meter's share: its energy at the site's prices; the standing
-        // and demand charges are the supply's.
-        for (_, t) in &mut tariffs {
-            t.demand = None;
-        }
-    }
+    let tariffs = tariffs_for(client, site, months.0, months.1).await?;
     let in_force: Vec<cost::InForce<'_>> = tariffs
         .iter()
         .map(|(r, t)| cost::InForce {
@@ -390,16 +402,15 @@ pub async fn cost_of(
             tariff: t,
         })
         .collect();
-    let qs: Vec<cost::Quarter> = quarters
-        .iter()
-        .map(|q| cost::Quarter {
-            start: q.start,
-            local: q.local,
-            holiday: q.holiday,
-            kwh: q.kwh,
-            bucket: index(q.key),
-        })
-        .collect();
+    let quarter = |q: &store::QuarterRow| cost::Quarter {
+        start: q.start,
+        local: q.local,
+        holiday: q.holiday,
+        kwh: q.kwh,
+        bucket: index(q.key),
+    };
+    let qs: Vec<cost::Quarter> = quarters.iter().map(quarter).collect();
+    let mqs: Vec<cost::Quarter> = month_quarters.iter().map(quarter).collect();
     let ds: Vec<cost::Day> = days
         .iter()
         .map(|d| cost::Day {
@@ -408,14 +419,18 @@ pub async fn cost_of(
             bucket: index(d.key),
         })
         .collect();
-    let local = client
+    let local_now: NaiveDateTime = client
         .query_one(
-            "SELECT $1::timestamptz AT TIME ZONE $3 AS s, $2::timestamptz AT TIME ZONE $3 AS e",
-            &[&start, &end, &site.timezone],
+            "SELECT $1::timestamptz AT TIME ZONE $2 AS n",
+            &[&now, &site.timezone],
         )
-        .await?;
-    let range: std::ops::Range<NaiveDateTime> = local.try_get("s")?..local.try_get("e")?;
-    let report = cost::cost(&qs, &ds, &in_force, keys.len(), range)
+        .await?
+        .try_get("n")?;
+    let demand = cost::DemandInput {
+        month_quarters: &mqs,
+        now: local_now,
+    };
+    let report = cost::cost(&qs, &ds, &in_force, keys.len(), &demand)
         .map_err(|e| ApiError::conflict(e.to_string()))?;
     let used = tariffs
         .iter()
@@ -447,17 +462,14 @@ pub async fn cost(
     let interval = q.interval.unwrap_or(Interval::Day);
     let client = state.pool.get().await?;
     let (site, meters) = scope(&client, who_site, q.device_id.as_deref()).await?;
-    let (start, end) = resolve(&client, &site, &q, interval).await?;
-    let (buckets, tariffs, report) = cost_of(
-        &client,
-        &site,
-        &meters,
-        q.device_id.is_none(),
-        interval,
-        start,
-        end,
-    )
-    .await?;
+    let (start, end) = resolve(&client, &site, &q, interval, state.clock.now()).await?;
+    let metered = Metered {
+        site: &site,
+        meters: &meters,
+        site_wide: q.device_id.is_none(),
+    };
+    let (buckets, tariffs, report) =
+        cost_of(&client, &metered, interval, start, end, state.clock.now()).await?;
     Ok(axum::Json(Cost {
         site_id: site.id,
         device_id: q.device_id,
@@ -496,6 +508,17 @@ pub struct Carbon {
     pub contracts: Vec<config::Contract>,
 }
 
+/// Emissions per bucket and in total, with what they were computed from.
+#[derive(Debug)]
+pub struct CarbonOf {
+    /// Each bucket's start and its start on the site's clock.
+    pub keys: Vec<(DateTime<Utc>, NaiveDateTime)>,
+    pub buckets: Vec<Emissions>,
+    pub total: Emissions,
+    pub factors: Vec<config::EmissionFactor>,
+    pub contracts: Vec<config::Contract>,
+}
+
 /// Emissions of `meters` per bucket (day or longer) and in total.
 pub async fn carbon_of(
     client: &impl GenericClient,
@@ -504,28 +527,19 @@ pub async fn carbon_of(
     unit: Unit,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
-) -> Result<
-    (
-        Vec<store::DayRow>,
-        Vec<DateTime<Utc>>,
-        Vec<Emissions>,
-        Emissions,
-        Vec<config::EmissionFactor>,
-        Vec<config::Contract>,
-    ),
-    ApiError,
-> {
+) -> Result<CarbonOf, ApiError> {
     let days = store::days(client, site, meters, unit, start, end).await?;
     let factors = config::emission_factors(client, &site.id).await?;
     let contracts = config::contracts(client, &site.id).await?;
-    let mut keys: Vec<DateTime<Utc>> = days.iter().map(|d| d.key).collect();
+    let mut keys: Vec<(DateTime<Utc>, NaiveDateTime)> =
+        days.iter().map(|d| (d.key, d.key_local)).collect();
     keys.dedup();
     let de: Vec<DayEnergy> = days
         .iter()
         .map(|d| DayEnergy {
             date: d.date,
             kwh: d.kwh,
-            bucket: keys.binary_search(&d.key).unwrap_or(0),
+            bucket: keys.binary_search_by_key(&d.key, |k| k.0).unwrap_or(0),
         })
         .collect();
     let yf: Vec<YearFactors> = factors
@@ -546,7 +560,13 @@ pub async fn carbon_of(
         })
         .collect();
     let (buckets, total) = carbon::emissions(&de, keys.len(), &yf, &ct);
-    Ok((days, keys, buckets, total, factors, contracts))
+    Ok(CarbonOf {
+        keys,
+        buckets,
+        total,
+        factors,
+        contracts,
+    })
 }
 
 /// Scope 2 emissions, location-based and market-based, per day, week,
@@ -571,24 +591,18 @@ pub async fn carbon(
     }
     let client = state.pool.get().await?;
     let (site, meters) = scope(&client, who_site, q.device_id.as_deref()).await?;
-    let (start, end) = resolve(&client, &site, &q, interval).await?;
-    let (_, keys, buckets, total, factors, contracts) =
-        carbon_of(&client, &site, &meters, interval.unit(), start, end).await?;
-    let mut data = Vec::with_capacity(keys.len());
-    for (k, e) in keys.iter().zip(buckets) {
-        let local: NaiveDateTime = client
-            .query_one(
-                "SELECT $1::timestamptz AT TIME ZONE $2 AS l",
-                &[k, &site.timezone],
-            )
-            .await?
-            .try_get("l")?;
-        data.push(CarbonBucket {
-            start: *k,
-            local_start: local,
-            emissions: e,
-        });
-    }
+    let (start, end) = resolve(&client, &site, &q, interval, state.clock.now()).await?;
+    let c = carbon_of(&client, &site, &meters, interval.unit(), start, end).await?;
+    let data = c
+        .keys
+        .iter()
+        .zip(c.buckets)
+        .map(|((start, local_start), emissions)| CarbonBucket {
+            start: *start,
+            local_start: *local_start,
+            emissions,
+        })
+        .collect();
     Ok(axum::Json(Carbon {
         site_id: site.id,
         device_id: q.device_id,
@@ -596,9 +610,9 @@ pub async fn carbon(
         start_time: start,
         end_time: end,
         data,
-        total,
-        factors,
-        contracts,
+        total: c.total,
+        factors: c.factors,
+        contracts: c.contracts,
     }))
 }
 
@@ -650,8 +664,16 @@ pub struct Kpis {
     pub kwh: f64,
     pub floor_area_m2: Option<f64>,
     pub kwh_per_m2: Option<f64>,
+    /// Local days in the range.
+    pub days: usize,
+    /// Days on which the site's cameras sent occupancy samples (they are
+    /// kept 90 days).
+    pub days_with_occupancy: usize,
     /// Σ over cameras and quarter hours of the mean people in view × ¼ h.
     pub occupant_hours: f64,
+    /// Energy of the days with occupancy: what the ratio below divides.
+    pub kwh_on_days_with_occupancy: f64,
+    /// kwh_on_days_with_occupancy / occupant_hours.
     pub kwh_per_occupant_hour: Option<f64>,
     pub empty_building: EmptyBuilding,
     /// Energy of meters with zones in hours all their zones were empty.
@@ -682,18 +704,26 @@ pub async fn kpis(
     let site = site_for(&client, who_site).await?;
     let (start, end) = crate::http::time::range(
         q.start_time,
-        q.end_time,
+        q.end_time.or(Some(state.clock.now())),
         Duration::days(7),
         Duration::days(400),
     )?;
     let (start, end) = store::snap(&client, &site.timezone, "day", start, end).await?;
     let meters = store::main_meters(&client, &site.id).await?;
-    let kwh = store::total_kwh(&client, &meters, start, end).await?;
-    let occupant_hours = crate::energy::total(
+    let days = store::days(&client, &site, &meters, "day", start, end).await?;
+    let occupancy: BTreeMap<NaiveDate, f64> =
         store::occupant_hours_by_day(&client, &site, start, end)
             .await?
-            .iter()
-            .map(|(_, oh)| *oh),
+            .into_iter()
+            .collect();
+    let kwh = crate::energy::total(days.iter().map(|d| d.kwh));
+    let occupant_hours = crate::energy::total(occupancy.values().copied());
+    // Per occupant-hour over the days the cameras reported (occupancy
+    // samples are kept 90 days, energy much longer).
+    let kwh_counted = crate::energy::total(
+        days.iter()
+            .filter(|d| occupancy.contains_key(&d.date))
+            .map(|d| d.kwh),
     );
     let (empty_kwh, empty_hours) =
         store::empty_building(&client, &site, &meters, start, end).await?;
@@ -705,8 +735,11 @@ pub async fn kpis(
         kwh,
         floor_area_m2: site.floor_area_m2,
         kwh_per_m2: site.floor_area_m2.and_then(|a| ratio(kwh, a)),
+        days: days.len(),
+        days_with_occupancy: occupancy.len(),
         occupant_hours,
-        kwh_per_occupant_hour: ratio(kwh, occupant_hours),
+        kwh_on_days_with_occupancy: kwh_counted,
+        kwh_per_occupant_hour: ratio(kwh_counted, occupant_hours),
         empty_building: EmptyBuilding {
             kwh: empty_kwh,
             hours: empty_hours,
@@ -771,6 +804,22 @@ pub struct Baseline {
     pub days: Vec<BaselineDay>,
 }
 
+/// `n` calendar days (on the site's clock) before `t`.
+async fn days_before(
+    client: &impl GenericClient,
+    site: &Site,
+    t: DateTime<Utc>,
+    n: i32,
+) -> Result<DateTime<Utc>, ApiError> {
+    Ok(client
+        .query_one(
+            "SELECT (($1::timestamptz AT TIME ZONE $2) - make_interval(days => $3)) AT TIME ZONE $2 AS d",
+            &[&t, &site.timezone, &n],
+        )
+        .await?
+        .try_get("d")?)
+}
+
 async fn day_points(
     client: &impl GenericClient,
     site: &Site,
@@ -783,17 +832,20 @@ async fn day_points(
         .await?
         .into_iter()
         .collect();
+    // Days without samples (a camera outage, or older than their 90-day
+    // retention) say nothing about occupancy: left out, not taken as 0.
     Ok(days
         .iter()
         .filter(|d| d.kwh > 0.0)
-        .map(|d| {
-            (
+        .filter_map(|d| {
+            let occupant_hours = *occ.get(&d.date)?;
+            Some((
                 d.date,
                 DayPoint {
-                    occupant_hours: occ.get(&d.date).copied().unwrap_or(0.0),
+                    occupant_hours,
                     kwh: d.kwh,
                 },
-            )
+            ))
         })
         .collect())
 }
@@ -815,28 +867,33 @@ pub async fn baseline(
     let client = state.pool.get().await?;
     let site = site_for(&client, who_site).await?;
     let now = state.clock.now();
-    let today: DateTime<Utc> = client
-        .query_one(
-            "SELECT date_trunc('day', $1::timestamptz, $2) AS d",
-            &[&now, &site.timezone],
-        )
-        .await?
-        .try_get("d")?;
-    let end = q.end_time.unwrap_or(today);
-    let (start, end) = crate::http::time::range(
-        q.start_time,
-        Some(end),
-        Duration::days(7),
-        Duration::days(93),
-    )?;
+    let end = match q.end_time {
+        Some(t) => t,
+        None => client
+            .query_one(
+                "SELECT date_trunc('day', $1::timestamptz, $2) AS d",
+                &[&now, &site.timezone],
+            )
+            .await?
+            .try_get("d")?,
+    };
+    let (start, end) = match q.start_time {
+        Some(s) => {
+            crate::http::time::range(Some(s), Some(end), Duration::days(7), Duration::days(93))?
+        }
+        None => (days_before(&client, &site, end, 7).await?, end),
+    };
     let (start, end) = store::snap(&client, &site.timezone, "day", start, end).await?;
     let t_end = q.training_end.unwrap_or(start);
-    let (t_start, t_end) = crate::http::time::range(
-        q.training_start,
-        Some(t_end),
-        Duration::weeks(8),
-        Duration::days(400),
-    )?;
+    let (t_start, t_end) = match q.training_start {
+        Some(s) => crate::http::time::range(
+            Some(s),
+            Some(t_end),
+            Duration::weeks(8),
+            Duration::days(400),
+        )?,
+        None => (days_before(&client, &site, t_end, 56).await?, t_end),
+    };
     let (t_start, t_end) = store::snap(&client, &site.timezone, "day", t_start, t_end).await?;
     let meters = store::main_meters(&client, &site.id).await?;
     let training = day_points(&client, &site, &meters, t_start, t_end).await?;
@@ -886,39 +943,43 @@ pub struct Target {
     #[schema(value_type = String, format = Date)]
     pub period_end: NaiveDate,
     pub value: f64,
-    pub progress: Progress,
+    /// None when `error` says why it cannot be worked out.
+    pub progress: Option<Progress>,
+    pub error: Option<String>,
 }
 
 /// What a target's metric amounts to in `[start, end)`.
 async fn actual(
     client: &impl GenericClient,
-    site: &Site,
-    meters: &[String],
+    m: &Metered<'_>,
     metric: &str,
-    site_wide: bool,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
+    now: DateTime<Utc>,
 ) -> Result<f64, ApiError> {
     if end <= start {
         return Ok(0.0);
     }
     Ok(match metric {
         "cost" => {
-            // Only whole days carry a standing charge; the day in progress
-            // counts from the day it starts.
-            let (_, _, r) =
-                cost_of(client, site, meters, site_wide, Interval::Day, start, end).await?;
+            // The day in progress owes its standing charge and its share
+            // of the month's demand charge from its start.
+            let (_, _, r) = cost_of(client, m, Interval::Day, start, end, now).await?;
             r.totals.total
         }
         "kgco2e" => {
-            let (_, _, _, total, _, _) = carbon_of(client, site, meters, "day", start, end).await?;
-            total.location_based_kg
+            carbon_of(client, m.site, m.meters, "day", start, end)
+                .await?
+                .total
+                .location_based_kg
         }
-        _ => store::total_kwh(client, meters, start, end).await?,
+        _ => store::total_kwh(client, m.meters, start, end).await?,
     })
 }
 
-/// A target as the API shows it.
+/// A target as the API shows it: with its progress, or, when what it
+/// measures cannot be worked out (tariffs in two currencies, say), why
+/// not, so one target never hides the others.
 pub async fn target_view(
     client: &impl GenericClient,
     t: config::TargetRow,
@@ -930,18 +991,23 @@ pub async fn target_view(
         None => store::main_meters(client, &site.id).await?,
     };
     let until = now.clamp(t.start_at, t.end_at);
-    let used = actual(
-        client,
-        &site,
-        &meters,
-        &t.metric,
-        t.device_id.is_none(),
-        t.start_at,
-        until,
-    )
-    .await?;
+    let metered = Metered {
+        site: &site,
+        meters: &meters,
+        site_wide: t.device_id.is_none(),
+    };
+    let used = actual(client, &metered, &t.metric, t.start_at, until, now).await;
+    let (progress, error) = match used {
+        Ok(used) => (
+            Some(targets::progress(t.value, t.start_at, t.end_at, now, used)),
+            None,
+        ),
+        Err(e) if e.status.is_client_error() => (None, Some(e.message)),
+        Err(e) => return Err(e),
+    };
     Ok(Target {
-        progress: targets::progress(t.value, t.start_at, t.end_at, now, used),
+        progress,
+        error,
         id: t.id,
         site_id: t.site_id,
         device_id: t.device_id,

@@ -550,18 +550,22 @@ async fn store_target(
             )));
         }
     }
-    if let Some(id) = id {
-        let old = config::targets(&client, None, Some(id))
-            .await?
-            .into_iter()
-            .next()
-            .ok_or_else(|| not_found("target", id))?;
-        who.site(Some(old.site_id))
-            .map_err(|_| not_found("target", id))?;
-    }
+    let old_site = match id {
+        Some(id) => {
+            let old = config::targets(&client, None, Some(id))
+                .await?
+                .into_iter()
+                .next()
+                .ok_or_else(|| not_found("target", id))?;
+            who.site(Some(old.site_id.clone()))
+                .map_err(|_| not_found("target", id))?;
+            Some(old.site_id)
+        }
+        None => None,
+    };
     let stored = config::put_target(
         &client,
-        id,
+        id.zip(old_site.as_deref()),
         &TargetSpec {
             site_id: &site.id,
             device_id: b.device_id.as_deref(),

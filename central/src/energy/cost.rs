@@ -1,17 +1,30 @@
 //! What metered energy costs is the tariff applied by hand-checkable rules:
-//! each quarter hour at its band's price, each day its standing charge,
-//! each month its demand peak, always under the tariff in force on the
-//! local date. Working it out here, from rows the store has already put in
-//! local time, keeps DST, tariff changes and holidays testable without a
-//! database; money stays unrounded until it is shown.
+//! each quarter hour at its band's price, each day its standing charge and
+//! its share of its month's demand charge, always under the tariff in
+//! force on the local date. Working it out here, from rows the store has
+//! already put in local time, keeps DST, tariff changes and holidays
+//! testable without a database; money stays unrounded until it is shown.
+//!
+//! A demand charge must not depend on how a query cuts the month: each
+//! tariff's peak in a month is taken from every quarter hour of the whole
+//! local month (`DemandInput::month_quarters`), and each day of the range
+//! owes, under the tariff in force that day, `price_per_kw × that tariff's
+//! peak in the month / days in the month`, in the day's bucket. A monthly
+//! bucket so gets the whole month's charge, a daily one its day's share,
+//! and the ranges of any partition of a month add up to the month's
+//! charge. A day whose month has no interval in the tariff's window owes
+//! none.
+//!
+//! Each tariff is compiled once into lookup tables (`Tariff::compile`), so
+//! pricing a year of quarter hours parses no string.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 
 use chrono::{DateTime, Datelike, Months, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
 use serde::Serialize;
 
-use super::tariff::{Tariff, TariffError};
+use super::tariff::{CompiledTariff, Tariff, TariffError};
 
 /// The energy of one quarter hour.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -26,12 +39,25 @@ pub struct Quarter {
     pub bucket: usize,
 }
 
-/// A local day whose midnight lies in the range: it owes a standing charge.
+/// A local day whose midnight lies in the range: it owes a standing charge
+/// and its share of its month's demand charge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Day {
     pub date: NaiveDate,
     pub holiday: bool,
     pub bucket: usize,
+}
+
+/// What the demand charge needs beyond the range's own rows.
+#[derive(Debug, Clone, Copy)]
+pub struct DemandInput<'a> {
+    /// Every quarter of each whole local month the range touches (their
+    /// `bucket` is not read): a month's peak is the month's, however the
+    /// range is cut.
+    pub month_quarters: &'a [Quarter],
+    /// The site's local time now: a month not over yet is `complete:
+    /// false` (a later peak may still raise it).
+    pub now: NaiveDateTime,
 }
 
 /// A tariff and the local dates it is in force, `valid_from` to `valid_to`
@@ -96,7 +122,8 @@ pub struct BandCost {
 pub struct Charges {
     pub energy_cost: f64,
     pub standing_charge: f64,
-    /// Each month's demand charge is in the bucket of its peak interval.
+    /// The shares of their months' demand charges owed by the bucket's
+    /// days.
     pub demand_charge: f64,
     pub total: f64,
     /// All the energy, priced or not.
@@ -106,22 +133,33 @@ pub struct Charges {
     pub bands: Vec<BandCost>,
 }
 
-/// One tariff's demand charge for one local calendar month.
+/// One tariff's demand charge for one local calendar month, and the
+/// range's share of it. The peak is the month's, over all its days
+/// whatever the range; each range day under the tariff owes
+/// `month_charge / days_in_force`, i.e. price_per_kw × peak_kw /
+/// days_in_month.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct DemandCharge {
     pub year: i32,
     pub month: u32,
     pub tariff_id: i64,
+    /// The tariff's highest demand in the whole month.
     pub peak_kw: f64,
     /// Start of the peak interval's first quarter hour.
     pub peak_at: DateTime<Utc>,
     /// Days of the month the tariff is in force, whatever the range.
     pub days_in_force: u32,
     pub days_in_month: u32,
-    /// price_per_kw × peak_kw × days_in_force / days_in_month.
+    /// Days of the range in the month under the tariff: those charged.
+    pub days_in_range: u32,
+    /// The whole month's charge under the tariff: price_per_kw × peak_kw
+    /// × days_in_force / days_in_month.
+    pub month_charge: f64,
+    /// The range's share: price_per_kw × peak_kw × days_in_range /
+    /// days_in_month, the sum of its days' shares.
     pub charge: f64,
-    /// False when the range does not span the whole month: a later peak
-    /// may still raise the charge.
+    /// False while the month is not over: a later peak may still raise
+    /// the charge.
     pub complete: bool,
 }
 
@@ -132,27 +170,32 @@ pub struct Cost {
     pub currency: Option<String>,
     pub buckets: Vec<Charges>,
     pub totals: Charges,
+    /// Only the months and tariffs some day of the range owes a share to,
+    /// by year, month and the tariff's `valid_from`.
     pub demand: Vec<DemandCharge>,
     /// Days owing a standing charge with no tariff in force.
     pub unpriced_days: Vec<NaiveDate>,
 }
 
 /// What `quarters` (sorted by `start`) and `days` cost under `tariffs`,
-/// in `n_buckets` buckets. `range` is the queried period in local time
-/// (end excluded); it only decides whether a month's demand charge is
-/// `complete`.
+/// in `n_buckets` buckets; the demand charges' peaks come from
+/// `demand.month_quarters`, and each of `days` owes its share.
 pub fn cost(
     quarters: &[Quarter],
     days: &[Day],
     tariffs: &[InForce<'_>],
     n_buckets: usize,
-    range: Range<NaiveDateTime>,
+    demand: &DemandInput<'_>,
 ) -> Result<Cost, CostError> {
     let currency = check_tariffs(tariffs)?;
+    let tariffs = Tariffs {
+        in_force: tariffs,
+        compiled: tariffs.iter().map(|t| t.tariff.compile()).collect(),
+    };
     let mut buckets = vec![Charges::default(); n_buckets];
-    charge_energy(quarters, tariffs, &mut buckets)?;
-    let unpriced_days = charge_standing(days, tariffs, &mut buckets)?;
-    let demand = charge_demand(quarters, tariffs, &range, &mut buckets)?;
+    charge_energy(quarters, &tariffs, &mut buckets)?;
+    let unpriced_days = charge_standing(days, &tariffs, &mut buckets)?;
+    let demand = charge_demand(days, &tariffs, demand, &mut buckets)?;
     let mut totals = Charges::default();
     for charges in &mut buckets {
         charges.total = charges.energy_cost + charges.standing_charge + charges.demand_charge;
@@ -244,8 +287,24 @@ fn check_tariffs(tariffs: &[InForce<'_>]) -> Result<Option<String>, CostError> {
     }
 }
 
-fn in_force_on<'t, 'a>(tariffs: &'t [InForce<'a>], date: NaiveDate) -> Option<&'t InForce<'a>> {
-    tariffs.iter().find(|t| t.covers(date))
+/// The (checked) tariffs, each with its lookup tables.
+struct Tariffs<'t, 'a> {
+    in_force: &'t [InForce<'a>],
+    /// One for each of `in_force`, in the same order.
+    compiled: Vec<CompiledTariff<'a>>,
+}
+
+impl<'a> Tariffs<'_, 'a> {
+    /// The index of the tariff in force on `date`.
+    fn on(&self, date: NaiveDate) -> Option<usize> {
+        self.in_force.iter().position(|t| t.covers(date))
+    }
+
+    /// The tariff in force on `date`, compiled.
+    fn compiled_on(&self, date: NaiveDate) -> Option<(&InForce<'a>, &CompiledTariff<'a>)> {
+        let index = self.on(date)?;
+        Some((self.in_force.get(index)?, self.compiled.get(index)?))
+    }
 }
 
 fn bucket(buckets: &mut [Charges], index: usize) -> Result<&mut Charges, CostError> {
@@ -258,16 +317,18 @@ fn bucket(buckets: &mut [Charges], index: usize) -> Result<&mut Charges, CostErr
 
 fn charge_energy(
     quarters: &[Quarter],
-    tariffs: &[InForce<'_>],
+    tariffs: &Tariffs<'_, '_>,
     buckets: &mut [Charges],
 ) -> Result<(), CostError> {
     for quarter in quarters {
         let charges = bucket(buckets, quarter.bucket)?;
         charges.kwh += quarter.kwh;
-        let priced = in_force_on(tariffs, quarter.local.date()).and_then(|in_force| {
-            let band = in_force.tariff.band_at(quarter.local, quarter.holiday)?;
-            Some((in_force.id, band))
-        });
+        let priced = tariffs
+            .compiled_on(quarter.local.date())
+            .and_then(|(in_force, compiled)| {
+                let band = compiled.band_at(quarter.local, quarter.holiday)?;
+                Some((in_force.id, band))
+            });
         match priced {
             Some((tariff_id, band)) => {
                 let cost = quarter.kwh * band.price_per_kwh;
@@ -284,14 +345,16 @@ fn charge_energy(
 /// without a tariff.
 fn charge_standing(
     days: &[Day],
-    tariffs: &[InForce<'_>],
+    tariffs: &Tariffs<'_, '_>,
     buckets: &mut [Charges],
 ) -> Result<Vec<NaiveDate>, CostError> {
     let mut unpriced = Vec::new();
     for day in days {
         let charges = bucket(buckets, day.bucket)?;
-        match in_force_on(tariffs, day.date) {
-            Some(in_force) => charges.standing_charge += in_force.tariff.standing_charge_per_day,
+        match tariffs.compiled_on(day.date) {
+            Some((in_force, _)) => {
+                charges.standing_charge += in_force.tariff.standing_charge_per_day;
+            }
             None => unpriced.push(day.date),
         }
     }
@@ -305,17 +368,21 @@ struct Interval {
     tariff: usize,
     local_start: NaiveDateTime,
     first_start: DateTime<Utc>,
-    bucket: usize,
     kwh: f64,
     hours: f64,
 }
 
-fn demand_intervals(quarters: &[Quarter], tariffs: &[InForce<'_>]) -> Vec<Interval> {
+fn demand_intervals(quarters: &[Quarter], tariffs: &Tariffs<'_, '_>) -> Vec<Interval> {
     let mut index: HashMap<(usize, NaiveDateTime, i64), usize> = HashMap::new();
     let mut intervals: Vec<Interval> = Vec::new();
     for quarter in quarters {
-        let date = quarter.local.date();
-        let Some((tariff, in_force)) = tariffs.iter().enumerate().find(|(_, t)| t.covers(date))
+        let Some(tariff) = tariffs.on(quarter.local.date()) else {
+            continue;
+        };
+        let Some((in_force, compiled)) = tariffs
+            .in_force
+            .get(tariff)
+            .zip(tariffs.compiled.get(tariff))
         else {
             continue;
         };
@@ -325,7 +392,7 @@ fn demand_intervals(quarters: &[Quarter], tariffs: &[InForce<'_>]) -> Vec<Interv
         let Some(local_start) = floor(quarter.local, demand.interval_minutes) else {
             continue;
         };
-        if !demand.covers(local_start, quarter.holiday) {
+        if !compiled.demand_covers(local_start, quarter.holiday) {
             continue;
         }
         let offset = (quarter.local - quarter.start.naive_utc()).num_minutes();
@@ -338,7 +405,6 @@ fn demand_intervals(quarters: &[Quarter], tariffs: &[InForce<'_>]) -> Vec<Interv
                     tariff,
                     local_start,
                     first_start: quarter.start,
-                    bucket: quarter.bucket,
                     kwh: quarter.kwh,
                     hours: f64::from(demand.interval_minutes) / 60.0,
                 });
@@ -356,22 +422,22 @@ fn floor(local: NaiveDateTime, minutes: u32) -> Option<NaiveDateTime> {
     Some(local.date().and_time(time))
 }
 
-/// Each tariff's peak interval in each month (the first on ties); with the
-/// month's first day and the next month's.
-fn monthly_peaks(intervals: &[Interval]) -> Vec<(Range<NaiveDate>, &Interval)> {
-    let mut peaks: Vec<(Range<NaiveDate>, &Interval)> = Vec::new();
+/// Each tariff's peak interval in each month (the first on ties), by the
+/// month's first day and the tariff's index.
+fn monthly_peaks(intervals: &[Interval]) -> HashMap<(NaiveDate, usize), &Interval> {
+    let mut peaks: HashMap<(NaiveDate, usize), &Interval> = HashMap::new();
     for interval in intervals {
         let Some(month) = month_of(interval.local_start.date()) else {
             continue;
         };
-        let same = |(m, peak): &&mut (Range<NaiveDate>, &Interval)| {
-            *m == month && peak.tariff == interval.tariff
-        };
-        match peaks.iter_mut().find(same) {
-            Some(peak) if interval.kwh > peak.1.kwh => peak.1 = interval,
-            Some(_) => {}
-            None => peaks.push((month, interval)),
-        }
+        peaks
+            .entry((month.start, interval.tariff))
+            .and_modify(|peak| {
+                if interval.kwh > peak.kwh {
+                    *peak = interval;
+                }
+            })
+            .or_insert(interval);
     }
     peaks
 }
@@ -381,16 +447,39 @@ fn month_of(date: NaiveDate) -> Option<Range<NaiveDate>> {
     Some(first..first.checked_add_months(Months::new(1))?)
 }
 
+/// Charges each of `days` its share of its month's demand charge under
+/// the tariff in force that day; returns the months and tariffs charged.
 fn charge_demand(
-    quarters: &[Quarter],
-    tariffs: &[InForce<'_>],
-    range: &Range<NaiveDateTime>,
+    days: &[Day],
+    tariffs: &Tariffs<'_, '_>,
+    input: &DemandInput<'_>,
     buckets: &mut [Charges],
 ) -> Result<Vec<DemandCharge>, CostError> {
-    let intervals = demand_intervals(quarters, tariffs);
+    let intervals = demand_intervals(input.month_quarters, tariffs);
+    let peaks = monthly_peaks(&intervals);
+    // The range's days owing a share, by month, tariff (in the order the
+    // charges are listed) and bucket.
+    let mut owed: BTreeMap<(NaiveDate, NaiveDate, usize), BTreeMap<usize, u32>> = BTreeMap::new();
+    for day in days {
+        let Some(tariff) = tariffs.on(day.date) else {
+            continue;
+        };
+        let (Some(month), Some(in_force)) = (month_of(day.date), tariffs.in_force.get(tariff))
+        else {
+            continue;
+        };
+        if peaks.contains_key(&(month.start, tariff)) {
+            let key = (month.start, in_force.valid_from, tariff);
+            *owed.entry(key).or_default().entry(day.bucket).or_default() += 1;
+        }
+    }
     let mut charges = Vec::new();
-    for (month, peak) in monthly_peaks(&intervals) {
-        let Some(in_force) = tariffs.get(peak.tariff) else {
+    for ((month_start, _, tariff), per_bucket) in owed {
+        let (Some(month), Some(peak), Some(in_force)) = (
+            month_of(month_start),
+            peaks.get(&(month_start, tariff)),
+            tariffs.in_force.get(tariff),
+        ) else {
             continue;
         };
         let Some(demand) = &in_force.tariff.demand else {
@@ -399,9 +488,13 @@ fn charge_demand(
         let peak_kw = peak.kwh / peak.hours;
         let days_in_force = in_force.days_within(&month);
         let days_in_month = u32::try_from((month.end - month.start).num_days()).unwrap_or(0);
-        let charge =
-            demand.price_per_kw * peak_kw * f64::from(days_in_force) / f64::from(days_in_month);
-        bucket(buckets, peak.bucket)?.demand_charge += charge;
+        let share =
+            |days: u32| demand.price_per_kw * peak_kw * f64::from(days) / f64::from(days_in_month);
+        let mut days_in_range = 0;
+        for (index, days) in per_bucket {
+            bucket(buckets, index)?.demand_charge += share(days);
+            days_in_range += days;
+        }
         charges.push(DemandCharge {
             year: month.start.year(),
             month: month.start.month(),
@@ -410,9 +503,10 @@ fn charge_demand(
             peak_at: peak.first_start,
             days_in_force,
             days_in_month,
-            charge,
-            complete: range.start <= month.start.and_time(NaiveTime::MIN)
-                && month.end.and_time(NaiveTime::MIN) <= range.end,
+            days_in_range,
+            month_charge: share(days_in_force),
+            charge: share(days_in_range),
+            complete: month.end.and_time(NaiveTime::MIN) <= input.now,
         });
     }
     Ok(charges)
@@ -460,10 +554,26 @@ mod tests {
         }
     }
 
-    fn month(year: i32, month: u32) -> Range<NaiveDateTime> {
-        let first = NaiveDate::from_ymd_opt(year, month, 1).unwrap();
-        let next = first.checked_add_months(Months::new(1)).unwrap();
-        first.and_time(NaiveTime::MIN)..next.and_time(NaiveTime::MIN)
+    /// Demand peaks from `month_quarters`, long after their months ended.
+    fn settled(month_quarters: &[Quarter]) -> DemandInput<'_> {
+        DemandInput {
+            month_quarters,
+            now: local("2100-01-01 00:00"),
+        }
+    }
+
+    /// The days `from` to `to` (excluded), each in the bucket `bucket`
+    /// gives it.
+    fn days_between(from: &str, to: &str, bucket: impl Fn(NaiveDate) -> usize) -> Vec<Day> {
+        date(from)
+            .iter_days()
+            .take_while(|d| *d < date(to))
+            .map(|d| Day {
+                date: d,
+                holiday: false,
+                bucket: bucket(d),
+            })
+            .collect()
     }
 
     fn close(actual: f64, expected: f64) {
@@ -562,7 +672,7 @@ mod tests {
             quarter("2024-01-15 06:45", 60, 2.0, 0),
             quarter("2024-01-15 07:00", 60, 3.0, 1),
         ];
-        let cost = cost(&quarters, &[], &tariffs, 2, month(2024, 1)).unwrap();
+        let cost = cost(&quarters, &[], &tariffs, 2, &settled(&quarters)).unwrap();
         assert_eq!(cost.currency.as_deref(), Some("EUR"));
         close(cost.buckets[0].energy_cost, 0.20);
         close(cost.buckets[1].energy_cost, 0.90);
@@ -579,7 +689,7 @@ mod tests {
         assert_eq!(bands, [(1, "night", 2.0, 0.10), (1, "peak", 3.0, 0.30)]);
         close(cost.totals.bands[0].cost, 0.20);
         close(cost.totals.bands[1].cost, 0.90);
-        // Outside the window (16:00–20:00): no demand charge.
+        // Outside the window (16:00–20:00), and no day: no demand charge.
         assert!(cost.demand.is_empty());
     }
 
@@ -593,7 +703,7 @@ mod tests {
             quarter("2024-03-31 23:45", 120, 1.0, 0),
             quarter("2024-04-01 00:00", 120, 1.0, 1),
         ];
-        let cost = cost(&quarters, &[], &tariffs, 2, month(2024, 3)).unwrap();
+        let cost = cost(&quarters, &[], &tariffs, 2, &settled(&quarters)).unwrap();
         close(cost.buckets[0].energy_cost, 0.20);
         close(cost.buckets[1].energy_cost, 0.08);
         close(cost.totals.energy_cost, 0.28);
@@ -619,12 +729,13 @@ mod tests {
         );
         assert_eq!(quarters.len(), 92);
         let days = [day("2024-03-31", 0)];
-        let cost = cost(&quarters, &days, &tariffs, 24, month(2024, 3)).unwrap();
+        let cost = cost(&quarters, &days, &tariffs, 24, &settled(&quarters)).unwrap();
         // Local hour buckets: 01:00 has 4 quarters, 02:00 none, 03:00 4.
         close(cost.buckets[1].kwh, 4.0);
         close(cost.buckets[2].kwh, 0.0);
         close(cost.buckets[3].kwh, 4.0);
-        // A winter Sunday: 92 kWh × 0.20 = 18.40, plus 1.00 standing.
+        // A winter Sunday: 92 kWh × 0.20 = 18.40, plus 1.00 standing; no
+        // interval in the (weekday) demand window, so no demand charge.
         close(cost.totals.kwh, 92.0);
         close(cost.totals.energy_cost, 18.40);
         close(cost.totals.standing_charge, 1.0);
@@ -652,9 +763,14 @@ mod tests {
             |local| if local.hour() == 2 { 1.0 } else { 0.5 },
         );
         assert_eq!(quarters.len(), 100);
+        // The day's midnight is in the 00:00 bucket. The rest of October
+        // has no energy: the month's quarters are the day's.
         let days = [day("2024-10-27", 0)];
-        let range = local("2024-10-27 00:00")..local("2024-10-28 00:00");
-        let cost = cost(&quarters, &days, &tariffs, 24, range).unwrap();
+        let demand = DemandInput {
+            month_quarters: &quarters,
+            now: local("2024-10-28 00:00"),
+        };
+        let cost = cost(&quarters, &days, &tariffs, 24, &demand).unwrap();
         // 8 × 1 + 92 × 0.5 = 54 kWh × 0.20 = 10.80; the 02:00 bucket has
         // both hours: 8 kWh, 1.60.
         close(cost.totals.kwh, 54.0);
@@ -667,37 +783,47 @@ mod tests {
         let demand = &cost.demand[0];
         close(demand.peak_kw, 4.0);
         assert_eq!(demand.peak_at, local("2024-10-27 00:00").and_utc());
-        // 10 × 4 kW × 31/31 = 40.00, in the 02:00 bucket; one day of
-        // October is not the whole month.
+        // The month: 10 × 4 kW × 31/31 = 40.00; the one day's share
+        // 10 × 4 / 31 = 40/31 ≈ 1.2903, in the day's bucket (00:00).
+        // October is not over on the 28th.
         assert_eq!((demand.year, demand.month, demand.tariff_id), (2024, 10, 1));
         assert_eq!((demand.days_in_force, demand.days_in_month), (31, 31));
-        close(demand.charge, 40.0);
+        assert_eq!(demand.days_in_range, 1);
+        close(demand.month_charge, 40.0);
+        close(demand.charge, 40.0 / 31.0);
         assert!(!demand.complete);
-        close(cost.buckets[2].demand_charge, 40.0);
-        // 10.80 + 1.00 + 40.00.
-        close(cost.totals.total, 51.80);
+        close(cost.buckets[0].demand_charge, 40.0 / 31.0);
+        close(cost.buckets[2].demand_charge, 0.0);
+        // 10.80 + 1.00 + 40/31.
+        close(cost.totals.total, 11.80 + 40.0 / 31.0);
     }
 
     #[test]
     fn a_holiday_is_priced_as_its_band_and_has_no_demand() {
         let tariff = seasonal();
         let tariffs = [in_force(1, "2024-01-01", None, &tariff)];
-        // Wednesday 2024-01-17 17:00 and 17:15 (+60), 2 kWh each.
+        // Wednesday 2024-01-17 17:00 and 17:15 (+60), 2 kWh each; all of
+        // January's 31 days in one (monthly) bucket, 1.00 standing each.
         let quarters = [
             quarter("2024-01-17 17:00", 60, 2.0, 0),
             quarter("2024-01-17 17:15", 60, 2.0, 0),
         ];
+        let days = days_between("2024-01-01", "2024-02-01", |_| 0);
         let holiday = quarters.map(|q| Quarter { holiday: true, ..q });
-        // As a holiday: off peak, 4 × 0.20 = 0.80; demand is weekdays only.
-        let cost_holiday = cost(&holiday, &[], &tariffs, 1, month(2024, 1)).unwrap();
+        // As a holiday: off peak, 4 × 0.20 = 0.80; demand is weekdays
+        // only, so January has no peak and its days owe none.
+        let cost_holiday = cost(&holiday, &days, &tariffs, 1, &settled(&holiday)).unwrap();
         close(cost_holiday.totals.energy_cost, 0.80);
         assert_eq!(cost_holiday.totals.bands[0].band, "off_peak");
         assert!(cost_holiday.demand.is_empty());
+        close(cost_holiday.totals.demand_charge, 0.0);
+        close(cost_holiday.totals.total, 0.80 + 31.0);
         // As a working day: peak, 4 × 0.30 = 1.20; 4 kWh in 30 minutes is
-        // 8 kW, 10 × 8 = 80.00.
-        let working = cost(&quarters, &[], &tariffs, 1, month(2024, 1)).unwrap();
+        // 8 kW, 10 × 8 × 31/31 = 80.00 for the 31 days.
+        let working = cost(&quarters, &days, &tariffs, 1, &settled(&quarters)).unwrap();
         close(working.totals.energy_cost, 1.20);
         close(working.demand[0].peak_kw, 8.0);
+        assert_eq!(working.demand[0].days_in_range, 31);
         close(working.totals.demand_charge, 80.0);
     }
 
@@ -712,65 +838,114 @@ mod tests {
             in_force(7, "2024-10-01", Some("2024-11-11"), &a),
             in_force(8, "2024-11-11", None, &b),
         ];
+        // Each quarter's bucket is its day of the month less one.
         let quarters = [
             // Friday 11-08, A: 3 kWh in 30 minutes, 6 kW; 3 × 0.20 = 0.60.
-            quarter("2024-11-08 17:00", 60, 1.5, 0),
-            quarter("2024-11-08 17:15", 60, 1.5, 0),
+            quarter("2024-11-08 17:00", 60, 1.5, 7),
+            quarter("2024-11-08 17:15", 60, 1.5, 7),
             // Sunday 11-10, A: outside the window; 5 × 0.20 = 1.00.
-            quarter("2024-11-10 17:00", 60, 5.0, 1),
+            quarter("2024-11-10 17:00", 60, 5.0, 9),
             // Tuesday 11-12, B: 2 kWh, 4 kW; 2 × 0.30 = 0.60.
-            quarter("2024-11-12 18:00", 60, 2.0, 3),
+            quarter("2024-11-12 18:00", 60, 2.0, 11),
         ];
-        let days = [day("2024-11-10", 1), day("2024-11-11", 2)];
-        let whole = cost(&quarters, &days, &tariffs, 4, month(2024, 11)).unwrap();
-        // A: 10 × 6 × 10/30 = 20.00; B: 12 × 4 × 20/30 = 32.00.
+        let by_day = |d: NaiveDate| d.day0() as usize;
+        // The month's charges, A: 10 × 6 × 10/30 = 20.00 for its 10 days;
+        // B: 12 × 4 × 20/30 = 32.00 for its 20.
         let expected = [
             (7, 6.0, "2024-11-08 16:00", 10, 20.0),
             (8, 4.0, "2024-11-12 17:00", 20, 32.0),
         ];
-        assert_eq!(whole.demand.len(), 2);
-        for (demand, (id, kw, at, days_in_force, charge)) in whole.demand.iter().zip(expected) {
-            assert_eq!(
-                (demand.year, demand.month, demand.tariff_id),
-                (2024, 11, id)
-            );
-            close(demand.peak_kw, kw);
-            assert_eq!(demand.peak_at, local(at).and_utc());
-            assert_eq!(
-                (demand.days_in_force, demand.days_in_month),
-                (days_in_force, 30)
-            );
-            close(demand.charge, charge);
-            assert!(demand.complete);
-        }
-        // Per bucket (energy, standing, demand, total).
-        let expected = [
-            (0.60, 0.0, 20.0, 20.60),
-            (1.00, 1.0, 0.0, 2.00),
-            (0.0, 2.0, 0.0, 2.00),
-            (0.60, 0.0, 32.0, 32.60),
-        ];
-        for (charges, (energy, standing, demand, total)) in whole.buckets.iter().zip(expected) {
-            close(charges.energy_cost, energy);
-            close(charges.standing_charge, standing);
-            close(charges.demand_charge, demand);
-            close(charges.total, total);
-        }
-        // 2.20 + 3.00 + 52.00.
-        close(whole.totals.total, 57.20);
-        close(whole.totals.kwh, 10.0);
-        let bands: Vec<_> = whole
+        let check = |demand: &[DemandCharge]| {
+            assert_eq!(demand.len(), 2);
+            for (demand, (id, kw, at, days, charge)) in demand.iter().zip(expected) {
+                assert_eq!(
+                    (demand.year, demand.month, demand.tariff_id),
+                    (2024, 11, id)
+                );
+                close(demand.peak_kw, kw);
+                assert_eq!(demand.peak_at, local(at).and_utc());
+                assert_eq!((demand.days_in_force, demand.days_in_month), (days, 30));
+                assert_eq!(demand.days_in_range, days);
+                close(demand.month_charge, charge);
+                close(demand.charge, charge);
+                assert!(demand.complete);
+            }
+        };
+
+        // November as one monthly bucket: the charges as before.
+        let monthly_quarters = quarters.map(|q| Quarter { bucket: 0, ..q });
+        let monthly_days = days_between("2024-11-01", "2024-12-01", |_| 0);
+        let monthly = cost(
+            &monthly_quarters,
+            &monthly_days,
+            &tariffs,
+            1,
+            &settled(&quarters),
+        )
+        .unwrap();
+        check(&monthly.demand);
+        // Energy 0.60 + 1.00 + 0.60 = 2.20; standing 10 × 1.00 + 20 ×
+        // 2.00 = 50.00; demand 20.00 + 32.00 = 52.00; 104.20 in all.
+        let only = &monthly.buckets[0];
+        close(only.energy_cost, 2.20);
+        close(only.standing_charge, 50.0);
+        close(only.demand_charge, 52.0);
+        close(only.total, 104.20);
+        close(monthly.totals.total, 104.20);
+        close(monthly.totals.kwh, 10.0);
+        let bands: Vec<_> = monthly
             .totals
             .bands
             .iter()
             .map(|b| (b.tariff_id, b.kwh, b.price_per_kwh))
             .collect();
         assert_eq!(bands, [(7, 8.0, 0.20), (8, 2.0, 0.30)]);
-        // Cut at 11-15: the same charges, but the month is not complete.
-        let range = local("2024-11-01 00:00")..local("2024-11-15 00:00");
-        let cut = cost(&quarters, &days, &tariffs, 4, range).unwrap();
-        close(cut.totals.total, 57.20);
-        assert!(cut.demand.iter().all(|d| !d.complete));
+
+        // November as 30 daily buckets: each day of A owes 10 × 6 / 30 =
+        // 2.00, each day of B 12 × 4 / 30 = 1.60.
+        let days = days_between("2024-11-01", "2024-12-01", by_day);
+        let daily = cost(&quarters, &days, &tariffs, 30, &settled(&quarters)).unwrap();
+        check(&daily.demand);
+        for (i, charges) in daily.buckets.iter().enumerate() {
+            close(charges.demand_charge, if i < 10 { 2.0 } else { 1.6 });
+        }
+        close(daily.totals.demand_charge, 52.0);
+        // Per bucket (energy, standing, demand, total): 11-08 0.60 + 1.00
+        // + 2.00; 11-10 1.00 + 1.00 + 2.00; 11-11 0 + 2.00 + 1.60; 11-12
+        // 0.60 + 2.00 + 1.60.
+        for (i, (energy, standing, demand, total)) in [
+            (7, (0.60, 1.0, 2.0, 3.60)),
+            (9, (1.00, 1.0, 2.0, 4.00)),
+            (10, (0.0, 2.0, 1.6, 3.60)),
+            (11, (0.60, 2.0, 1.6, 4.20)),
+        ] {
+            let charges = &daily.buckets[i];
+            close(charges.energy_cost, energy);
+            close(charges.standing_charge, standing);
+            close(charges.demand_charge, demand);
+            close(charges.total, total);
+        }
+        close(daily.totals.total, 104.20);
+
+        // Cut at 11-15, on the 15th: the month's peaks (all of November's
+        // quarters), but only 14 days. A: 10 days × 2.00 = 20.00; B: 4
+        // days (11-11 to 11-14) × 1.60 = 6.40. November is not over.
+        let days = days_between("2024-11-01", "2024-11-15", by_day);
+        let demand = DemandInput {
+            month_quarters: &quarters,
+            now: local("2024-11-15 00:00"),
+        };
+        let cut = cost(&quarters, &days, &tariffs, 14, &demand).unwrap();
+        let cut_demand: Vec<_> = cut
+            .demand
+            .iter()
+            .map(|d| (d.tariff_id, d.days_in_range, d.complete))
+            .collect();
+        assert_eq!(cut_demand, [(7, 10, false), (8, 4, false)]);
+        close(cut.demand[0].charge, 20.0);
+        close(cut.demand[1].charge, 6.40);
+        close(cut.demand[1].month_charge, 32.0);
+        close(cut.totals.demand_charge, 26.40);
     }
 
     #[test]
@@ -792,19 +967,119 @@ mod tests {
             // 20:00: 5 kWh, 10 kW, but after the window.
             quarter("2024-01-15 20:00", 60, 5.0, 4),
         ];
-        let cost = cost(&quarters, &[], &tariffs, 5, month(2024, 1)).unwrap();
+        // The day, in the bucket of its midnight.
+        let days = [day("2024-01-15", 0)];
+        let cost = cost(&quarters, &days, &tariffs, 5, &settled(&quarters)).unwrap();
         assert_eq!(cost.demand.len(), 1);
         let demand = &cost.demand[0];
         close(demand.peak_kw, 6.0);
         assert_eq!(demand.peak_at, local("2024-01-15 15:00").and_utc());
-        // 10 × 6 × 31/31 = 60.00, in the 16:00 interval's bucket.
-        close(demand.charge, 60.0);
+        // The month 10 × 6 × 31/31 = 60.00; the day's share 60/31, in the
+        // day's bucket, not the peak's.
+        close(demand.month_charge, 60.0);
+        close(demand.charge, 60.0 / 31.0);
         assert!(demand.complete);
-        close(cost.buckets[1].demand_charge, 60.0);
-        close(cost.buckets[2].demand_charge, 0.0);
-        // 23.5 kWh × 0.30 = 7.05, plus 60.00.
+        close(cost.buckets[0].demand_charge, 60.0 / 31.0);
+        close(cost.buckets[1].demand_charge, 0.0);
+        // 23.5 kWh × 0.30 = 7.05, plus 1.00 standing and 60/31.
         close(cost.totals.energy_cost, 7.05);
-        close(cost.totals.total, 67.05);
+        close(cost.totals.total, 8.05 + 60.0 / 31.0);
+    }
+
+    #[test]
+    fn a_range_owes_its_days_share_of_the_whole_months_peak() {
+        // 0.20 a kWh, 1.00 a day, 10 a kW on hourly intervals all day.
+        let tariff = flat("EUR", 0.20, 1.0, Some((10.0, 60, true)));
+        let tariffs = [in_force(1, "2024-01-01", None, &tariff)];
+        // November 2024 (+60, 30 days). Saturday 11-02 12:00–13:00: 4 × 2
+        // kWh = 8 kWh in the hour, 8 kW, the month's peak. The range is
+        // 11-10 and 11-11: 1 kWh at 12:00 each, 1 kW.
+        let range_quarters = [
+            quarter("2024-11-10 12:00", 60, 1.0, 0),
+            quarter("2024-11-11 12:00", 60, 1.0, 1),
+        ];
+        let month_quarters: Vec<Quarter> = ["00", "15", "30", "45"]
+            .iter()
+            .map(|m| quarter(&format!("2024-11-02 12:{m}"), 60, 2.0, 99))
+            .chain(range_quarters)
+            .collect();
+        let days = [day("2024-11-10", 0), day("2024-11-11", 1)];
+        let demand = settled(&month_quarters);
+        let cost = cost(&range_quarters, &days, &tariffs, 2, &demand).unwrap();
+        assert_eq!(cost.demand.len(), 1);
+        let d = &cost.demand[0];
+        // The peak is 11-02's, 12:00 local = 11:00Z, not the range's 1 kW.
+        close(d.peak_kw, 8.0);
+        assert_eq!(d.peak_at, local("2024-11-02 11:00").and_utc());
+        assert_eq!((d.days_in_force, d.days_in_month), (30, 30));
+        assert_eq!(d.days_in_range, 2);
+        // The month 10 × 8 × 30/30 = 80.00; the range 2 × 10 × 8 / 30 =
+        // 16/3 ≈ 5.33, 8/3 a day in each day's bucket.
+        close(d.month_charge, 80.0);
+        close(d.charge, 16.0 / 3.0);
+        assert!(d.complete);
+        close(cost.buckets[0].demand_charge, 8.0 / 3.0);
+        close(cost.buckets[1].demand_charge, 8.0 / 3.0);
+        // Energy only from the range's quarters: 2 × 1 × 0.20 = 0.40; two
+        // days' standing 2.00; 0.40 + 2.00 + 16/3.
+        close(cost.totals.energy_cost, 0.40);
+        close(cost.totals.kwh, 2.0);
+        close(cost.totals.total, 2.40 + 16.0 / 3.0);
+
+        // Thirty one-day queries, or two halves, add up to the month's
+        // 80.00.
+        let one_day: f64 = days_between("2024-11-01", "2024-12-01", |_| 0)
+            .iter()
+            .map(|day| {
+                let cost = super::cost(&[], &[*day], &tariffs, 1, &demand).unwrap();
+                close(cost.totals.demand_charge, 10.0 * 8.0 / 30.0);
+                cost.totals.demand_charge
+            })
+            .sum();
+        close(one_day, 80.0);
+        let halves: f64 = [("2024-11-01", "2024-11-16"), ("2024-11-16", "2024-12-01")]
+            .iter()
+            .map(|(from, to)| {
+                let days = days_between(from, to, |_| 0);
+                let cost = super::cost(&[], &days, &tariffs, 1, &demand).unwrap();
+                // 15 days × 8/3 = 40.00.
+                close(cost.totals.demand_charge, 40.0);
+                cost.totals.demand_charge
+            })
+            .sum();
+        close(halves, 80.0);
+        // A December day: December has no interval, so it owes nothing.
+        let december = super::cost(&[], &[day("2024-12-02", 0)], &tariffs, 1, &demand).unwrap();
+        assert!(december.demand.is_empty());
+        close(december.totals.demand_charge, 0.0);
+    }
+
+    #[test]
+    fn a_month_is_complete_once_it_is_over() {
+        // 10 a kW on 15-minute intervals all day: 1 kWh at 12:00 on
+        // Saturday 2024-02-10 (+60) is 4 kW; February 2024 has 29 days,
+        // so the day owes 10 × 4 / 29 = 40/29 however late it is asked.
+        let tariff = flat("EUR", 0.20, 1.0, Some((10.0, 15, true)));
+        let tariffs = [in_force(1, "2024-01-01", None, &tariff)];
+        let quarters = [quarter("2024-02-10 12:00", 60, 1.0, 0)];
+        let days = [day("2024-02-10", 0)];
+        for (now, complete) in [
+            ("2024-02-10 12:00", false),
+            ("2024-02-29 23:45", false),
+            ("2024-03-01 00:00", true),
+            ("2025-01-01 00:00", true),
+        ] {
+            let demand = DemandInput {
+                month_quarters: &quarters,
+                now: local(now),
+            };
+            let cost = cost(&quarters, &days, &tariffs, 1, &demand).unwrap();
+            let d = &cost.demand[0];
+            assert_eq!(d.complete, complete, "{now}");
+            assert_eq!((d.days_in_month, d.days_in_range), (29, 1));
+            close(d.charge, 40.0 / 29.0);
+            close(d.month_charge, 40.0);
+        }
     }
 
     #[test]
@@ -818,8 +1093,7 @@ mod tests {
             quarter("2024-02-01 10:00", 60, 1.0, 1),
         ];
         let days = [day("2024-01-31", 0), day("2024-02-01", 1)];
-        let range = local("2024-01-31 00:00")..local("2024-02-02 00:00");
-        let cost = cost(&quarters, &days, &tariffs, 2, range).unwrap();
+        let cost = cost(&quarters, &days, &tariffs, 2, &settled(&quarters)).unwrap();
         close(cost.buckets[0].kwh, 2.0);
         close(cost.buckets[0].unpriced_kwh, 2.0);
         close(cost.buckets[0].total, 0.0);
@@ -830,13 +1104,16 @@ mod tests {
         close(cost.totals.unpriced_kwh, 2.0);
         close(cost.totals.total, 1.30);
         assert_eq!(cost.unpriced_days, [date("2024-01-31")]);
+        // 02-01's tariff has demand, but February has no interval in its
+        // window (10:00 is before 16:00): no demand charge.
+        assert!(cost.demand.is_empty());
     }
 
     #[test]
     fn no_tariff_at_all_prices_nothing() {
         let quarters = [quarter("2024-01-15 10:00", 60, 2.0, 0)];
         let days = [day("2024-01-15", 0)];
-        let cost = cost(&quarters, &days, &[], 1, month(2024, 1)).unwrap();
+        let cost = cost(&quarters, &days, &[], 1, &settled(&quarters)).unwrap();
         assert_eq!(cost.currency, None);
         close(cost.totals.unpriced_kwh, 2.0);
         close(cost.totals.total, 0.0);
@@ -851,7 +1128,7 @@ mod tests {
             in_force(1, "2024-01-01", Some("2024-02-01"), &eur),
             in_force(2, "2024-02-01", None, &usd),
         ];
-        let err = cost(&[], &[], &tariffs, 0, month(2024, 1)).unwrap_err();
+        let err = cost(&[], &[], &tariffs, 0, &settled(&[])).unwrap_err();
         assert_eq!(
             err.to_string(),
             "tariff 1 charges in EUR and tariff 2 in USD; costs can only be added up in one currency"
@@ -865,7 +1142,7 @@ mod tests {
             in_force(1, "2024-01-01", Some("2024-02-02"), &a),
             in_force(2, "2024-02-01", None, &a),
         ];
-        let err = cost(&[], &[], &tariffs, 0, month(2024, 1)).unwrap_err();
+        let err = cost(&[], &[], &tariffs, 0, &settled(&[])).unwrap_err();
         assert_eq!(
             err,
             CostError::Overlapping {
@@ -881,7 +1158,7 @@ mod tests {
         let mut a = flat("EUR", 0.2, 1.0, None);
         a.currency = "euro".into();
         let tariffs = [in_force(3, "2024-01-01", None, &a)];
-        let err = cost(&[], &[], &tariffs, 0, month(2024, 1)).unwrap_err();
+        let err = cost(&[], &[], &tariffs, 0, &settled(&[])).unwrap_err();
         assert!(
             err.to_string().starts_with("tariff 3: tariff: currency"),
             "{err}"
@@ -891,7 +1168,7 @@ mod tests {
     #[test]
     fn a_row_for_a_missing_bucket_is_refused() {
         let quarters = [quarter("2024-01-15 10:00", 60, 2.0, 3)];
-        let err = cost(&quarters, &[], &[], 2, month(2024, 1)).unwrap_err();
+        let err = cost(&quarters, &[], &[], 2, &settled(&quarters)).unwrap_err();
         assert_eq!(
             err,
             CostError::NoSuchBucket {

@@ -63,6 +63,15 @@ impl DayType {
             DayType::Holiday => "holiday",
         }
     }
+
+    /// The day type's place in `ALL` (and in a compiled tariff's tables).
+    fn index(self) -> usize {
+        match self {
+            DayType::Weekday => 0,
+            DayType::Weekend => 1,
+            DayType::Holiday => 2,
+        }
+    }
 }
 
 /// The kind of day `date` is: a holiday whatever the weekday, else
@@ -177,6 +186,107 @@ impl Tariff {
             .bands
             .iter()
             .find(|band| band.applies(day_type, quarter))
+    }
+
+    /// The tariff's seasons, bands and demand window worked out once for
+    /// every day of a leap year and every quarter hour of each kind of
+    /// day, so that pricing many quarter hours parses no string.
+    pub fn compile(&self) -> CompiledTariff<'_> {
+        let seasons = (0..DAYS_IN_LEAP_YEAR)
+            .map(|day| {
+                self.seasons
+                    .iter()
+                    .position(|season| season.days().is_ok_and(|days| days.contains(day)))
+            })
+            .collect();
+        let bands = self
+            .seasons
+            .iter()
+            .map(|season| {
+                let windows: Vec<Option<Window>> = season
+                    .bands
+                    .iter()
+                    .map(|band| Window::parse(&band.from, &band.to).ok())
+                    .collect();
+                DayType::ALL.map(|day_type| {
+                    (0..QUARTERS_PER_DAY)
+                        .map(|quarter| {
+                            season
+                                .bands
+                                .iter()
+                                .zip(&windows)
+                                .find(|(band, window)| {
+                                    band.days.contains(&day_type)
+                                        && window.is_some_and(|w| w.contains(quarter))
+                                })
+                                .map(|(band, _)| band)
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        let demand = self.demand.as_ref().map(|demand| {
+            let window = Window::parse(&demand.from, &demand.to).ok();
+            DayType::ALL.map(|day_type| {
+                (0..QUARTERS_PER_DAY)
+                    .map(|quarter| {
+                        demand.days.contains(&day_type)
+                            && window.is_some_and(|w| w.contains(quarter))
+                    })
+                    .collect()
+            })
+        });
+        CompiledTariff {
+            tariff: self,
+            seasons,
+            bands,
+            demand,
+        }
+    }
+}
+
+/// A tariff as lookup tables (`Tariff::compile`): for every date and
+/// quarter hour the same band as `Tariff::band_at` and the same demand
+/// window as `Demand::covers`, without parsing a string.
+#[derive(Debug, Clone)]
+pub struct CompiledTariff<'a> {
+    tariff: &'a Tariff,
+    /// The index of each leap-year day's season (0 = 01-01).
+    seasons: Vec<Option<usize>>,
+    /// For each season, for each day type, each quarter hour's band.
+    bands: Vec<[Vec<Option<&'a Band>>; 3]>,
+    /// For each day type, whether an interval starting at each quarter
+    /// hour is in the demand window; none without a demand charge.
+    demand: Option<[Vec<bool>; 3]>,
+}
+
+impl<'a> CompiledTariff<'a> {
+    /// The tariff compiled.
+    pub fn tariff(&self) -> &'a Tariff {
+        self.tariff
+    }
+
+    /// The band that prices the quarter hour starting at `local`, as
+    /// `Tariff::band_at`.
+    pub fn band_at(&self, local: NaiveDateTime, holiday: bool) -> Option<&'a Band> {
+        let season = (*self.seasons.get(leap_day_index(local.date())?)?)?;
+        let day_type = day_type(local.date(), holiday).index();
+        let quarter = usize::from(quarter_of(local.time()));
+        *self.bands.get(season)?.get(day_type)?.get(quarter)?
+    }
+
+    /// Whether a demand interval starting at `local` is in the window, as
+    /// `Demand::covers`; false without a demand charge.
+    pub fn demand_covers(&self, local: NaiveDateTime, holiday: bool) -> bool {
+        let Some(demand) = &self.demand else {
+            return false;
+        };
+        let day_type = day_type(local.date(), holiday).index();
+        let quarter = usize::from(quarter_of(local.time()));
+        demand
+            .get(day_type)
+            .and_then(|window| window.get(quarter))
+            .is_some_and(|&covered| covered)
     }
 }
 
@@ -477,6 +587,15 @@ fn two_digits(text: &str) -> Option<u16> {
 /// `date`'s month and day as an index into a leap year (what seasons use).
 fn leap_year_day(date: NaiveDate) -> Option<u32> {
     NaiveDate::from_ymd_opt(LEAP_YEAR, date.month(), date.day()).map(|d| d.ordinal0())
+}
+
+/// Days of a leap year before the first of each month.
+const LEAP_YEAR_MONTH_STARTS: [u32; 12] = [0, 31, 60, 91, 121, 152, 182, 213, 244, 274, 305, 335];
+
+/// `leap_year_day` by table, as an index.
+fn leap_day_index(date: NaiveDate) -> Option<usize> {
+    let month_start = LEAP_YEAR_MONTH_STARTS.get(usize::try_from(date.month0()).ok()?)?;
+    usize::try_from(month_start + date.day0()).ok()
 }
 
 /// The quarter hour of the day `time` falls in.
@@ -903,6 +1022,80 @@ mod tests {
                 "{day}"
             );
         }
+    }
+
+    #[test]
+    fn a_compiled_tariff_agrees_with_band_at_and_covers() {
+        let mut midnight = example();
+        midnight["seasons"][0]["bands"][0]["to"] = json!("00:00");
+        midnight["seasons"][0]["bands"][1]["from"] = json!("00:00");
+        midnight["demand"] = json!({"price_per_kw": 3, "interval_minutes": 60,
+            "days": ["weekend", "holiday"], "from": "22:00", "to": "06:00"});
+        let mut no_demand = example();
+        no_demand.as_object_mut().unwrap().remove("demand");
+        // Three seasons, one of them a single day (02-29), and a band
+        // that ends at 24:00.
+        let three = json!({
+            "currency": "CHF",
+            "standing_charge_per_day": 0,
+            "seasons": [
+                {"name": "leap", "from": "02-29", "to": "02-29", "bands": [
+                    {"name": "all", "days": ["weekday", "weekend", "holiday"], "from": "00:00", "to": "24:00", "price_per_kwh": 1}
+                ]},
+                {"name": "spring", "from": "03-01", "to": "06-15", "bands": [
+                    {"name": "day", "days": ["weekday", "holiday"], "from": "06:15", "to": "24:00", "price_per_kwh": 0.3},
+                    {"name": "early", "days": ["weekday", "holiday"], "from": "00:00", "to": "06:15", "price_per_kwh": 0.1},
+                    {"name": "weekend", "days": ["weekend"], "from": "00:00", "to": "24:00", "price_per_kwh": 0.2}
+                ]},
+                {"name": "rest", "from": "06-16", "to": "02-28", "bands": [
+                    {"name": "flat", "days": ["weekday", "weekend", "holiday"], "from": "00:00", "to": "24:00", "price_per_kwh": 0.25}
+                ]}
+            ],
+            "demand": {"price_per_kw": 1, "interval_minutes": 15, "days": ["weekday"], "from": "00:00", "to": "24:00"}
+        });
+        let mut tariffs: Vec<Tariff> = [example(), midnight, no_demand, three]
+            .iter()
+            .map(|v| Tariff::from_json(v).unwrap())
+            .collect();
+        // Not valid (bands overlap 22:45–23:00, summer misses 04-01): the
+        // first band and season that match win, in both.
+        let mut invalid: Value = example();
+        invalid["seasons"][1]["bands"][1]["from"] = json!("22:45");
+        invalid["seasons"][1]["from"] = json!("04-02");
+        tariffs.push(serde_json::from_value(invalid).unwrap());
+        let ptr = |band: Option<&Band>| band.map(|b| b as *const Band);
+        for tariff in &tariffs {
+            let compiled = tariff.compile();
+            assert!(std::ptr::eq(compiled.tariff(), tariff));
+            // Every quarter hour of 2024 (a leap year), each day as itself
+            // (a weekday or the weekend) and as a holiday.
+            let mut day = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
+            while day.year() == 2024 {
+                for holiday in [false, true] {
+                    for quarter in 0..96 {
+                        let local =
+                            day.and_time(NaiveTime::MIN) + chrono::Duration::minutes(15 * quarter);
+                        assert_eq!(
+                            ptr(compiled.band_at(local, holiday)),
+                            ptr(tariff.band_at(local, holiday)),
+                            "{local} holiday {holiday}"
+                        );
+                        assert_eq!(
+                            compiled.demand_covers(local, holiday),
+                            tariff
+                                .demand
+                                .as_ref()
+                                .is_some_and(|d| d.covers(local, holiday)),
+                            "{local} holiday {holiday}"
+                        );
+                    }
+                }
+                day = day.succ_opt().unwrap();
+            }
+        }
+        // The invalid one has no band on 2024-04-01 (no season): nor has
+        // the compiled one, as checked above.
+        assert!(tariffs[4].band_at(at("2024-04-01 12:00"), false).is_none());
     }
 
     #[test]

@@ -252,6 +252,8 @@ pub struct DayRow {
     pub midnight: DateTime<Utc>,
     pub holiday: bool,
     pub key: DateTime<Utc>,
+    /// `key` on the site's clock.
+    pub key_local: NaiveDateTime,
     pub kwh: f64,
 }
 
@@ -272,6 +274,7 @@ pub async fn days(
                 FROM generate_series(($2 AT TIME ZONE $4)::date, ($3 AT TIME ZONE $4)::date, INTERVAL '1 day') AS g
              )
              SELECT d.day, d.midnight, date_trunc($5, d.midnight, $4) AS key,
+                    date_trunc($5, d.midnight, $4) AT TIME ZONE $4 AS key_local,
                     EXISTS (SELECT 1 FROM holidays h WHERE h.site_id = $6 AND h.day = d.day) AS holiday,
                     coalesce((SELECT sum(r.import_kwh) FROM power_rollups r
                               WHERE r.resolution = 'day' AND r.device_id = ANY($1) AND r.bucket = d.midnight), 0) AS kwh
@@ -287,6 +290,7 @@ pub async fn days(
                 midnight: r.try_get("midnight")?,
                 holiday: r.try_get("holiday")?,
                 key: r.try_get("key")?,
+                key_local: r.try_get("key_local")?,
                 kwh: r.try_get("kwh")?,
             })
         })

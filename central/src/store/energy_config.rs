@@ -438,11 +438,12 @@ pub struct TargetSpec<'a> {
     pub value: f64,
 }
 
-/// Adds a target (`id` none) or replaces one; returns its id, none when
-/// the target to replace does not exist.
+/// Adds a target (`replace` none) or replaces target `id` if it still
+/// belongs to `site` (what the caller's right to change it was checked
+/// against); returns its id, none when there is no such target.
 pub async fn put_target(
     client: &impl GenericClient,
-    id: Option<i64>,
+    replace: Option<(i64, &str)>,
     t: &TargetSpec<'_>,
 ) -> Result<Option<i64>, EnergyWriteError> {
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] = [
@@ -454,7 +455,7 @@ pub async fn put_target(
         &t.period_end,
         &t.value,
     ];
-    let row = match id {
+    let row = match replace {
         None => client
             .query_opt(
                 "INSERT INTO energy_targets (site_id, device_id, name, metric, period_start, period_end, value)
@@ -462,14 +463,15 @@ pub async fn put_target(
                 &params,
             )
             .await,
-        Some(id) => {
+        Some((id, site)) => {
             let mut p: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params.to_vec();
             p.push(&id);
+            p.push(&site);
             client
                 .query_opt(
                     "UPDATE energy_targets SET site_id = $1, device_id = $2, name = $3, metric = $4,
                          period_start = $5, period_end = $6, value = $7, updated_at = now()
-                     WHERE id = $8 RETURNING id",
+                     WHERE id = $8 AND site_id = $9 RETURNING id",
                     &p,
                 )
                 .await

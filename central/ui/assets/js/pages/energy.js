@@ -111,14 +111,14 @@ async function loadCost() {
   "No priced energy in this period.");
   fillTable($("#energy-demand tbody"), r.demand.map((d) => el("tr", {},
     cell(`${d.year}-${String(d.month).padStart(2, "0")}`), cell(String(d.tariff_id)), cell(num(d.peak_kw, 1), "num"),
-    cell(when(d.peak_at, { site: site() })), cell(`${d.days_in_force}/${d.days_in_month}`, "num"),
-    cell(money(d.charge, cur), "num"), cell(d.complete ? "final" : "so far"))),
+    cell(when(d.peak_at, { site: site() })), cell(money(d.month_charge, cur), "num"),
+    cell(`${d.days_in_range}/${d.days_in_month}`, "num"), cell(money(d.charge, cur), "num"), cell(d.complete ? "final" : "so far"))),
   "No demand charge in this period.");
 }
 
 async function loadCarbon() {
-  const { start, end } = range();
-  const body = await get("/api/v1/energy/carbon", { site_id: site(), interval: "month", start_time: start.toISOString(), end_time: end.toISOString() });
+  const { p, start, end } = range();
+  const body = await get("/api/v1/energy/carbon", { site_id: site(), interval: p.interval, start_time: start.toISOString(), end_time: end.toISOString() });
   const t = body.total;
   $("#energy-carbon").textContent = `${num(t.location_based_kg, 0)} / ${num(t.market_based_kg, 0)} kg`;
   const notes = [];
@@ -126,7 +126,7 @@ async function loadCarbon() {
   if (t.market_fallback_kwh > 0) notes.push(`${num(t.market_fallback_kwh)} kWh without a contract or residual mix use the grid average in the market-based figure`);
   $("#energy-carbon-notes").textContent = notes.join("; ");
   fillTable($("#energy-carbon-table tbody"), body.data.map((b) => el("tr", {},
-    cell(b.local_start.slice(0, 7)), cell(num(b.kwh), "num"), cell(num(b.location_based_kg), "num"),
+    cell(b.local_start.slice(0, p.interval === "month" ? 7 : 10)), cell(num(b.kwh), "num"), cell(num(b.location_based_kg), "num"),
     cell(num(b.market_based_kg), "num"), cell(num(b.contract_kwh), "num"))),
   "No energy in this period.");
 }
@@ -137,7 +137,7 @@ async function loadKpis() {
   $("#energy-per-m2").textContent = k.kwh_per_m2 === null ? "no floor area" : `${num(k.kwh_per_m2, 2)} kWh/m²`;
   $("#energy-per-oh").textContent = k.kwh_per_occupant_hour === null ? "no occupancy" : `${num(k.kwh_per_occupant_hour, 2)} kWh`;
   $("#energy-empty").textContent = `${num(k.empty_building.kwh)} kWh`;
-  $("#energy-kpi-summary").textContent = `${num(k.occupant_hours)} occupant-hours counted; ${k.empty_building.hours} hour(s) with every camera watching and nobody seen`
+  $("#energy-kpi-summary").textContent = `${num(k.occupant_hours)} occupant-hours counted on ${k.days_with_occupancy} of ${k.days} day(s); ${k.empty_building.hours} hour(s) with every camera watching and nobody seen`
     + (k.empty_building.share === null ? "." : ` used ${num(100 * k.empty_building.share)} % of the energy.`);
   fillTable($("#energy-offenders tbody"), k.top_offenders.map((o) => el("tr", { dataset: { meter: o.device_id } },
     cell(o.name), cell(o.zones.join(", ")), cell(num(o.empty_kwh), "num"), cell(String(o.empty_hours), "num"),
@@ -163,6 +163,12 @@ async function loadTargets() {
   const body = await get("/api/v1/energy/targets", { site_id: site() });
   fillTable($("#energy-targets tbody"), body.data.map((t) => {
     const p = t.progress;
+    if (!p) {
+      return el("tr", { dataset: { target: String(t.id), track: "unknown" } },
+        cell(t.name), cell(METRIC[t.metric] || t.metric), cell(`${t.period_start} – ${t.period_end}`),
+        el("td", { colspan: "4" }, `Cannot be worked out: ${t.error}`),
+        el("td", {}, can("energy:write") ? button("Remove", () => removeTarget(t), { danger: true, label: `Remove target ${t.name}` }) : ""));
+    }
     const share = Math.min(1, t.value > 0 ? p.actual / t.value : 0);
     return el("tr", { dataset: { target: String(t.id), track: p.on_track ? "on" : "off" } },
       cell(t.name), cell(METRIC[t.metric] || t.metric), cell(`${t.period_start} – ${t.period_end}`),
