@@ -98,3 +98,34 @@ CREATE TABLE meter_zones (
     FOREIGN KEY (camera_id, zone_id) REFERENCES zones (camera_id, id) ON DELETE CASCADE
 );
 COMMENT ON TABLE meter_zones IS 'The camera zones a meter supplies (lighting and small power of an office floor, say): an hour in which every one of them was watched and empty is an hour of empty-building energy for that meter.';
+
+-- Occupancy per camera and zone per quarter hour, maintained by ingest
+-- with the samples (only newly stored samples count): what occupant-hours
+-- and empty-building energy read, so a KPI over months reads rollups, not
+-- every sample, and outlives the samples' 90 days.
+CREATE TABLE occupancy_quarters (
+    camera_id    text NOT NULL,
+    bucket       timestamptz NOT NULL,
+    samples      int NOT NULL,
+    in_view_sum  bigint NOT NULL,
+    in_view_max  int NOT NULL,
+    PRIMARY KEY (camera_id, bucket)
+);
+COMMENT ON TABLE occupancy_quarters IS 'People in view per camera per quarter hour, from the occupancy samples: mean = in_view_sum / samples. A quarter without a row had no samples (the camera was not watching).';
+CREATE TABLE zone_quarters (
+    camera_id  text NOT NULL,
+    zone_id    text NOT NULL,
+    bucket     timestamptz NOT NULL,
+    samples    int NOT NULL,
+    count_max  bigint NOT NULL,
+    PRIMARY KEY (camera_id, zone_id, bucket)
+);
+COMMENT ON TABLE zone_quarters IS 'The most people counted in each zone per quarter hour (from the samples that listed the zone).';
+INSERT INTO occupancy_quarters (camera_id, bucket, samples, in_view_sum, in_view_max)
+SELECT camera_id, time_bucket(INTERVAL '15 minutes', ts), count(*), sum(in_view), max(in_view)
+FROM occupancy_samples GROUP BY 1, 2;
+INSERT INTO zone_quarters (camera_id, zone_id, bucket, samples, count_max)
+SELECT o.camera_id, e.value->>'zone', time_bucket(INTERVAL '15 minutes', o.ts), count(*), max((e.value->>'count')::bigint)
+FROM occupancy_samples o CROSS JOIN LATERAL jsonb_array_elements(o.zones) AS e
+WHERE jsonb_typeof(o.zones) = 'array'
+GROUP BY 1, 2, 3;

@@ -601,7 +601,11 @@ async fn occupancy_kpis_and_empty_building_energy_on_a_hand_made_day() {
     a.extend(samples("cam-a", "office", "2026-06-10T10:00:00Z", 2, 0));
     let mut b = samples("cam-b", "lobby", "2026-06-10T06:00:00Z", 1, 0);
     b.extend(samples("cam-b", "lobby", "2026-06-10T07:00:00Z", 5, 2));
-    publish_fast(&stack, "cam-a", &a).await;
+    // Every sample of camera A sent twice (a redelivery counts once), then
+    // a sentinel outside the day: once it is stored, so are the copies.
+    let mut twice: Vec<_> = a.iter().chain(a.iter()).cloned().collect();
+    twice.push(occupancy("cam-a", t("2026-06-11T12:00:00Z"), 9, "office"));
+    publish_fast(&stack, "cam-a", &twice).await;
     publish_fast(&stack, "cam-b", &b).await;
     // The main meter 10 kWh in each of the six hours, floor 1 3 kWh.
     let mut main = Register::new("main");
@@ -614,9 +618,15 @@ async fn occupancy_kpis_and_empty_building_energy_on_a_hand_made_day() {
     floor.publish(&stack).await;
     stored(&stack, 24).await;
     wait_until(Duration::from_secs(30), "the samples stored", || async {
-        stack.count("SELECT count(*) FROM occupancy_samples").await == 144
+        stack.count("SELECT count(*) FROM occupancy_samples").await == 145
     })
     .await;
+    assert_eq!(
+        stack
+            .count("SELECT sum(samples) FROM occupancy_quarters WHERE bucket < '2026-06-11'")
+            .await,
+        144
+    );
 
     // By hand:
     // - energy 60 kWh; 1200 m² → 0.05 kWh/m²;

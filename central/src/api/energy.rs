@@ -666,8 +666,7 @@ pub struct Kpis {
     pub kwh_per_m2: Option<f64>,
     /// Local days in the range.
     pub days: usize,
-    /// Days on which the site's cameras sent occupancy samples (they are
-    /// kept 90 days).
+    /// Days on which the site's cameras sent occupancy samples.
     pub days_with_occupancy: usize,
     /// Σ over cameras and quarter hours of the mean people in view × ¼ h.
     pub occupant_hours: f64,
@@ -718,8 +717,8 @@ pub async fn kpis(
             .collect();
     let kwh = crate::energy::total(days.iter().map(|d| d.kwh));
     let occupant_hours = crate::energy::total(occupancy.values().copied());
-    // Per occupant-hour over the days the cameras reported (occupancy
-    // samples are kept 90 days, energy much longer).
+    // Per occupant-hour over the days the cameras reported (a site whose
+    // cameras came later, or were down, has days of energy without).
     let kwh_counted = crate::energy::total(
         days.iter()
             .filter(|d| occupancy.contains_key(&d.date))
@@ -832,8 +831,8 @@ async fn day_points(
         .await?
         .into_iter()
         .collect();
-    // Days without samples (a camera outage, or older than their 90-day
-    // retention) say nothing about occupancy: left out, not taken as 0.
+    // Days without samples (before the cameras came, or a camera outage)
+    // say nothing about occupancy: left out, not taken as 0.
     Ok(days
         .iter()
         .filter(|d| d.kwh > 0.0)

@@ -78,10 +78,30 @@ SELECT * FROM unnest($1::timestamptz[], $2::uuid[], $3::text[], $4::text[], $5::
 ON CONFLICT DO NOTHING
 RETURNING ts, camera_id, line_id, direction";
 
+/// Occupancy samples, idempotently, and the quarter-hour rollups of those
+/// actually inserted (a redelivered sample counts once).
 const INSERT_OCCUPANCY: &str = "
-INSERT INTO occupancy_samples (ts, event_id, camera_id, in_view, zones)
-SELECT * FROM unnest($1::timestamptz[], $2::uuid[], $3::text[], $4::int[], $5::jsonb[])
-ON CONFLICT DO NOTHING";
+WITH ins AS (
+    INSERT INTO occupancy_samples (ts, event_id, camera_id, in_view, zones)
+    SELECT * FROM unnest($1::timestamptz[], $2::uuid[], $3::text[], $4::int[], $5::jsonb[])
+    ON CONFLICT DO NOTHING
+    RETURNING ts, camera_id, in_view, zones
+), per_camera AS (
+    INSERT INTO occupancy_quarters AS r (camera_id, bucket, samples, in_view_sum, in_view_max)
+    SELECT camera_id, time_bucket(INTERVAL '15 minutes', ts), count(*), sum(in_view), max(in_view)
+    FROM ins GROUP BY 1, 2
+    ON CONFLICT (camera_id, bucket) DO UPDATE SET
+        samples = r.samples + EXCLUDED.samples, in_view_sum = r.in_view_sum + EXCLUDED.in_view_sum,
+        in_view_max = greatest(r.in_view_max, EXCLUDED.in_view_max)
+    RETURNING 1
+)
+INSERT INTO zone_quarters AS z (camera_id, zone_id, bucket, samples, count_max)
+SELECT ins.camera_id, e.value->>'zone', time_bucket(INTERVAL '15 minutes', ins.ts), count(*),
+       max((e.value->>'count')::bigint)
+FROM ins CROSS JOIN LATERAL jsonb_array_elements(ins.zones) AS e
+GROUP BY 1, 2, 3
+ON CONFLICT (camera_id, zone_id, bucket) DO UPDATE SET
+    samples = z.samples + EXCLUDED.samples, count_max = greatest(z.count_max, EXCLUDED.count_max)";
 
 const INSERT_ZONE_EVENTS: &str = "
 INSERT INTO zone_events (ts, event_id, camera_id, zone_id, kind, track, dwell_s, occupancy)

@@ -301,6 +301,7 @@ pub async fn days(
 /// camera and quarter hour with samples, the mean people in view × ¼ h,
 /// summed over cameras (which Atrium takes to watch separate areas, as
 /// the dashboard's totals do). Quarters without samples count nothing.
+/// Read from the quarter-hour rollups ingest keeps with the samples.
 pub async fn occupant_hours_by_day(
     client: &impl GenericClient,
     site: &Site,
@@ -309,11 +310,10 @@ pub async fn occupant_hours_by_day(
 ) -> Result<Vec<(NaiveDate, f64)>, tokio_postgres::Error> {
     let rows = client
         .query(
-            "SELECT (q AT TIME ZONE $4)::date AS day, sum(av) * 0.25 AS oh
-             FROM (SELECT o.camera_id, time_bucket(INTERVAL '15 minutes', o.ts) AS q, avg(o.in_view)::float8 AS av
-                   FROM occupancy_samples o JOIN cameras c ON c.id = o.camera_id
-                   WHERE c.site_id = $1 AND o.ts >= $2 AND o.ts < $3
-                   GROUP BY 1, 2) x
+            "SELECT (q.bucket AT TIME ZONE $4)::date AS day,
+                    sum(q.in_view_sum::float8 / q.samples) * 0.25 AS oh
+             FROM occupancy_quarters q JOIN cameras c ON c.id = q.camera_id
+             WHERE c.site_id = $1 AND q.bucket >= $2 AND q.bucket < $3
              GROUP BY 1 ORDER BY 1",
             &[&site.id, &start, &end, &site.timezone],
         )
@@ -323,9 +323,9 @@ pub async fn occupant_hours_by_day(
         .collect()
 }
 
-/// Energy of the site's main meters in hours in which every camera of the
-/// site was watching (samples in each of the hour's four quarters) and
-/// saw nobody: (kWh, hours).
+/// Energy of the site's main meters in hours in which every enabled
+/// camera of the site was watching (samples in each of the hour's four
+/// quarters) and saw nobody: (kWh, hours).
 pub async fn empty_building(
     client: &impl GenericClient,
     site: &Site,
@@ -336,13 +336,11 @@ pub async fn empty_building(
     let r = client
         .query_one(
             "WITH cams AS (SELECT id FROM cameras WHERE site_id = $1 AND enabled),
-             q AS (SELECT o.camera_id, time_bucket(INTERVAL '15 minutes', o.ts) AS q, max(o.in_view) AS mx
-                   FROM occupancy_samples o JOIN cams c ON c.id = o.camera_id
-                   WHERE o.ts >= $2 AND o.ts < $3 GROUP BY 1, 2),
-             h AS (SELECT time_bucket(INTERVAL '1 hour', q) AS hr FROM q
+             h AS (SELECT time_bucket(INTERVAL '1 hour', q.bucket) AS hr
+                   FROM occupancy_quarters q JOIN cams c ON c.id = q.camera_id
+                   WHERE q.bucket >= $2 AND q.bucket < $3
                    GROUP BY 1
-                   HAVING count(*) = 4 * (SELECT count(*) FROM cams) AND max(mx) = 0
-                      AND (SELECT count(*) FROM cams) > 0),
+                   HAVING count(*) = 4 * (SELECT count(*) FROM cams) AND max(q.in_view_max) = 0),
              e AS (SELECT h.hr, sum(r.import_kwh) AS kwh FROM h
                    JOIN power_rollups r ON r.resolution = 'hour' AND r.bucket = h.hr AND r.device_id = ANY($4)
                    GROUP BY 1)
@@ -377,16 +375,12 @@ pub async fn empty_zones(
             "WITH mz AS (SELECT mz.* FROM meter_zones mz JOIN devices d ON d.id = mz.device_id WHERE d.site_id = $1),
              nz AS (SELECT device_id, count(*) AS n, array_agg(camera_id || '/' || zone_id ORDER BY camera_id, zone_id) AS zones
                     FROM mz GROUP BY 1),
-             zq AS (SELECT mz.device_id, mz.camera_id, mz.zone_id, time_bucket(INTERVAL '15 minutes', o.ts) AS q,
-                           max((e.value->>'count')::int) AS mx
-                    FROM mz JOIN occupancy_samples o ON o.camera_id = mz.camera_id
-                    CROSS JOIN LATERAL jsonb_array_elements(o.zones) AS e
-                    WHERE o.ts >= $2 AND o.ts < $3 AND e.value->>'zone' = mz.zone_id
-                    GROUP BY 1, 2, 3, 4),
-             h AS (SELECT zq.device_id, time_bucket(INTERVAL '1 hour', zq.q) AS hr
-                   FROM zq JOIN nz USING (device_id)
-                   GROUP BY zq.device_id, 2, nz.n
-                   HAVING count(*) = 4 * nz.n AND max(zq.mx) = 0),
+             h AS (SELECT mz.device_id, time_bucket(INTERVAL '1 hour', z.bucket) AS hr
+                   FROM mz JOIN zone_quarters z ON z.camera_id = mz.camera_id AND z.zone_id = mz.zone_id
+                   JOIN nz USING (device_id)
+                   WHERE z.bucket >= $2 AND z.bucket < $3
+                   GROUP BY mz.device_id, 2, nz.n
+                   HAVING count(*) = 4 * nz.n AND max(z.count_max) = 0),
              e AS (SELECT h.device_id, sum(r.import_kwh) AS kwh, count(*) AS hours FROM h
                    JOIN power_rollups r ON r.resolution = 'hour' AND r.device_id = h.device_id AND r.bucket = h.hr
                    GROUP BY 1),

@@ -16,7 +16,7 @@ import { can, when, zoneOf } from "../session.js";
 const PERIODS = {
   "7d": { interval: "day", days: 7, step: "day" },
   "30d": { interval: "day", days: 30, step: "day" },
-  "12m": { interval: "month", days: 365, step: "day" },
+  "12m": { interval: "month", days: 365, step: "month" },
 };
 const METRIC = { kwh: "kWh", cost: "cost", kgco2e: "kgCO2e" };
 
