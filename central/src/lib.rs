@@ -8,6 +8,7 @@
 //! `live`, `retention`, `store`, `metrics`, `config`, `roles`, `http`,
 //! `error`).
 
+pub mod alerts;
 pub mod api;
 pub mod app;
 pub mod auth;

@@ -11,7 +11,9 @@ use std::path::Path;
 /// Top-level modules, lowest layer first; modules in one layer may not
 /// import each other.
 const LAYERS: &[&[&str]] = &[
-    &["error", "config", "metrics", "roles", "systems", "energy"],
+    &[
+        "error", "config", "metrics", "roles", "systems", "energy", "alerts",
+    ],
     &["internal_events"],
     &["store"],
     &["auth"],

@@ -375,12 +375,17 @@ pub async fn empty_zones(
             "WITH mz AS (SELECT mz.* FROM meter_zones mz JOIN devices d ON d.id = mz.device_id WHERE d.site_id = $1),
              nz AS (SELECT device_id, count(*) AS n, array_agg(camera_id || '/' || zone_id ORDER BY camera_id, zone_id) AS zones
                     FROM mz GROUP BY 1),
-             h AS (SELECT mz.device_id, time_bucket(INTERVAL '1 hour', z.bucket) AS hr
-                   FROM mz JOIN zone_quarters z ON z.camera_id = mz.camera_id AND z.zone_id = mz.zone_id
+             zh AS (SELECT z.camera_id, z.zone_id, time_bucket(INTERVAL '1 hour', z.bucket) AS hr
+                    FROM zone_quarters z
+                    WHERE z.bucket >= $2 AND z.bucket < $3
+                      AND (z.camera_id, z.zone_id) IN (SELECT camera_id, zone_id FROM mz)
+                    GROUP BY 1, 2, 3
+                    HAVING count(*) = 4 AND max(z.count_max) = 0),
+             h AS (SELECT mz.device_id, zh.hr
+                   FROM mz JOIN zh ON zh.camera_id = mz.camera_id AND zh.zone_id = mz.zone_id
                    JOIN nz USING (device_id)
-                   WHERE z.bucket >= $2 AND z.bucket < $3
-                   GROUP BY mz.device_id, 2, nz.n
-                   HAVING count(*) = 4 * nz.n AND max(z.count_max) = 0),
+                   GROUP BY mz.device_id, zh.hr, nz.n
+                   HAVING count(*) = nz.n),
              e AS (SELECT h.device_id, sum(r.import_kwh) AS kwh, count(*) AS hours FROM h
                    JOIN power_rollups r ON r.resolution = 'hour' AND r.device_id = h.device_id AND r.bucket = h.hr
                    GROUP BY 1),
