@@ -389,8 +389,10 @@ pub async fn empty_zones(
              e AS (SELECT h.device_id, sum(r.import_kwh) AS kwh, count(*) AS hours FROM h
                    JOIN power_rollups r ON r.resolution = 'hour' AND r.device_id = h.device_id AND r.bucket = h.hr
                    GROUP BY 1),
-             t AS (SELECT r.device_id, sum(r.import_kwh) AS kwh FROM power_rollups r JOIN nz USING (device_id)
-                   WHERE r.resolution = 'hour' AND r.bucket >= $2 AND r.bucket < $3 GROUP BY 1)
+             t AS (SELECT nz.device_id, m.kwh FROM nz CROSS JOIN LATERAL (
+                       SELECT sum(r.import_kwh) AS kwh FROM power_rollups r
+                       WHERE r.resolution = 'hour' AND r.device_id = nz.device_id
+                         AND r.bucket >= $2 AND r.bucket < $3) AS m)
              SELECT nz.device_id, d.name, nz.zones, coalesce(e.kwh, 0) AS empty_kwh, coalesce(e.hours, 0) AS empty_hours,
                     coalesce(t.kwh, 0) AS kwh
              FROM nz JOIN devices d ON d.id = nz.device_id
