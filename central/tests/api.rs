@@ -492,16 +492,9 @@ async fn websockets_push_committed_events_and_health_reports_cameras() {
     assert!(h["system"]["memory_total_bytes"].as_u64().unwrap() > 0);
     assert!(h["system"]["disk_total_bytes"].as_u64().unwrap() > 0);
 
-    let metrics = api
-        .http
-        .get(api.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    for name in [
+    // The live events go out on commit; the batch's counters are added
+    // just after it, so the scrape waits for them.
+    let names = [
         "atrium_central_ingest_messages_total 3",
         "atrium_central_ingest_events_stored_total 2",
         "atrium_central_ingest_batch_size_count",
@@ -510,7 +503,24 @@ async fn websockets_push_committed_events_and_health_reports_cameras() {
         "atrium_central_ingest_dead_letters_total 0",
         "atrium_central_broker_connected 1",
         "atrium_central_websocket_clients 2",
-    ] {
+    ];
+    let scrape = || async {
+        api.http
+            .get(api.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    wait_until(Duration::from_secs(10), "the batch's metrics", || async {
+        let metrics = scrape().await;
+        names.iter().all(|n| metrics.contains(n))
+    })
+    .await;
+    let metrics = scrape().await;
+    for name in names {
         assert!(metrics.contains(name), "missing {name:?} in\n{metrics}");
     }
     central.shutdown().await;
