@@ -37,11 +37,6 @@ fn main() {
     rt.block_on(bench());
 }
 
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
-}
-
 async fn bench() {
     let (pg, broker) = tokio::join!(Postgres::start(), Mosquitto::start());
     let (pg, broker) = (pg.unwrap(), broker.unwrap());
@@ -322,7 +317,12 @@ async fn bench() {
             assert_eq!(status, 200, "{url}: {body}");
             lat.push(t0.elapsed().as_secs_f64() * 1000.0);
         }
-        results.push((*what, *label, pct(&mut lat, 0.5), pct(&mut lat, 0.99)));
+        results.push((
+            *what,
+            *label,
+            common::pct(&mut lat, 0.5),
+            common::pct(&mut lat, 0.99),
+        ));
     }
     central.shutdown().await;
 

@@ -46,11 +46,6 @@ fn main() {
     rt.block_on(bench(devices));
 }
 
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
-}
-
 async fn stored(db: &tokio_postgres::Client) -> i64 {
     db.query_one("SELECT count(*) FROM power_readings", &[])
         .await
@@ -174,7 +169,7 @@ async fn bench(devices: usize) {
     let steady_rate = steady_points as f64 / (steady_done - steady_started).as_secs_f64();
     stop_tx.send(()).unwrap();
     let mut lat = sampler.await.unwrap();
-    let (p50, p99) = (pct(&mut lat, 0.5), pct(&mut lat, 0.99));
+    let (p50, p99) = (common::pct(&mut lat, 0.5), common::pct(&mut lat, 0.99));
 
     // Burst: BURST points per meter as fast as possible, timestamps in the
     // past (a gateway's backlog after an outage).
@@ -362,8 +357,8 @@ async fn bench(devices: usize) {
         results.push((
             what.clone(),
             buckets,
-            pct(&mut lat, 0.5),
-            pct(&mut lat, 0.99),
+            common::pct(&mut lat, 0.5),
+            common::pct(&mut lat, 0.99),
         ));
     }
     central.shutdown().await;

@@ -802,21 +802,7 @@ async fn the_energy_cli_sets_what_energy_is_computed_with_and_refuses_bad_input(
     let pg = atrium_testkit::Postgres::start().await.unwrap();
     let url = pg.url();
     let dir = tempfile::tempdir().unwrap();
-    let admin = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_central"))
-            .args(["admin", "--database-url", &url])
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        )
-    };
+    let admin = |args: &[&str]| admin_cli(&url, args);
     let (ok, out) = admin(&[
         "device",
         "add",

@@ -12,22 +12,11 @@ mod support;
 use std::time::Duration;
 
 use atrium_testkit::Chromedriver;
-use atrium_testkit::webui::{self, click, log_in, open, wait_contains, wait_text, wait_visible};
+use atrium_testkit::webui::{click, log_in, open, wait_contains, wait_text, wait_visible};
 use chrono::{DateTime, Utc};
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 use support::*;
-
-async fn check_view(c: &Client, name: &str) {
-    let shot = webui::screenshot(c, name).await;
-    let report = webui::axe(c).await;
-    assert!(
-        report.serious.is_empty(),
-        "{name}: serious or critical accessibility violations (screenshot {}):\n{:#?}",
-        shot.display(),
-        report.serious
-    );
-}
 
 /// Two readings 13 minutes apart in the quarter hour from `q`: the
 /// register grows by `kwh` between them.

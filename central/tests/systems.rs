@@ -455,21 +455,7 @@ async fn the_broker_confines_a_device_to_its_own_topics() {
 async fn the_device_cli_registers_meters_in_a_tree_and_refuses_what_it_cannot_store() {
     let pg = atrium_testkit::Postgres::start().await.unwrap();
     let url = pg.url();
-    let admin = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_central"))
-            .args(["admin", "--database-url", &url])
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        )
-    };
+    let admin = |args: &[&str]| admin_cli(&url, args);
     let add = |id: &str, kind: &str, extra: &[&str]| {
         let mut a = vec![
             "device", "add", "--id", id, "--site", "hq", "--kind", kind, "--name", id,

@@ -11,7 +11,7 @@ mod support;
 use std::time::Duration;
 
 use atrium_testkit::Chromedriver;
-use atrium_testkit::webui::{self, click, log_in, open, wait_contains, wait_text, wait_visible};
+use atrium_testkit::webui::{click, log_in, open, wait_contains, wait_text, wait_visible};
 use chrono::{DateTime, Utc};
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
@@ -19,17 +19,6 @@ use support::*;
 
 fn point(ts: DateTime<Utc>, seq: u64, values: Value) -> Value {
     json!({"schema": 1, "ts": ts, "seq": seq, "values": values})
-}
-
-async fn check_view(c: &Client, name: &str) {
-    let shot = webui::screenshot(c, name).await;
-    let report = webui::axe(c).await;
-    assert!(
-        report.serious.is_empty(),
-        "{name}: serious or critical accessibility violations (screenshot {}):\n{:#?}",
-        shot.display(),
-        report.serious
-    );
 }
 
 async fn choose(c: &Client, css: &str) {

@@ -75,3 +75,9 @@ pub async fn token(db: &tokio_postgres::Client, addr: std::net::SocketAddr, role
         .unwrap();
     login["access_token"].as_str().unwrap().to_owned()
 }
+
+/// The `p` quantile (0..1) of `v` (sorted in place), nearest rank.
+pub fn pct(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}

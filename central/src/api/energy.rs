@@ -200,17 +200,48 @@ pub struct RangeQuery {
     pub interval: Option<Interval>,
 }
 
-/// The range of a query, snapped to whole buckets in the site's zone.
-async fn resolve(
+/// What history, cost and carbon share: the site and the meters asked
+/// for, and the range (default: ending now) widened to whole `interval`s
+/// in the site's zone.
+struct Ranged {
+    site: Site,
+    meters: Vec<String>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+}
+
+async fn ranged(
     client: &impl GenericClient,
-    site: &Site,
+    who_site: Option<String>,
     q: &RangeQuery,
     interval: Interval,
     now: DateTime<Utc>,
-) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
+) -> Result<Ranged, ApiError> {
+    let (site, meters) = scope(client, who_site, q.device_id.as_deref()).await?;
     let (span, max) = interval.spans();
     let (start, end) = crate::http::time::range(q.start_time, q.end_time.or(Some(now)), span, max)?;
-    Ok(store::snap(client, &site.timezone, interval.unit(), start, end).await?)
+    let (start, end) = store::snap(client, &site.timezone, interval.unit(), start, end).await?;
+    Ok(Ranged {
+        site,
+        meters,
+        start,
+        end,
+    })
+}
+
+impl RangeQuery {
+    /// The interval asked for (or `default`), refusing `refused` with `why`.
+    fn interval(
+        &self,
+        default: Interval,
+        refused: Option<(Interval, &str)>,
+    ) -> Result<Interval, ApiError> {
+        let interval = self.interval.unwrap_or(default);
+        match refused {
+            Some((no, why)) if no == interval => Err(ApiError::bad_request(why)),
+            _ => Ok(interval),
+        }
+    }
 }
 
 /// One bucket of energy.
@@ -254,15 +285,17 @@ pub async fn history(
     Query(q): Query<RangeQuery>,
 ) -> Result<axum::Json<History>, ApiError> {
     let who_site = who.site(q.site_id.clone())?;
-    let interval = q.interval.unwrap_or(Interval::Day);
-    if interval == Interval::Year {
-        return Err(ApiError::bad_request(
-            "history goes by hour, day, week or month",
-        ));
-    }
+    let interval = q.interval(
+        Interval::Day,
+        Some((Interval::Year, "history goes by hour, day, week or month")),
+    )?;
     let client = state.pool.get().await?;
-    let (site, meters) = scope(&client, who_site, q.device_id.as_deref()).await?;
-    let (start, end) = resolve(&client, &site, &q, interval, state.clock.now()).await?;
+    let Ranged {
+        site,
+        meters,
+        start,
+        end,
+    } = ranged(&client, who_site, &q, interval, state.clock.now()).await?;
     let rows = store::history(
         &client,
         &meters,
@@ -459,17 +492,21 @@ pub async fn cost(
     Query(q): Query<RangeQuery>,
 ) -> Result<axum::Json<Cost>, ApiError> {
     let who_site = who.site(q.site_id.clone())?;
-    let interval = q.interval.unwrap_or(Interval::Day);
+    let interval = q.interval(Interval::Day, None)?;
     let client = state.pool.get().await?;
-    let (site, meters) = scope(&client, who_site, q.device_id.as_deref()).await?;
-    let (start, end) = resolve(&client, &site, &q, interval, state.clock.now()).await?;
+    let now = state.clock.now();
+    let Ranged {
+        site,
+        meters,
+        start,
+        end,
+    } = ranged(&client, who_site, &q, interval, now).await?;
     let metered = Metered {
         site: &site,
         meters: &meters,
         site_wide: q.device_id.is_none(),
     };
-    let (buckets, tariffs, report) =
-        cost_of(&client, &metered, interval, start, end, state.clock.now()).await?;
+    let (buckets, tariffs, report) = cost_of(&client, &metered, interval, start, end, now).await?;
     Ok(axum::Json(Cost {
         site_id: site.id,
         device_id: q.device_id,
@@ -583,15 +620,20 @@ pub async fn carbon(
     Query(q): Query<RangeQuery>,
 ) -> Result<axum::Json<Carbon>, ApiError> {
     let who_site = who.site(q.site_id.clone())?;
-    let interval = q.interval.unwrap_or(Interval::Month);
-    if interval == Interval::Hour {
-        return Err(ApiError::bad_request(
+    let interval = q.interval(
+        Interval::Month,
+        Some((
+            Interval::Hour,
             "emission factors are yearly: carbon goes by day, week, month or year",
-        ));
-    }
+        )),
+    )?;
     let client = state.pool.get().await?;
-    let (site, meters) = scope(&client, who_site, q.device_id.as_deref()).await?;
-    let (start, end) = resolve(&client, &site, &q, interval, state.clock.now()).await?;
+    let Ranged {
+        site,
+        meters,
+        start,
+        end,
+    } = ranged(&client, who_site, &q, interval, state.clock.now()).await?;
     let c = carbon_of(&client, &site, &meters, interval.unit(), start, end).await?;
     let data = c
         .keys

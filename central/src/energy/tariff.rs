@@ -203,6 +203,10 @@ impl Tariff {
             .seasons
             .iter()
             .map(|season| {
+                // A time that does not parse (only in a tariff that was
+                // never validated: `from_json` refuses it) is a window
+                // that covers nothing, exactly as `band_at` treats it, so
+                // the error is dropped rather than reported twice.
                 let windows: Vec<Option<Window>> = season
                     .bands
                     .iter()
@@ -226,6 +230,8 @@ impl Tariff {
             })
             .collect();
         let demand = self.demand.as_ref().map(|demand| {
+            // As for bands: an unreadable window covers nothing, as in
+            // `Demand::covers`.
             let window = Window::parse(&demand.from, &demand.to).ok();
             DayType::ALL.map(|day_type| {
                 (0..QUARTERS_PER_DAY)

@@ -18,25 +18,28 @@ pub struct Site {
     pub floor_area_m2: Option<f64>,
 }
 
+const SITE_COLUMNS: &str = "id, name, timezone, floor_area_m2";
+
+fn site_row(r: &tokio_postgres::Row) -> Result<Site, tokio_postgres::Error> {
+    Ok(Site {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        timezone: r.try_get("timezone")?,
+        floor_area_m2: r.try_get("floor_area_m2")?,
+    })
+}
+
 pub async fn site(
     client: &impl GenericClient,
     id: &str,
 ) -> Result<Option<Site>, tokio_postgres::Error> {
     let row = client
         .query_opt(
-            "SELECT id, name, timezone, floor_area_m2 FROM sites WHERE id = $1",
+            &format!("SELECT {SITE_COLUMNS} FROM sites WHERE id = $1"),
             &[&id],
         )
         .await?;
-    row.map(|r| {
-        Ok(Site {
-            id: r.try_get("id")?,
-            name: r.try_get("name")?,
-            timezone: r.try_get("timezone")?,
-            floor_area_m2: r.try_get("floor_area_m2")?,
-        })
-    })
-    .transpose()
+    row.as_ref().map(site_row).transpose()
 }
 
 /// Sites with at least one power meter.
@@ -45,22 +48,15 @@ pub async fn metered_sites(
 ) -> Result<Vec<Site>, tokio_postgres::Error> {
     let rows = client
         .query(
-            "SELECT id, name, timezone, floor_area_m2 FROM sites s
-             WHERE EXISTS (SELECT 1 FROM devices d WHERE d.site_id = s.id AND d.kind = 'power_meter')
-             ORDER BY id",
+            &format!(
+                "SELECT {SITE_COLUMNS} FROM sites s
+                 WHERE EXISTS (SELECT 1 FROM devices d WHERE d.site_id = s.id AND d.kind = 'power_meter')
+                 ORDER BY id"
+            ),
             &[],
         )
         .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Site {
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-                timezone: r.try_get("timezone")?,
-                floor_area_m2: r.try_get("floor_area_m2")?,
-            })
-        })
-        .collect()
+    rows.iter().map(site_row).collect()
 }
 
 /// The site's meters (every one, main and sub) with their present and

@@ -418,3 +418,34 @@ pub fn assert_error(body: &serde_json::Value, status: u16, code: &str, path: &st
         "{body}"
     );
 }
+
+/// `central admin --database-url URL ARGS…`: whether it succeeded, and
+/// what it printed (stdout then stderr).
+pub fn admin_cli(url: &str, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_central"))
+        .args(["admin", "--database-url", url])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// A screenshot of the page as `name`, and axe-core finding no serious
+/// or critical accessibility violation on it.
+pub async fn check_view(c: &fantoccini::Client, name: &str) {
+    let shot = atrium_testkit::webui::screenshot(c, name).await;
+    let report = atrium_testkit::webui::axe(c).await;
+    assert!(
+        report.serious.is_empty(),
+        "{name}: serious or critical accessibility violations (screenshot {}):\n{:#?}",
+        shot.display(),
+        report.serious
+    );
+}
