@@ -183,7 +183,11 @@ pub fn status_source(
             .iter()
             .map(|k| m.frames_dropped.get_or_create(&Kind::of(k)).get())
             .sum();
+        let faces = |k: &str| m.faces.get_or_create(&Kind::of(k)).get();
+        let faces_failed = faces("error");
         Status {
+            faces_attempted: faces("published") + faces("low_quality") + faces_failed,
+            faces_failed,
             schema: SCHEMA_VERSION,
             ts: shared.clock.now(),
             site: site.clone(),

@@ -57,6 +57,14 @@ pub struct Status {
     /// Events the broker refused since start (each is kept and sent again).
     #[serde(default)]
     pub events_refused: u64,
+    /// Faces the face models ran on since start (embedded, below the
+    /// quality gate, or failed); people seen without a face are not
+    /// attempts.
+    #[serde(default)]
+    pub faces_attempted: u64,
+    /// Of those, the ones the detector or the embedder failed on.
+    #[serde(default)]
+    pub faces_failed: u64,
     /// The camera configuration version (from central) the pipeline
     /// counts with; 0 while it uses the lines and zones of its own file.
     #[serde(default)]
