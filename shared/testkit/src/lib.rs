@@ -19,6 +19,7 @@ pub mod postgres;
 pub mod process;
 pub mod rtsp;
 pub mod small_disk;
+pub mod smtp;
 pub mod video;
 pub mod webui;
 
@@ -31,6 +32,7 @@ pub use poll::poll;
 pub use postgres::Postgres;
 pub use rtsp::RtspCamera;
 pub use small_disk::SmallDisk;
+pub use smtp::SmtpServer;
 
 use std::path::PathBuf;
 
