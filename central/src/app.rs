@@ -52,6 +52,10 @@ pub struct AppState {
     pub counting: Arc<crate::counting_view::CountingView>,
     /// The machine's latest vitals (`/health`), sampled in the background.
     pub vitals: tokio::sync::watch::Receiver<crate::vitals::Vitals>,
+    /// Sends alert notifications (the test endpoint sends directly).
+    pub notifier: crate::notify::Notifier,
+    /// Tells this instance's sender that notifications are queued.
+    pub alerts_wake: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -23,6 +23,85 @@ pub struct Config {
     pub rate_limits: RateLimitSection,
     #[serde(default)]
     pub media: MediaSection,
+    #[serde(default)]
+    pub alerts: AlertsSection,
+}
+
+/// `[alerts]`: evaluation, thresholds and the SMTP server
+/// (docs/ref/alerts.md).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsSection {
+    /// Evaluate the rules at all (default true). One instance evaluates at
+    /// a time whatever this says on the others.
+    pub enabled: bool,
+    /// Milliseconds between evaluations (default 5000).
+    pub every_ms: u64,
+    /// Seconds between energy target checks (default 60; each costs a
+    /// cost or carbon computation per target).
+    pub energy_every_s: u64,
+    /// Seconds without a new violation event after which a zone violation
+    /// is over (default 120).
+    pub zone_violation_clear_s: u64,
+    /// Seconds of face attempts the recognition-failure rule judges
+    /// (default 600).
+    pub recognition_window_s: u64,
+    /// Milliseconds between looks for due notifications when nothing woke
+    /// the sender (default 1000).
+    pub delivery_poll_ms: u64,
+    /// Seconds a webhook may take to answer (default 10).
+    pub webhook_timeout_s: u64,
+    /// The web UI's address, for links in notifications.
+    pub public_url: Option<String>,
+    pub thresholds: crate::alerts::Thresholds,
+    pub smtp: Option<SmtpSection>,
+}
+
+impl Default for AlertsSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            every_ms: 5000,
+            energy_every_s: 60,
+            zone_violation_clear_s: 120,
+            recognition_window_s: 600,
+            delivery_poll_ms: 1000,
+            webhook_timeout_s: 10,
+            public_url: None,
+            thresholds: crate::alerts::Thresholds::default(),
+            smtp: None,
+        }
+    }
+}
+
+/// `[alerts.smtp]`: where e-mail channels send.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSection {
+    pub host: String,
+    /// Default 587 (STARTTLS), 465 for `tls`.
+    pub port: Option<u16>,
+    /// `starttls` (default), `tls` (TLS from the first byte) or `none`
+    /// (only for a relay on the same machine).
+    #[serde(default)]
+    pub tls: SmtpTls,
+    /// A PEM CA to trust besides the system's (a private relay).
+    pub ca_file: Option<PathBuf>,
+    pub username: Option<String>,
+    /// The password, in a file (like the database's).
+    pub password_file: Option<PathBuf>,
+    /// The sender, e.g. `Atrium <alerts@example.org>`.
+    pub from: String,
+}
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpTls {
+    #[default]
+    Starttls,
+    Tls,
+    None,
 }
 
 /// `[media]`: camera pictures (docs/ref/central-config.md).
@@ -374,6 +453,22 @@ impl Config {
                 c.media.live_for_s
             )));
         }
+        let a = &c.alerts;
+        if !(100..=600_000).contains(&a.every_ms)
+            || !(1..=86_400).contains(&a.energy_every_s)
+            || !(1..=86_400).contains(&a.zone_violation_clear_s)
+            || !(60..=86_400).contains(&a.recognition_window_s)
+            || !(10..=60_000).contains(&a.delivery_poll_ms)
+            || !(1..=120).contains(&a.webhook_timeout_s)
+        {
+            return Err(invalid(
+                "alerts: every_ms must be 100..=600000, energy_every_s and zone_violation_clear_s 1..=86400, recognition_window_s 60..=86400, delivery_poll_ms 10..=60000, webhook_timeout_s 1..=120".into(),
+            ));
+        }
+        if let Err(errors) = a.thresholds.validate() {
+            let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            return Err(invalid(format!("alerts.thresholds: {}", all.join("; "))));
+        }
         Ok(c)
     }
 
@@ -393,5 +488,31 @@ impl Config {
             cfg.password(pw.trim_end_matches(['\r', '\n']));
         }
         Ok(cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reference's example is a configuration `serve` accepts, so
+    /// the page cannot drift from the code.
+    #[test]
+    fn the_documented_example_loads() {
+        let page = include_str!("../../docs/ref/central-config.md");
+        let toml_text = page
+            .split("```toml")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .unwrap_or("");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("central.toml");
+        std::fs::write(&path, toml_text).unwrap();
+        let c = Config::load(&path).unwrap();
+        assert_eq!(c.alerts.every_ms, 5000);
+        assert_eq!(c.alerts.thresholds, crate::alerts::Thresholds::default());
+        let smtp = c.alerts.smtp.unwrap();
+        assert_eq!(smtp.tls, SmtpTls::Starttls);
+        assert_eq!(smtp.port, Some(587));
     }
 }

@@ -8,6 +8,8 @@
 //! `live`, `retention`, `store`, `metrics`, `config`, `roles`, `http`,
 //! `error`).
 
+pub mod alert_record;
+pub mod alert_watch;
 pub mod alerts;
 pub mod api;
 pub mod app;
@@ -26,6 +28,7 @@ pub mod internal_events;
 pub mod live;
 pub mod media;
 pub mod metrics;
+pub mod notify;
 pub mod rate_limit;
 pub mod recognize;
 pub mod retention;

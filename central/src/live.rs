@@ -31,7 +31,8 @@ pub struct LiveEvent {
     /// `line_crossed`, `occupancy`, `zone_violation`, `person_detected`,
     /// `camera_status`; for building systems `system_status` and
     /// `power_update`; `energy_update` (a site's power now and energy
-    /// today).
+    /// today); `alert` (an alert fired, rose, was acknowledged or
+    /// resolved).
     #[serde(rename = "type")]
     pub kind: String,
     pub site: String,

@@ -3,6 +3,7 @@
 use std::sync::atomic::AtomicU64;
 
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
@@ -39,6 +40,17 @@ pub struct Metrics {
     pub media_refused: Counter,
     /// Cameras someone watches live right now (on this instance).
     pub live_cameras: Gauge,
+    /// 1 while this instance evaluates the alert rules.
+    pub alerts_evaluator: Gauge,
+    /// Rule evaluations run by this instance.
+    pub alerts_evaluations: Counter,
+    /// Alert state changes made by this instance (fired, raised, …).
+    pub alert_changes: Counter,
+    /// Notification attempts by channel and outcome (`sent`, `retry`,
+    /// `failed`).
+    pub alert_deliveries: Family<Vec<(String, String)>, Counter>,
+    /// 1 for a channel whose latest attempt from this instance failed.
+    pub alert_channel_failing: Family<Vec<(String, String)>, Gauge>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -82,7 +94,37 @@ impl Metrics {
             live_frames: Counter::default(),
             media_refused: Counter::default(),
             live_cameras: Gauge::default(),
+            alerts_evaluator: Gauge::default(),
+            alerts_evaluations: Counter::default(),
+            alert_changes: Counter::default(),
+            alert_deliveries: Family::default(),
+            alert_channel_failing: Family::default(),
         };
+        r.register(
+            "alerts_evaluator",
+            "1 while this instance evaluates the alert rules (one instance does)",
+            m.alerts_evaluator.clone(),
+        );
+        r.register(
+            "alerts_evaluations",
+            "Alert rule evaluations run by this instance",
+            m.alerts_evaluations.clone(),
+        );
+        r.register(
+            "alert_changes",
+            "Alert state changes (fired, severity raised, acknowledged, resolved) made by this instance",
+            m.alert_changes.clone(),
+        );
+        r.register(
+            "alert_deliveries",
+            "Notification attempts by channel and outcome (sent, retry, failed)",
+            m.alert_deliveries.clone(),
+        );
+        r.register(
+            "alert_channel_failing",
+            "1 for a notification channel whose latest attempt from this instance failed",
+            m.alert_channel_failing.clone(),
+        );
         r.register(
             "media_snapshots_stored",
             "Camera snapshots stored",

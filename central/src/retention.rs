@@ -46,6 +46,15 @@ pub async fn run_once(
                 "power_rollups_minute" => {
                     "DELETE FROM power_rollups WHERE resolution = 'minute' AND bucket < now() - make_interval(secs => $1)"
                 }
+                "alerts_resolved" => {
+                    "DELETE FROM alerts WHERE state = 'resolved' AND updated_at < now() - make_interval(secs => $1)"
+                }
+                "alert_deliveries" => {
+                    "DELETE FROM alert_deliveries WHERE status <> 'pending' AND created_at < now() - make_interval(secs => $1)"
+                }
+                "alert_silences_ended" => {
+                    "DELETE FROM alert_silences WHERE ends < now() - make_interval(secs => $1)"
+                }
                 other => {
                     tracing::warn!(
                         table = other,

@@ -31,6 +31,8 @@ pub enum ServerError {
     Tls(#[from] atrium_mqtt::TlsError),
     #[error("faces: {0}")]
     PhotoKey(#[from] crate::recognize::photo_key::PhotoKeyError),
+    #[error(transparent)]
+    Notify(#[from] crate::notify::SetupError),
     #[error("listening on {addr}: {source}")]
     Listen {
         addr: String,
@@ -174,7 +176,11 @@ async fn start_in_span(
         stop.clone(),
     )?;
     let (sampler, vitals_tx, vitals) = crate::vitals::channel(&cfg.ingest.spool_dir);
+    let notifier = crate::notify::Notifier::new(&cfg.alerts)?;
+    let alerts_wake = Arc::new(tokio::sync::Notify::new());
     let state = AppState {
+        notifier: notifier.clone(),
+        alerts_wake: alerts_wake.clone(),
         counting: crate::counting_view::CountingView::new(),
         vitals,
         pool: pool.clone(),
@@ -266,6 +272,25 @@ async fn start_in_span(
         crate::energy_watch::EVERY,
         stop.clone(),
     )));
+    tasks.push(atrium_worker::spawn(crate::notify::run(
+        pool.clone(),
+        notifier,
+        state.metrics.clone(),
+        state.clock.clone(),
+        alerts_wake.clone(),
+        Duration::from_millis(cfg.alerts.delivery_poll_ms),
+        stop.clone(),
+    )));
+    if cfg.alerts.enabled {
+        tasks.push(atrium_worker::spawn(crate::alert_watch::run(
+            pool.clone(),
+            state.clock.clone(),
+            cfg.alerts.clone(),
+            state.metrics.clone(),
+            alerts_wake,
+            stop.clone(),
+        )));
+    }
     tasks.push(atrium_worker::spawn(sync_configs(
         state.clone(),
         stop.clone(),

@@ -199,6 +199,10 @@ async fn serve(
                     if ev.is_energy() && !may_see_energy {
                         continue;
                     }
+                    // An API key may lack alerts:read, which every role holds.
+                    if ev.kind == "alert" && !user.allows(Permission::AlertsRead) {
+                        continue;
+                    }
                     let Ok(text) = serde_json::to_string(&ev) else { continue };
                     if socket.send(Message::Text(text.into())).await.is_err() {
                         break;

@@ -11,9 +11,8 @@ use std::path::Path;
 /// Top-level modules, lowest layer first; modules in one layer may not
 /// import each other.
 const LAYERS: &[&[&str]] = &[
-    &[
-        "error", "config", "metrics", "roles", "systems", "energy", "alerts",
-    ],
+    &["error", "metrics", "roles", "systems", "energy", "alerts"],
+    &["config"],
     &["internal_events"],
     &["store"],
     &["auth"],
@@ -27,6 +26,8 @@ const LAYERS: &[&[&str]] = &[
         "counting_view",
         "device_watch",
         "energy_watch",
+        "notify",
+        "alert_record",
     ],
     &["media"],
     &["http"],
@@ -34,6 +35,7 @@ const LAYERS: &[&[&str]] = &[
     &["caller"],
     &["front_door"],
     &["api", "ws", "ui"],
+    &["alert_watch"],
     &["routes"],
     &["server"],
 ];

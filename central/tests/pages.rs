@@ -207,6 +207,7 @@ async fn every_page_shows_real_data_passes_axe_and_follows_the_role() {
             "Zone violations",
             "Building systems",
             "Energy",
+            "Alerts",
             "Events",
             "People",
             "Recognitions",
@@ -408,6 +409,7 @@ async fn every_page_shows_real_data_passes_axe_and_follows_the_role() {
             "Zone violations",
             "Building systems",
             "Energy",
+            "Alerts",
             "Events",
             "Account"
         ]

@@ -232,6 +232,16 @@ impl Book {
         book
     }
 
+    /// Replaces the alerts with `open` (read back from the store, where
+    /// people may have acknowledged or resolved some since the last
+    /// step), keeping the bad streaks of keys that have not fired yet.
+    pub fn reload(&mut self, open: impl IntoIterator<Item = Alert>) {
+        self.alerts = Self::from_alerts(open).alerts;
+        let alerts = &self.alerts;
+        self.pending
+            .retain(|k, _| !alerts.get(k).is_some_and(Alert::is_open));
+    }
+
     /// The current alert of `key`.
     pub fn get(&self, key: &AlertKey) -> Option<&Alert> {
         self.alerts.get(key)

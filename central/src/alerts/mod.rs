@@ -55,15 +55,20 @@
 //! - **Adding a rule** is a [`RuleId`] variant and one function in
 //!   `rules.rs` (plus its fact, if new).
 
+mod channels;
 mod facts;
 mod lifecycle;
 mod rules;
 mod silences;
 mod thresholds;
+mod view;
 
 #[cfg(test)]
 mod tests;
 
+pub use channels::{
+    Channel, ChannelError, MAX_ATTEMPTS, Route, Settings, backoff, headline, signature,
+};
 pub use facts::{DoorOutcome, Fact, FireState, LiftMode, LoadLevel, Observation, ViolationKind};
 pub use lifecycle::{ActionError, Alert, Book, Change, ChangeKind, State, Step, Transition};
 pub use rules::{Condition, Verdict, conditions, evaluate};
@@ -71,6 +76,7 @@ pub use silences::{Matcher, Silence, SilenceError, SubjectRef, silencing};
 pub use thresholds::{
     HoldDown, OfflineThresholds, RecognitionThresholds, SpoolThresholds, ThresholdError, Thresholds,
 };
+pub use view::{AlertView, SubjectView, notification};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

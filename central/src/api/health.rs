@@ -3,8 +3,8 @@
 //! Both are unauthenticated (monitoring systems scrape them without a
 //! user); they reveal camera and device ids and states, no personal data.
 //! `/health` answers 503 when the database is unreachable, 200 otherwise,
-//! with `status` `ok` or `degraded` (broker down, or a camera or
-//! building-system device not online).
+//! with `status` `ok` or `degraded` (broker down, a camera or
+//! building-system device not online, or an alert channel failing).
 
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -67,6 +67,16 @@ pub struct DeviceHealth {
     pub last_seen: Option<DateTime<Utc>>,
 }
 
+/// A notification channel whose latest delivery attempt failed: alerts
+/// may be reaching nobody.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChannelHealth {
+    pub name: String,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    pub last_success_at: Option<DateTime<Utc>>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SystemHealth {
     /// Average over the last sampling interval (5 s).
@@ -90,6 +100,8 @@ pub struct Health {
     pub cameras: Vec<CameraHealth>,
     /// Enabled building-system devices.
     pub devices: Vec<DeviceHealth>,
+    /// Enabled alert channels whose latest delivery failed.
+    pub failing_alert_channels: Vec<ChannelHealth>,
     pub faces: FacesHealth,
     pub system: SystemHealth,
 }
@@ -139,7 +151,10 @@ pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
         let devices = crate::store::systems::devices(&client, None, None, None)
             .await
             .map_err(|e| e.to_string())?;
-        Ok::<_, String>((latency, rows, devices))
+        let channels = crate::store::alerts::channels(&client)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>((latency, rows, devices, channels))
     };
     let db = tokio::time::timeout(std::time::Duration::from_secs(5), db)
         .await
@@ -147,8 +162,8 @@ pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
     // Sampled in the background (crate::vitals): never measured here.
     let system = SystemHealth::from(*state.vitals.borrow());
     let now = state.clock.now();
-    let (database, cameras, devices) = match db {
-        Ok((latency, rows, devices)) => (
+    let (database, cameras, devices, failing) = match db {
+        Ok((latency, rows, devices, channels)) => (
             DatabaseHealth {
                 up: true,
                 latency_ms: Some(latency),
@@ -179,6 +194,16 @@ pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
                     }
                 })
                 .collect(),
+            channels
+                .into_iter()
+                .filter(|c| c.channel.enabled && c.failing)
+                .map(|c| ChannelHealth {
+                    name: c.channel.name,
+                    last_error: c.last_error,
+                    last_error_at: c.last_error_at,
+                    last_success_at: c.last_success_at,
+                })
+                .collect::<Vec<_>>(),
         ),
         Err(e) => (
             DatabaseHealth {
@@ -188,12 +213,14 @@ pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
             },
             Vec::new(),
             Vec::new(),
+            Vec::new(),
         ),
     };
     let broker = state.ingest.broker_connected.load(Ordering::Relaxed);
     let status = if !database.up {
         "down"
     } else if !broker
+        || !failing.is_empty()
         || cameras.iter().any(|c| c.state != "online")
         || devices
             .iter()
@@ -220,6 +247,7 @@ pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
         },
         cameras,
         devices,
+        failing_alert_channels: failing,
         faces: FacesHealth {
             enrolment: state.faces.enroller.is_ok(),
             reason: state.faces.enroller.as_ref().err().cloned(),

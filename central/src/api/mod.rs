@@ -5,6 +5,7 @@
 //! application's router (`crate::routes`) mounts it beside the WebSocket,
 //! UI, health and documentation routes.
 
+pub mod alerts;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
@@ -51,6 +52,25 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/counting/occupancy", get(counting::occupancy))
         .route("/sites", get(sites::list))
         .route("/events", get(events::list))
+        .route("/alerts", get(alerts::list))
+        .route("/alerts/summary", get(alerts::summary))
+        .route(
+            "/alerts/silences",
+            get(alerts::list_silences).post(alerts::create_silence),
+        )
+        .route("/alerts/silences/{id}", delete(alerts::delete_silence))
+        .route(
+            "/alerts/channels",
+            get(alerts::list_channels).post(alerts::create_channel),
+        )
+        .route(
+            "/alerts/channels/{name}",
+            put(alerts::put_channel).delete(alerts::delete_channel),
+        )
+        .route("/alerts/channels/{name}/test", post(alerts::test_channel))
+        .route("/alerts/{id}", get(alerts::get))
+        .route("/alerts/{id}/ack", post(alerts::ack))
+        .route("/alerts/{id}/resolve", post(alerts::resolve))
         .route("/energy/current", get(energy::current))
         .route("/energy/history", get(energy::history))
         .route("/energy/cost", get(energy::cost))

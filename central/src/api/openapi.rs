@@ -9,8 +9,8 @@ use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, ResponseBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    api_keys, audit, auth, config, counting, energy, energy_config, events, health, persons,
-    photos, recognition, sites, snapshots, systems, users, zones,
+    alerts, api_keys, audit, auth, config, counting, energy, energy_config, events, health,
+    persons, photos, recognition, sites, snapshots, systems, users, zones,
 };
 use crate::error;
 
@@ -43,6 +43,10 @@ use crate::error;
         energy_config::list_factors, energy_config::put_factor,
         energy_config::list_contracts, energy_config::create_contract, energy_config::delete_contract,
         energy_config::get_meter_zones, energy_config::put_meter_zones, energy_config::put_site,
+        alerts::list, alerts::summary, alerts::get, alerts::ack, alerts::resolve,
+        alerts::list_silences, alerts::create_silence, alerts::delete_silence,
+        alerts::list_channels, alerts::create_channel, alerts::put_channel,
+        alerts::delete_channel, alerts::test_channel,
         health::health, health::metrics,
     ),
     components(schemas(error::ErrorBody, crate::live::LiveEvent)),
@@ -57,6 +61,7 @@ use crate::error;
         (name = "recognition", description = "Face recognitions and \"not this person\" corrections"),
         (name = "systems", description = "Building systems: devices, power per meter, lighting, lifts, fire zones, access events (personal data: audited)"),
         (name = "energy", description = "Energy management: energy now and over time, cost by tariff, Scope 2 emissions, targets, occupancy KPIs and the baseline; tariffs, holidays, factors and contracts"),
+        (name = "alerts", description = "Alerts: list, history and delivery log, acknowledge, resolve; silences and maintenance windows; notification channels (webhooks, e-mail)"),
         (name = "users", description = "Accounts and roles (administrators)"),
         (name = "api-keys", description = "Keys for integrations"),
         (name = "audit", description = "Who did what, when, from where"),

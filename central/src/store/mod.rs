@@ -1,5 +1,7 @@
 //! Database access: connections, and the SQL helpers handlers share.
 
+pub mod alert_facts;
+pub mod alerts;
 pub mod api_keys;
 pub mod audit;
 pub mod cameras;

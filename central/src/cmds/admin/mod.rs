@@ -1,8 +1,9 @@
-//! `central admin …`: users, sites, cameras, devices, energy, persons and the broker PKI,
+//! `central admin …`: users, sites, cameras, devices, energy, alerts, persons and the broker PKI,
 //! for the person who installs and runs Atrium. One module per noun; this
 //! one parses the arguments and opens the database for the nouns that
 //! need it.
 
+mod alerts;
 mod broker;
 mod cameras;
 mod devices;
@@ -16,6 +17,7 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 
+use alerts::{AlertsCommand, alerts};
 use broker::{BrokerCommand, broker};
 use cameras::{CameraCommand, camera};
 use devices::{DeviceCommand, device};
@@ -55,6 +57,10 @@ enum AdminCommand {
     /// areas, the zones a meter supplies.
     #[command(subcommand)]
     Energy(EnergyCommand),
+    /// Alerts: notification channels (and a test notification through
+    /// one), silences for maintenance.
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
     /// Certificates for the broker, central and edge agents.
     #[command(subcommand)]
     Pki(PkiCommand),
@@ -106,19 +112,21 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 args.command,
                 central::store::connect_config(pg).await?,
                 cfg.faces,
+                cfg.alerts,
             )
             .await;
         }
         (None, None) => bail!("give --database-url (or ATRIUM_DATABASE_URL) or --config"),
     };
     let client = central::store::connect(&url).await?;
-    run_db(args.command, client, Default::default()).await
+    run_db(args.command, client, Default::default(), Default::default()).await
 }
 
 async fn run_db(
     cmd: AdminCommand,
     mut client: deadpool_postgres::Client,
     faces: central::config::FacesSection,
+    alerts_cfg: central::config::AlertsSection,
 ) -> anyhow::Result<ExitCode> {
     match cmd {
         AdminCommand::Person(c) => super::persons::run(c, &mut client, faces).await,
@@ -127,6 +135,7 @@ async fn run_db(
         AdminCommand::Camera(c) => camera(c, &client).await,
         AdminCommand::Device(c) => device(c, &mut client).await,
         AdminCommand::Energy(c) => energy(c, &mut client).await,
+        AdminCommand::Alerts(c) => alerts(c, &client, &alerts_cfg).await,
         AdminCommand::Pki(c) => pki(c),
         AdminCommand::Broker(c) => broker(c),
         AdminCommand::Faces(c) => super::faces::run_db(c, &client, faces).await,

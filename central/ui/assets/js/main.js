@@ -6,6 +6,7 @@
 import { api, errorText, refresh, whenSessionEnds } from "./api.js";
 import { $ } from "./dom.js";
 import { connect, disconnect } from "./live.js";
+import { startBanner, stopBanner } from "./banner.js";
 import { buildNav, leave, register, route, show } from "./router.js";
 import { loadSites, session } from "./session.js";
 import { page as dashboard, startDashboard, stopDashboard } from "./pages/dashboard.js";
@@ -14,6 +15,7 @@ import { page as counting } from "./pages/counting.js";
 import { page as violations } from "./pages/violations.js";
 import { page as systems } from "./pages/systems.js";
 import { page as energy } from "./pages/energy.js";
+import { page as alerts } from "./pages/alerts.js";
 import { page as events } from "./pages/events.js";
 import { people, personPage } from "./pages/people.js";
 import { page as recognitions } from "./pages/recognitions.js";
@@ -22,7 +24,7 @@ import { page as audit } from "./pages/audit.js";
 import { afterPasswordChange, page as account } from "./pages/account.js";
 
 // Nav order is registration order.
-for (const p of [dashboard, camera, counting, violations, systems, energy, events, people, personPage, recognitions, users, audit, account]) register(p);
+for (const p of [dashboard, camera, counting, violations, systems, energy, alerts, events, people, personPage, recognitions, users, audit, account]) register(p);
 
 async function enter(user) {
   session.user = user;
@@ -30,12 +32,13 @@ async function enter(user) {
   try { await loadSites(); } catch (e) { $("#session-error").textContent = `Sites: ${e.message}`; }
   buildNav();
   connect();
-  await Promise.all([route(), startDashboard()]);
+  await Promise.all([route(), startDashboard(), startBanner()]);
 }
 
 function endSession(message) {
   disconnect();
   stopDashboard();
+  stopBanner();
   leave();
   session.user = null;
   show("login");

@@ -76,6 +76,9 @@ function addRecognised(ev) {
 
 function apply(ev) {
   if (ev.type === "face_recognized") { addRecognised(ev); return; }
+  // Alerts (even a camera's) and building systems' events are the
+  // banner's and their own pages' business, not this list's.
+  if (ev.type === "alert" || !ev.camera) return;
   const c = cameras.get(ev.camera);
   // Status heartbeats arrive every few seconds: list only changes.
   const changed = ev.type !== "camera_status" || !c || c.state !== ev.data.state;

@@ -1,0 +1,346 @@
+//! Runs the alert rules: one central instance at a time (the one holding
+//! a PostgreSQL session advisory lock on its own connection; when that
+//! instance or its connection dies, the lock goes with it and another
+//! takes over within one interval). Every interval it reads the facts,
+//! locks the open alerts, lets the core step them, and records the
+//! changes with their notifications in one transaction.
+//!
+//! The bad streaks of alerts not yet fired live in this process only: a
+//! takeover restarts their hold-down, which delays an alert by at most
+//! the hold-down and never duplicates one (open alerts are in the
+//! database).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use deadpool_postgres::GenericClient;
+use tokio::sync::{Notify, watch};
+
+use crate::alerts::{AlertKey, Book, Change, Fact, Observation, RuleId, ViolationKind, conditions};
+use crate::config::AlertsSection;
+use crate::metrics::Metrics;
+use crate::store::alert_facts::{self as facts, EventKey};
+use crate::store::alerts as store;
+
+/// The advisory lock key of the evaluator ("ATRIUM" and 1).
+const LOCK_KEY: i64 = 0x4154_5249_554d_0001;
+
+/// How far back door events are read again (a transaction that began
+/// before the newest event seen may commit after it was read).
+const OVERLAP: TimeDelta = TimeDelta::seconds(60);
+
+/// The cursor's name for door events.
+const DOOR_CURSOR: &str = "door_events";
+
+/// Why one evaluation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error(transparent)]
+    Db(#[from] tokio_postgres::Error),
+    #[error(transparent)]
+    Store(#[from] store::AlertStoreError),
+    #[error("energy targets: {0}")]
+    Energy(String),
+}
+
+/// What one evaluator keeps between evaluations.
+#[derive(Debug)]
+pub struct Evaluator {
+    book: Book,
+    /// Door events already judged, with when they were received.
+    seen_doors: HashMap<EventKey, DateTime<Utc>>,
+    /// Energy targets' latest facts, and when they were worked out.
+    energy: Vec<Fact>,
+    energy_at: Option<DateTime<Utc>>,
+}
+
+/// Evaluates every `cfg.every_ms` until `stop`, while this instance holds
+/// the lock; `wake` tells the local sender that notifications are due.
+pub async fn run(
+    pool: deadpool_postgres::Pool,
+    clock: atrium_clock::SharedClock,
+    cfg: AlertsSection,
+    metrics: Arc<Metrics>,
+    wake: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(Duration::from_millis(cfg.every_ms));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut leader: Option<deadpool_postgres::Client> = None;
+    let mut ev = Evaluator::new();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => break,
+        }
+        if leader.is_none() {
+            leader = lead(&pool).await;
+            if leader.is_some() {
+                tracing::info!("this instance now evaluates the alert rules");
+                metrics.alerts_evaluator.set(1);
+                ev = Evaluator::new();
+            }
+        }
+        let Some(client) = leader.as_mut() else {
+            continue;
+        };
+        match ev.evaluate(client, &clock, &cfg, &metrics).await {
+            Ok(queued) => {
+                metrics.alerts_evaluations.inc();
+                if queued > 0 {
+                    wake.notify_one();
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "alert evaluation failed; next try in one interval");
+                if client.is_closed() {
+                    tracing::warn!(
+                        "lost the evaluator's database connection: another instance may take over"
+                    );
+                    metrics.alerts_evaluator.set(0);
+                    leader = None;
+                }
+            }
+        }
+    }
+    if let Some(c) = leader {
+        // Detached from the pool and dropped: the connection closes and
+        // the lock is released at once, rather than being pooled with it.
+        drop(deadpool_postgres::Object::take(c));
+        metrics.alerts_evaluator.set(0);
+    }
+}
+
+/// A pooled connection holding the evaluator's lock, if this instance
+/// can take it.
+async fn lead(pool: &deadpool_postgres::Pool) -> Option<deadpool_postgres::Client> {
+    let client = match pool.get().await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::debug!(error = %e, "alert evaluator: no database");
+            return None;
+        }
+    };
+    match client
+        .query_one("SELECT pg_try_advisory_lock($1) AS got", &[&LOCK_KEY])
+        .await
+        .and_then(|r| r.try_get::<_, bool>("got"))
+    {
+        Ok(true) => Some(client),
+        Ok(false) => None,
+        Err(e) => {
+            tracing::debug!(error = %e, "alert evaluator lock not taken");
+            None
+        }
+    }
+}
+
+impl Default for Evaluator {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Evaluator {
+    /// An evaluator that has seen nothing yet.
+    pub fn new() -> Self {
+        Self {
+            book: Book::default(),
+            seen_doors: HashMap::new(),
+            energy: Vec::new(),
+            energy_at: None,
+        }
+    }
+
+    /// One evaluation (the caller makes sure it is the only evaluator:
+    /// `run` holds the lock); returns how many notifications it queued.
+    pub async fn evaluate(
+        &mut self,
+        client: &mut deadpool_postgres::Client,
+        clock: &atrium_clock::SharedClock,
+        cfg: &AlertsSection,
+        metrics: &Metrics,
+    ) -> Result<usize, EvalError> {
+        let now = clock.now();
+        if let Err(e) = self.refresh_energy(client, now, cfg).await {
+            // The other rules must not wait on energy: its latest facts
+            // stand until the next check.
+            tracing::warn!(error = %e, "energy targets not checked; next try in energy_every_s");
+            self.energy_at = Some(now);
+        }
+        let stale = TimeDelta::seconds(crate::api::counting::STALE_AFTER_S);
+        let clear = secs(cfg.zone_violation_clear_s);
+        let tx = client.transaction().await?;
+        let open = store::open_for_update(&tx).await?;
+        let window = now - secs(cfg.recognition_window_s);
+        let mut all = facts::cameras(&tx, now, stale, window).await?;
+        all.extend(facts::devices(&tx, now).await?);
+        all.extend(facts::parts(&tx, now).await?);
+        all.extend(facts::zone_violations(&tx, now, clear).await?);
+        all.extend(self.doors(&tx, now).await?);
+        all.extend(self.energy.iter().cloned());
+        all.extend(ended_violations(&open, &all, now));
+        let silences = store::silences(&tx, now, None).await?;
+        let channels = store::channels(&tx).await?;
+
+        let ids: HashMap<AlertKey, i64> = open.iter().map(|s| (s.alert.key(), s.id)).collect();
+        let before: BTreeMap<AlertKey, crate::alerts::Alert> = open
+            .iter()
+            .map(|s| (s.alert.key(), s.alert.clone()))
+            .collect();
+        self.book.reload(open.into_iter().map(|s| s.alert));
+        let conds = conditions(&all, &cfg.thresholds, now);
+        let changes = self.book.step(&conds, &silences, &cfg.thresholds, now);
+        metrics.alert_changes.inc_by(changes.len() as u64);
+
+        let mut by_key: HashMap<&AlertKey, Vec<&Change>> = HashMap::new();
+        for c in &changes {
+            by_key.entry(&c.key).or_default().push(c);
+        }
+        let mut queued = 0;
+        for alert in self.book.alerts() {
+            let key = alert.key();
+            let mine = by_key.remove(&key).unwrap_or_default();
+            let id = ids.get(&key).copied().filter(|_| {
+                before
+                    .get(&key)
+                    .is_some_and(|b| b.first_seen == alert.first_seen)
+            });
+            let changed = before.get(&key) != Some(alert);
+            if !changed && mine.is_empty() {
+                continue;
+            }
+            let (_, n) = crate::alert_record::record(&tx, id, alert, &mine, &channels, now).await?;
+            queued += n;
+        }
+        tx.commit().await?;
+        for c in &changes {
+            tracing::info!(alert = %c.key, what = ?c.what, severity = c.severity.as_str(),
+                notify = c.notify, "alert {}", c.summary);
+        }
+        Ok(queued)
+    }
+
+    /// Door events received since the cursor (and within the overlap
+    /// before it) not judged yet; moves the cursor.
+    async fn doors(
+        &mut self,
+        tx: &impl GenericClient,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Fact>, EvalError> {
+        let cursor = match store::cursor(tx, DOOR_CURSOR).await? {
+            Some(c) => c,
+            None => {
+                // The first evaluation ever: history is not alerted on.
+                store::set_cursor(tx, DOOR_CURSOR, now).await?;
+                return Ok(Vec::new());
+            }
+        };
+        let rows = facts::door_events(tx, cursor - OVERLAP, 10_000).await?;
+        let mut newest = cursor;
+        let mut out = Vec::new();
+        for (key, received, fact) in rows {
+            newest = newest.max(received);
+            if self.seen_doors.insert(key, received).is_none() {
+                out.push(fact);
+            }
+        }
+        let keep_after = newest - OVERLAP - OVERLAP;
+        self.seen_doors.retain(|_, r| *r > keep_after);
+        if newest > cursor {
+            store::set_cursor(tx, DOOR_CURSOR, newest).await?;
+        }
+        Ok(out)
+    }
+
+    /// Works out the energy targets' standing every `energy_every_s`.
+    async fn refresh_energy(
+        &mut self,
+        client: &deadpool_postgres::Client,
+        now: DateTime<Utc>,
+        cfg: &AlertsSection,
+    ) -> Result<(), EvalError> {
+        let due = self
+            .energy_at
+            .is_none_or(|at| now - at >= secs(cfg.energy_every_s));
+        if !due {
+            return Ok(());
+        }
+        let mut out = Vec::new();
+        let targets = crate::store::energy_config::targets(client, None, None).await?;
+        for t in targets {
+            if !(t.start_at <= now && now < t.end_at) {
+                continue;
+            }
+            let site = t.site_id.clone();
+            let id = t.id.to_string();
+            let value = t.value;
+            let view = crate::api::energy::target_view(client, t, now)
+                .await
+                .map_err(|e| EvalError::Energy(e.message))?;
+            let Some(p) = view.progress else {
+                continue;
+            };
+            let over = p.actual > value || p.forecast.is_some_and(|f| f > value);
+            out.push(Fact {
+                site,
+                at: now,
+                what: Observation::EnergyTarget {
+                    target_id: id,
+                    over,
+                    value: p.actual,
+                    forecast: p.forecast,
+                    target: value,
+                },
+            });
+        }
+        self.energy = out;
+        self.energy_at = Some(now);
+        Ok(())
+    }
+}
+
+fn secs(s: u64) -> TimeDelta {
+    TimeDelta::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000))
+}
+
+/// "Over" facts for open zone-violation alerts no recent event speaks of
+/// (the evaluator was away while the violation ended).
+fn ended_violations(open: &[store::Stored], seen: &[Fact], now: DateTime<Utc>) -> Vec<Fact> {
+    let spoken: std::collections::HashSet<(String, String, &'static str)> = seen
+        .iter()
+        .filter_map(|f| match &f.what {
+            Observation::ZoneViolation {
+                camera, zone, kind, ..
+            } => Some((camera.clone(), zone.clone(), kind.as_str())),
+            _ => None,
+        })
+        .collect();
+    open.iter()
+        .filter(|s| s.alert.rule == RuleId::ZoneViolation)
+        .filter_map(|s| {
+            let d = &s.alert.details;
+            let camera = d.get("camera")?.as_str()?.to_owned();
+            let zone = d.get("zone")?.as_str()?.to_owned();
+            let kind = match d.get("kind")?.as_str()? {
+                "restricted_entry" => ViolationKind::RestrictedEntry,
+                _ => ViolationKind::MaxOccupancy,
+            };
+            if spoken.contains(&(camera.clone(), zone.clone(), kind.as_str())) {
+                return None;
+            }
+            Some(Fact {
+                site: s.alert.subject.site.clone(),
+                at: now,
+                what: Observation::ZoneViolation {
+                    camera,
+                    zone,
+                    kind,
+                    active: false,
+                },
+            })
+        })
+        .collect()
+}
