@@ -76,15 +76,14 @@ async fn run() -> anyhow::Result<()> {
     let pg = Postgres::start().await.context("starting PostgreSQL")?;
     step("Mosquitto with TLS and client certificates");
     let broker = Mosquitto::start().await.context("starting Mosquitto")?;
-    step(
-        "an RTSP server with two cameras: vtest.avi (768x576) and the face clip (1280x1024), looping",
-    );
-    let cam = RtspCamera::start(&[
-        ("lobby", vtest.as_path()),
-        ("reception", faces_clip.as_path()),
-    ])
-    .await
-    .context("starting the RTSP camera")?;
+    step("two RTSP cameras: vtest.avi (768x576) and the face clip (1280x1024), looping");
+    let cam = RtspCamera::start(&[("lobby", vtest.as_path())])
+        .await
+        .context("starting the RTSP camera")?;
+    // Its own server, so the demo can stop it alone (the alert below).
+    let mut reception = RtspCamera::start(&[("reception", faces_clip.as_path())])
+        .await
+        .context("starting the second RTSP camera")?;
 
     step("provisioning: site, camera, admin user (`central admin`)");
     let db = pg.url();
@@ -244,7 +243,7 @@ async fn run() -> anyhow::Result<()> {
     std::fs::create_dir_all(&face_edge_dir)?;
     let mut face_setup = EdgeSetup::new(
         FACE_CAMERA,
-        &cam.url("reception"),
+        &reception.url("reception"),
         broker.port(),
         broker.identity(FACE_CAMERA)?,
     );
@@ -395,14 +394,32 @@ async fn run() -> anyhow::Result<()> {
          The Energy page shows the building's power, energy and cost under a\n\
          time-of-use tariff, its emissions, and energy per occupant-hour from\n\
          the people the lobby camera counts.\n\
+         \x20 Alerts      {base}/#alerts: one minute after start the demo stops the\n\
+         reception camera for about two minutes: a camera_offline warning fires\n\
+         90 s later (the banner shows it on every page) and resolves once the\n\
+         camera is back; the fire panel's alarm is a critical alert.\n\
          Press Ctrl-C to stop everything.\n",
         state = state.display()
     );
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+    {
+        let base = central.base.clone();
+        let outage = camera_outage(&mut reception, &http, &base, &token);
+        tokio::pin!(outage);
+        let mut outage_done = false;
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                _ = term.recv() => break,
+                r = &mut outage, if !outage_done => {
+                    outage_done = true;
+                    if let Err(e) = r {
+                        eprintln!("atrium-demo: the camera outage did not go as planned: {e:#}");
+                    }
+                }
+            }
+        }
     }
     println!("\nstopping: simulator, edge-agent, central, camera, broker, database…");
     sim.stop();
@@ -410,10 +427,74 @@ async fn run() -> anyhow::Result<()> {
     face_edge.stop();
     central.stop();
     drop(cam);
+    drop(reception);
     drop(broker);
     drop(pg);
     println!("stopped; logs are in {}", state.display());
     Ok(())
+}
+
+/// A minute after start, stops the reception camera until central has
+/// fired its camera_offline alert, then starts it again and waits for the
+/// alert to resolve: the alerting chain shown end to end.
+async fn camera_outage(
+    camera: &mut RtspCamera,
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+) -> anyhow::Result<()> {
+    let alert = || async {
+        let r: serde_json::Value = http
+            .get(format!(
+                "{base}/api/v1/alerts?state=all&rule=camera_offline&per_page=1"
+            ))
+            .bearer_auth(token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        anyhow::Ok(r["data"][0].clone())
+    };
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    println!("• demo: stopping the reception camera (an outage for the alerts page)");
+    camera.stop().await;
+    let stopped = tokio::time::Instant::now();
+    let fired = loop {
+        let a = alert().await?;
+        if a["state"] == "firing" {
+            break a;
+        }
+        if stopped.elapsed() > Duration::from_secs(300) {
+            bail!("no camera_offline alert within 5 minutes of stopping the camera");
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    };
+    println!(
+        "• demo: alert {} fired after {} s: {}; starting the camera again",
+        fired["id"],
+        stopped.elapsed().as_secs(),
+        fired["summary"].as_str().unwrap_or("")
+    );
+    camera
+        .restart()
+        .await
+        .context("restarting the reception camera")?;
+    let back = tokio::time::Instant::now();
+    loop {
+        let a = alert().await?;
+        if a["state"] == "resolved" {
+            println!(
+                "• demo: alert {} resolved {} s after the camera came back",
+                a["id"],
+                back.elapsed().as_secs()
+            );
+            return Ok(());
+        }
+        if back.elapsed() > Duration::from_secs(300) {
+            bail!("the camera_offline alert did not resolve within 5 minutes");
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
 }
 
 /// Writes a crop of the first face of the clip's first photo into `dir`.
