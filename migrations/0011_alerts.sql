@@ -76,7 +76,7 @@ CREATE TABLE alert_cursors (
     name  text PRIMARY KEY,
     ts    timestamptz NOT NULL
 );
-COMMENT ON TABLE alert_cursors IS 'How far the evaluator has read each event source (door and zone events), so that an event is judged once even when another instance takes over evaluation.';
+COMMENT ON TABLE alert_cursors IS 'How far the evaluator has read each event source (door events, by reception time), so that an event is judged once even when another instance takes over evaluation.';
 
 -- When central received each device event: the evaluator reads door
 -- events after a cursor on it, so an event that arrives late (spooled

@@ -143,7 +143,7 @@ async fn bench() {
         "INSERT INTO device_events (ts, device_id, seq, site_id, kind, severity, ack_required, type, door, outcome, received_at)
          SELECT $1::timestamptz - INTERVAL '1 second' * i, 'dev-' || (251 + i % 50), i, 'hq', 'access',
                 CASE WHEN i % 10 = 0 THEN 'critical' ELSE 'info' END, false, 'access', 'door-' || (1 + i % 4),
-                CASE WHEN i % 10 = 0 THEN 'forced' ELSE 'granted' END, clock_timestamp()
+                CASE WHEN i % 10 = 0 THEN 'forced' ELSE 'granted' END, clock_timestamp() - INTERVAL '30 seconds'
          FROM generate_series(1, 1000) i",
         &[&now],
     )
@@ -155,6 +155,14 @@ async fn bench() {
                 CASE WHEN i % 50 = 0 THEN 'max_occupancy' WHEN i % 2 = 0 THEN 'entered' ELSE 'exited' END, i, 3
          FROM generate_series(1, 10000) i",
         &[&now],
+    )
+    .await
+    .unwrap();
+    // Received 30 s ago, after the cursor: door events are read once
+    // they are 10 s old.
+    db.execute(
+        "UPDATE alert_cursors SET ts = ts - INTERVAL '1 minute'",
+        &[],
     )
     .await
     .unwrap();

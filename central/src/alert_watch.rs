@@ -21,15 +21,18 @@ use tokio::sync::{Notify, watch};
 use crate::alerts::{AlertKey, Book, Change, Fact, Observation, RuleId, ViolationKind, conditions};
 use crate::config::AlertsSection;
 use crate::metrics::Metrics;
-use crate::store::alert_facts::{self as facts, EventKey};
+use crate::store::alert_facts as facts;
 use crate::store::alerts as store;
 
 /// The advisory lock key of the evaluator ("ATRIUM" and 1).
 const LOCK_KEY: i64 = 0x4154_5249_554d_0001;
 
-/// How far back door events are read again (a transaction that began
-/// before the newest event seen may commit after it was read).
-const OVERLAP: TimeDelta = TimeDelta::seconds(60);
+/// How long after its reception a door event is read: `received_at` is
+/// its ingest transaction's start, and a transaction that started earlier
+/// than one already read may still commit; ingest's commit in
+/// milliseconds, so one that takes longer than this is lost to the door
+/// rules (its rows are stored all the same).
+const SETTLE: &str = "10 seconds";
 
 /// The cursor's name for door events.
 const DOOR_CURSOR: &str = "door_events";
@@ -49,8 +52,6 @@ pub enum EvalError {
 #[derive(Debug)]
 pub struct Evaluator {
     book: Book,
-    /// Door events already judged, with when they were received.
-    seen_doors: HashMap<EventKey, DateTime<Utc>>,
     /// Energy targets' latest facts, and when they were worked out.
     energy: Vec<Fact>,
     energy_at: Option<DateTime<Utc>>,
@@ -148,7 +149,6 @@ impl Evaluator {
     pub fn new() -> Self {
         Self {
             book: Book::default(),
-            seen_doors: HashMap::new(),
             energy: Vec::new(),
             energy_at: None,
         }
@@ -175,12 +175,16 @@ impl Evaluator {
         let tx = client.transaction().await?;
         let open = store::open_for_update(&tx).await?;
         let window = now - secs(cfg.recognition_window_s);
-        let mut all = facts::cameras(&tx, now, stale, window).await?;
+        // Events before states: a door held open and closed by now
+        // fires and then resolves, rather than the other way round.
+        let mut all = self.doors(&tx).await?;
+        all.extend(facts::cameras(&tx, now, stale, window).await?);
         all.extend(facts::devices(&tx, now).await?);
         all.extend(facts::parts(&tx, now).await?);
         all.extend(facts::zone_violations(&tx, now, clear).await?);
-        all.extend(self.doors(&tx, now).await?);
-        all.extend(self.energy.iter().cloned());
+        // Observed now: a resolved energy alert that fires again is a new
+        // one, not the old one's first sighting.
+        all.extend(self.energy.iter().cloned().map(|f| Fact { at: now, ..f }));
         all.extend(ended_violations(&open, &all, now));
         let silences = store::silences(&tx, now, None).await?;
         let channels = store::channels(&tx).await?;
@@ -195,21 +199,29 @@ impl Evaluator {
         let changes = self.book.step(&conds, &silences, &cfg.thresholds, now);
         metrics.alert_changes.inc_by(changes.len() as u64);
 
-        let mut by_key: HashMap<&AlertKey, Vec<&Change>> = HashMap::new();
+        // A key may have two alerts in one step: one resolved, then a new
+        // one (a door closed and held open again). The resolved one is
+        // written first, so the new one's row can be inserted.
+        let retired = self.book.take_retired();
+        let mut by_alert: HashMap<(AlertKey, DateTime<Utc>), Vec<&Change>> = HashMap::new();
         for c in &changes {
-            by_key.entry(&c.key).or_default().push(c);
+            by_alert
+                .entry((c.key.clone(), c.first_seen))
+                .or_default()
+                .push(c);
         }
         let mut queued = 0;
-        for alert in self.book.alerts() {
+        for alert in retired.iter().chain(self.book.alerts()) {
             let key = alert.key();
-            let mine = by_key.remove(&key).unwrap_or_default();
-            let id = ids.get(&key).copied().filter(|_| {
-                before
-                    .get(&key)
-                    .is_some_and(|b| b.first_seen == alert.first_seen)
-            });
-            let changed = before.get(&key) != Some(alert);
-            if !changed && mine.is_empty() {
+            let mine = by_alert
+                .remove(&(key.clone(), alert.first_seen))
+                .unwrap_or_default();
+            let stored = before.get(&key);
+            let id = ids
+                .get(&key)
+                .copied()
+                .filter(|_| stored.is_some_and(|b| b.first_seen == alert.first_seen));
+            if stored == Some(alert) && mine.is_empty() {
                 continue;
             }
             let (_, n) = crate::alert_record::record(&tx, id, alert, &mine, &channels, now).await?;
@@ -223,36 +235,26 @@ impl Evaluator {
         Ok(queued)
     }
 
-    /// Door events received since the cursor (and within the overlap
-    /// before it) not judged yet; moves the cursor.
-    async fn doors(
-        &mut self,
-        tx: &impl GenericClient,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Fact>, EvalError> {
-        let cursor = match store::cursor(tx, DOOR_CURSOR).await? {
-            Some(c) => c,
-            None => {
-                // The first evaluation ever: history is not alerted on.
-                store::set_cursor(tx, DOOR_CURSOR, now).await?;
-                return Ok(Vec::new());
-            }
+    /// Door events received after the cursor and at least [`SETTLE`]
+    /// ago (by the database's clock, which stamps `received_at`); moves
+    /// the cursor to that bound, so each event is read once, whichever
+    /// instance evaluates.
+    async fn doors(&mut self, tx: &impl GenericClient) -> Result<Vec<Fact>, EvalError> {
+        let upto: DateTime<Utc> = tx
+            .query_one(&format!("SELECT now() - INTERVAL '{SETTLE}' AS upto"), &[])
+            .await?
+            .try_get("upto")?;
+        let Some(cursor) = store::cursor(tx, DOOR_CURSOR).await? else {
+            // The first evaluation ever: history is not alerted on.
+            store::set_cursor(tx, DOOR_CURSOR, upto).await?;
+            return Ok(Vec::new());
         };
-        let rows = facts::door_events(tx, cursor - OVERLAP, 10_000).await?;
-        let mut newest = cursor;
-        let mut out = Vec::new();
-        for (key, received, fact) in rows {
-            newest = newest.max(received);
-            if self.seen_doors.insert(key, received).is_none() {
-                out.push(fact);
-            }
+        if upto <= cursor {
+            return Ok(Vec::new());
         }
-        let keep_after = newest - OVERLAP - OVERLAP;
-        self.seen_doors.retain(|_, r| *r > keep_after);
-        if newest > cursor {
-            store::set_cursor(tx, DOOR_CURSOR, newest).await?;
-        }
-        Ok(out)
+        let facts = facts::door_events(tx, cursor, upto).await?;
+        store::set_cursor(tx, DOOR_CURSOR, upto).await?;
+        Ok(facts)
     }
 
     /// Works out the energy targets' standing every `energy_every_s`.
@@ -271,7 +273,23 @@ impl Evaluator {
         let mut out = Vec::new();
         let targets = crate::store::energy_config::targets(client, None, None).await?;
         for t in targets {
-            if !(t.start_at <= now && now < t.end_at) {
+            if t.end_at <= now {
+                // Its period is over: an alert still open about it ends
+                // with it (nothing more can be saved or lost).
+                out.push(Fact {
+                    site: t.site_id.clone(),
+                    at: now,
+                    what: Observation::EnergyTarget {
+                        target_id: t.id.to_string(),
+                        over: false,
+                        value: 0.0,
+                        forecast: None,
+                        target: t.value,
+                    },
+                });
+                continue;
+            }
+            if now < t.start_at {
                 continue;
             }
             let site = t.site_id.clone();

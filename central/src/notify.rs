@@ -115,6 +115,9 @@ impl Notifier {
                     .await
             }
             Settings::Email { to } => {
+                // The payload is central's own (alerts::notification),
+                // which always names the severity; warning is only the
+                // reading of a payload from a future version without it.
                 let severity = payload
                     .pointer("/change/severity")
                     .cloned()
@@ -185,8 +188,10 @@ impl Notifier {
             req = req.header("x-atrium-signature", signature(s, ts, &bytes));
         }
         let resp = req.body(bytes).send().await.map_err(|e| {
-            // reqwest's own text says "error sending request"; the cause
-            // (refused, timed out, certificate) is in its source.
+            // Without the URL: a webhook URL is often a secret itself
+            // (Slack's, Teams'), and errors are shown on /health. The
+            // cause (refused, timed out, certificate) is in the sources.
+            let e = e.without_url();
             let mut m = e.to_string();
             let mut src = std::error::Error::source(&e);
             while let Some(s) = src {
@@ -270,8 +275,9 @@ impl Notifier {
 }
 
 /// How long a claimed delivery is this sender's: longer than the
-/// slowest send (webhook timeout, SMTP timeout).
-const LEASE: Duration = Duration::from_secs(120);
+/// slowest send (a webhook's timeout is at most 120 s; an SMTP exchange
+/// is a handful of commands of at most 20 s each).
+const LEASE: Duration = Duration::from_secs(300);
 
 /// Sends due notifications until `stop`: whenever `wake` is notified (a
 /// local evaluation queued some) and every `poll` otherwise.
@@ -313,9 +319,8 @@ async fn send_due(
     let client = pool.get().await.map_err(|e| e.to_string())?;
     let now = clock.now();
     let lease = chrono::TimeDelta::from_std(LEASE).unwrap_or(chrono::TimeDelta::MAX);
-    // Few at a time: the batch is sent one by one, and all of it must be
-    // done within the lease (4 × the 20 s SMTP timeout < 120 s).
-    let due = store::claim(&client, now, lease, 4)
+    // One at a time: each claim's lease then covers exactly one send.
+    let due = store::claim(&client, now, lease, 1)
         .await
         .map_err(|e| e.to_string())?;
     let n = due.len();
@@ -344,7 +349,7 @@ async fn send_due(
             }
         };
         let error = result.as_ref().err().map(String::as_str);
-        store::delivered(&client, d.id, error, retry, now)
+        store::delivered(&client, d.id, d.attempts, error, retry, now)
             .await
             .map_err(|e| e.to_string())?;
         if !gone {

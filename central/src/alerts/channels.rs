@@ -191,9 +191,9 @@ pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
 pub const MAX_ATTEMPTS: i32 = 8;
 
 /// The wait before attempt `attempt + 1` after `attempt` failed ones:
-/// 5 s, 10 s, 20 s … doubling, at most 10 minutes (eight attempts span
-/// about 21 minutes: a receiver restarting is waited for, one that is
-/// gone for good is given up within the half hour).
+/// 5 s, 10 s, 20 s … doubling, at most 10 minutes (the [`MAX_ATTEMPTS`]
+/// attempts span 5 + 10 + … + 320 s, about 10.6 minutes: a receiver
+/// restarting is waited for, one gone for good is given up soon).
 pub fn backoff(attempt: i32) -> Duration {
     let n = u32::try_from(attempt.clamp(1, 16) - 1).unwrap_or(0);
     Duration::from_secs((5u64 << n).min(600))

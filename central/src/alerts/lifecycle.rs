@@ -173,6 +173,10 @@ pub enum ActionError {
 pub struct Book {
     alerts: BTreeMap<AlertKey, Alert>,
     pending: BTreeMap<AlertKey, Pending>,
+    /// Alerts resolved and then replaced by a new alert of their key
+    /// since the last [`Book::take_retired`] (a door closed and held open
+    /// again in one step): their last changes still need recording.
+    retired: Vec<Alert>,
 }
 
 /// A key seen bad, waiting for its hold-down.
@@ -237,9 +241,16 @@ impl Book {
     /// step), keeping the bad streaks of keys that have not fired yet.
     pub fn reload(&mut self, open: impl IntoIterator<Item = Alert>) {
         self.alerts = Self::from_alerts(open).alerts;
+        self.retired.clear();
         let alerts = &self.alerts;
         self.pending
             .retain(|k, _| !alerts.get(k).is_some_and(Alert::is_open));
+    }
+
+    /// Resolved alerts replaced by a new alert of the same key since the
+    /// last call (see [`Book`]'s `retired`).
+    pub fn take_retired(&mut self) -> Vec<Alert> {
+        std::mem::take(&mut self.retired)
     }
 
     /// The current alert of `key`.
@@ -371,7 +382,9 @@ impl Book {
             ctx.silences,
             ctx.now,
         );
-        self.alerts.insert(key, alert);
+        if let Some(old) = self.alerts.insert(key, alert) {
+            self.retired.push(old);
+        }
         Some(change)
     }
 

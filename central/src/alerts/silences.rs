@@ -24,8 +24,10 @@ pub struct Silence {
     pub comment: Option<String>,
 }
 
-/// Which alerts a silence covers: every field given must match.
+/// Which alerts a silence covers: every field given must match. Unknown
+/// fields are refused: a misspelt one would silently widen the silence.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Matcher {
     pub rule: Option<RuleId>,
     pub site: Option<String>,
@@ -34,6 +36,7 @@ pub struct Matcher {
 
 /// A subject named by kind and id (ids are unique across sites).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SubjectRef {
     pub kind: SubjectKind,
     pub id: String,

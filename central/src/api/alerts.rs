@@ -352,7 +352,11 @@ pub async fn create_silence(
         ));
     }
     let now = state.clock.now();
+    let year = TimeDelta::days(366);
     let starts = b.starts.unwrap_or(now);
+    if starts < now - year || starts > now + year {
+        return Err(ApiError::bad_request("starts must be within a year of now"));
+    }
     let ends = match (b.ends, b.duration_s) {
         (Some(e), None) => e,
         (None, Some(d)) if (1..=366 * 86_400).contains(&d) => i64::try_from(d)
@@ -371,6 +375,9 @@ pub async fn create_silence(
     };
     if ends <= now {
         return Err(ApiError::bad_request("the silence would already be over"));
+    }
+    if ends - starts > year {
+        return Err(ApiError::bad_request("a silence lasts at most a year"));
     }
     let comment = b.comment.filter(|c| !c.trim().is_empty());
     if comment.as_ref().is_some_and(|c| c.chars().count() > 1000) {
@@ -405,7 +412,12 @@ pub async fn delete_silence(
     let s = store::silence_by_id(&client, id)
         .await?
         .ok_or_else(missing)?;
-    who.site(s.matcher.site.clone()).map_err(|_| missing())?;
+    // A key restricted to a site removes only silences naming that site
+    // (`site(None)` would answer with the key's own site).
+    let allowed = who.site(s.matcher.site.clone()).map_err(|_| missing())?;
+    if allowed != s.matcher.site {
+        return Err(missing());
+    }
     if !store::delete_silence(&client, id).await? {
         return Err(missing());
     }
@@ -505,7 +517,8 @@ pub async fn list_channels(
 pub struct WebhookBody {
     pub url: String,
     /// The HMAC-SHA256 key (16 to 256 characters): every request then
-    /// carries `X-Atrium-Signature`.
+    /// carries `X-Atrium-Signature`. Left out on a replace: the stored
+    /// one is kept (to stop signing, remove the channel and add it again).
     pub secret: Option<String>,
 }
 
@@ -561,20 +574,20 @@ pub async fn create_channel(
 ) -> Result<(StatusCode, axum::Json<ChannelView>), ApiError> {
     let c = b.channel()?;
     let client = state.pool.get().await?;
-    if store::channel(&client, &c.name).await?.is_some() {
+    if !store::add_channel(&client, &c).await? {
         return Err(ApiError::conflict(format!(
             "a channel named {:?} exists (PUT replaces it)",
             c.name
         )));
     }
-    store::put_channel(&client, &c).await?;
     let row = store::channel(&client, &c.name)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no channel {:?}", c.name)))?;
     Ok((StatusCode::CREATED, axum::Json(row.into())))
 }
 
-/// Replaces a channel (its delivery state is kept).
+/// Replaces a channel (its delivery state is kept, and its webhook
+/// secret when the body gives none).
 #[utoipa::path(put, path = "/api/v1/alerts/channels/{name}", tag = "alerts", params(("name" = String, Path)), request_body = ChannelBody, security(("bearer" = ["config:write"])),
     responses(
         (status = 200, description = "Replaced", body = ChannelView),

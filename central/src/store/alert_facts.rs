@@ -6,7 +6,7 @@
 //! violations) are read whole on every evaluation; door events, which
 //! happen once, are read after a cursor on the time central received
 //! them, so a late event (spooled through an outage) is still judged and
-//! none is judged twice by the same evaluator.
+//! none is judged twice.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use deadpool_postgres::GenericClient;
@@ -219,23 +219,19 @@ pub async fn parts(
     Ok(out)
 }
 
-/// An event's identity: device, time and sequence number.
-pub type EventKey = (String, DateTime<Utc>, i64);
-
-/// Doors forced or held open, received after `after` (at most `limit`,
-/// in the order received), each with its identity and reception time.
+/// Doors forced or held open received in `(after, upto]`.
 pub async fn door_events(
     client: &impl GenericClient,
     after: DateTime<Utc>,
-    limit: i64,
-) -> Result<Vec<(EventKey, DateTime<Utc>, Fact)>, tokio_postgres::Error> {
+    upto: DateTime<Utc>,
+) -> Result<Vec<Fact>, tokio_postgres::Error> {
     let rows = client
         .query(
-            "SELECT site_id, device_id, seq, door, outcome, ts, received_at FROM device_events
-             WHERE received_at > $1 AND type = 'access' AND outcome IN ('forced', 'held_open')
-               AND door IS NOT NULL
-             ORDER BY received_at, ts LIMIT $2",
-            &[&after, &limit],
+            "SELECT site_id, device_id, door, outcome, ts FROM device_events
+             WHERE received_at > $1 AND received_at <= $2 AND type = 'access'
+               AND outcome IN ('forced', 'held_open') AND door IS NOT NULL
+             ORDER BY received_at, ts, device_id, seq",
+            &[&after, &upto],
         )
         .await?;
     let mut out = Vec::new();
@@ -244,19 +240,15 @@ pub async fn door_events(
         let Some(outcome) = parse::<DoorOutcome>(&outcome) else {
             continue;
         };
-        let device: String = r.try_get("device_id")?;
-        let ts: DateTime<Utc> = r.try_get("ts")?;
-        let key = (device.clone(), ts, r.try_get("seq")?);
-        let fact = Fact {
+        out.push(Fact {
             site: r.try_get("site_id")?,
-            at: ts,
+            at: r.try_get("ts")?,
             what: Observation::DoorEvent {
-                device,
+                device: r.try_get("device_id")?,
                 door: r.try_get("door")?,
                 outcome,
             },
-        };
-        out.push((key, r.try_get("received_at")?, fact));
+        });
     }
     Ok(out)
 }

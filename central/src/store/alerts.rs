@@ -63,7 +63,19 @@ pub async fn open_for_update(client: &impl GenericClient) -> Result<Vec<Stored>,
             &[],
         )
         .await?;
-    rows.iter().map(stored).collect()
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        match stored(r) {
+            Ok(s) => out.push(s),
+            // One alert this version cannot read (a newer version's rule)
+            // must not stop every other rule: it is left as it is.
+            Err(AlertStoreError::Body { id, source }) => {
+                tracing::warn!(alert = id, error = %source, "open alert unreadable: not evaluated");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
 }
 
 /// One alert, locked for this transaction.
@@ -245,7 +257,9 @@ pub async fn summary(
     Ok((r.try_get("firing")?, r.try_get("acknowledged")?, worst))
 }
 
-fn silence(r: &Row) -> Result<Silence, tokio_postgres::Error> {
+/// A stored silence; none (with a warning) when it names a rule or kind
+/// this version does not know.
+fn silence(r: &Row) -> Result<Option<Silence>, tokio_postgres::Error> {
     let id: Uuid = r.try_get("id")?;
     let rule: Option<String> = r.try_get("rule")?;
     let kind: Option<String> = r.try_get("subject_kind")?;
@@ -253,21 +267,40 @@ fn silence(r: &Row) -> Result<Silence, tokio_postgres::Error> {
     fn parse<T: serde::de::DeserializeOwned>(s: String) -> Option<T> {
         serde_json::from_value(Value::String(s)).ok()
     }
-    Ok(Silence {
+    // A rule or kind this version does not know (a newer version's) must
+    // not widen the silence to every rule or subject: it is skipped.
+    let rule = match rule {
+        Some(r) => match parse::<RuleId>(r) {
+            Some(r) => Some(r),
+            None => {
+                tracing::warn!(silence = %id, "silence names an unknown rule: skipped");
+                return Ok(None);
+            }
+        },
+        None => None,
+    };
+    let subject = match (kind, subject_id) {
+        (Some(k), Some(sid)) => match parse::<SubjectKind>(k) {
+            Some(kind) => Some(SubjectRef { kind, id: sid }),
+            None => {
+                tracing::warn!(silence = %id, "silence names an unknown subject kind: skipped");
+                return Ok(None);
+            }
+        },
+        _ => None,
+    };
+    Ok(Some(Silence {
         id: id.to_string(),
         matcher: Matcher {
-            rule: rule.and_then(parse),
+            rule,
             site: r.try_get("site_id")?,
-            subject: match (kind.and_then(parse), subject_id) {
-                (Some(kind), Some(id)) => Some(SubjectRef { kind, id }),
-                _ => None,
-            },
+            subject,
         },
         starts: r.try_get("starts")?,
         ends: r.try_get("ends")?,
         by: r.try_get("created_by")?,
         comment: r.try_get("comment")?,
-    })
+    }))
 }
 
 const SILENCE_COLUMNS: &str =
@@ -291,7 +324,11 @@ pub async fn silences(
             &[&now, &sites],
         )
         .await?;
-    rows.iter().map(silence).collect()
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        out.extend(silence(r)?);
+    }
+    Ok(out)
 }
 
 /// One silence.
@@ -308,6 +345,7 @@ pub async fn silence_by_id(
         .as_ref()
         .map(silence)
         .transpose()
+        .map(Option::flatten)
 }
 
 /// Stores a silence (its id a UUID).
@@ -422,11 +460,14 @@ pub async fn channel(
 }
 
 /// Adds a channel, or replaces the one of that name (keeping its
-/// delivery state); true if it was new.
+/// delivery state, and its webhook secret when `c` has none: the secret
+/// is never shown, so an edit cannot repeat it); true if it was new.
 pub async fn put_channel(
     client: &impl GenericClient,
     c: &Channel,
 ) -> Result<bool, tokio_postgres::Error> {
+    // Plain data (strings, lists, enums) always serialises; NULL would be
+    // refused by the NOT NULL columns rather than stored.
     let route = serde_json::to_value(&c.route).unwrap_or(Value::Null);
     let settings = serde_json::to_value(&c.settings).unwrap_or(Value::Null);
     let r = client
@@ -434,7 +475,9 @@ pub async fn put_channel(
             "INSERT INTO alert_channels (name, kind, enabled, route, settings, secret)
              VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind, enabled = EXCLUDED.enabled,
-                 route = EXCLUDED.route, settings = EXCLUDED.settings, secret = EXCLUDED.secret
+                 route = EXCLUDED.route, settings = EXCLUDED.settings,
+                 secret = CASE WHEN EXCLUDED.kind = 'webhook'
+                               THEN coalesce(EXCLUDED.secret, alert_channels.secret) END
              RETURNING (xmax = 0) AS inserted",
             &[
                 &c.name,
@@ -447,6 +490,31 @@ pub async fn put_channel(
         )
         .await?;
     r.try_get("inserted")
+}
+
+/// Adds a channel unless one of that name exists; false if it did.
+pub async fn add_channel(
+    client: &impl GenericClient,
+    c: &Channel,
+) -> Result<bool, tokio_postgres::Error> {
+    // Plain data always serialises (see put_channel).
+    let route = serde_json::to_value(&c.route).unwrap_or(Value::Null);
+    let settings = serde_json::to_value(&c.settings).unwrap_or(Value::Null);
+    let n = client
+        .execute(
+            "INSERT INTO alert_channels (name, kind, enabled, route, settings, secret)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO NOTHING",
+            &[
+                &c.name,
+                &c.settings.kind(),
+                &c.enabled,
+                &route,
+                &settings,
+                &c.secret,
+            ],
+        )
+        .await?;
+    Ok(n == 1)
 }
 
 /// Removes a channel (its delivery log stays); false if there was none.
@@ -562,11 +630,14 @@ pub async fn claim(
     Ok(out)
 }
 
-/// Records the outcome of a delivery attempt: sent; or failed with
-/// `error`, tried again at `retry_at` or, when none, given up.
+/// Records the outcome of attempt `attempt` of a delivery: sent; or
+/// failed with `error`, tried again at `retry_at` or, when none, given
+/// up. Nothing changes if the delivery has moved on since (its lease ran
+/// out and another sender claimed it): the newer attempt's outcome wins.
 pub async fn delivered(
     client: &impl GenericClient,
     id: i64,
+    attempt: i32,
     error: Option<&str>,
     retry_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
@@ -575,24 +646,27 @@ pub async fn delivered(
         (None, _) => {
             client
                 .execute(
-                    "UPDATE alert_deliveries SET status = 'sent', sent_at = $2, last_error = NULL WHERE id = $1",
-                    &[&id, &now],
+                    "UPDATE alert_deliveries SET status = 'sent', sent_at = $2, last_error = NULL
+                     WHERE id = $1 AND attempts = $3 AND status = 'pending'",
+                    &[&id, &now, &attempt],
                 )
                 .await?
         }
         (Some(e), Some(at)) => {
             client
                 .execute(
-                    "UPDATE alert_deliveries SET last_error = $2, next_attempt_at = $3 WHERE id = $1",
-                    &[&id, &e, &at],
+                    "UPDATE alert_deliveries SET last_error = $2, next_attempt_at = $3
+                     WHERE id = $1 AND attempts = $4 AND status = 'pending'",
+                    &[&id, &e, &at, &attempt],
                 )
                 .await?
         }
         (Some(e), None) => {
             client
                 .execute(
-                    "UPDATE alert_deliveries SET status = 'failed', last_error = $2 WHERE id = $1",
-                    &[&id, &e],
+                    "UPDATE alert_deliveries SET status = 'failed', last_error = $2
+                     WHERE id = $1 AND attempts = $3 AND status = 'pending'",
+                    &[&id, &e, &attempt],
                 )
                 .await?
         }
