@@ -639,3 +639,48 @@ fn alerts_and_changes_serialize_in_snake_case() {
         .collect();
     assert_eq!(names, serde_names);
 }
+
+#[test]
+fn a_door_closed_and_held_open_again_in_one_step_keeps_both_alerts() {
+    // Held open at 0; at 60 the door reports closed twice (two good looks
+    // resolve) and a new held-open event arrives in the same step.
+    let mut r = Rig::default();
+    let door = |outcome, at| {
+        fact(
+            at,
+            Observation::DoorEvent {
+                device: "ctl".into(),
+                door: "north".into(),
+                outcome,
+            },
+        )
+    };
+    let fired = r.feed(&[door(DoorOutcome::HeldOpen, 0)], 0);
+    assert_eq!(brief(&fired), [b("ctl/north", Fired, Warning, true)]);
+    let step = r.feed(
+        &[
+            door(DoorOutcome::Closed, 60),
+            door(DoorOutcome::Closed, 60),
+            door(DoorOutcome::HeldOpen, 60),
+        ],
+        60,
+    );
+    assert_eq!(
+        brief(&step),
+        [
+            b("ctl/north", Resolved, Warning, true),
+            b("ctl/north", Fired, Warning, true)
+        ]
+    );
+    // The first alert is handed over for recording, resolved; the book
+    // holds the new one, first seen at 60.
+    let retired = r.book.take_retired();
+    assert_eq!(retired.len(), 1);
+    assert_eq!(retired[0].state, State::Resolved);
+    assert_eq!(retired[0].first_seen, t(0));
+    assert_eq!(step[0].first_seen, t(0));
+    assert_eq!(step[1].first_seen, t(60));
+    let key = key(RuleId::DoorHeldOpen, SubjectKind::Door, "ctl/north");
+    assert_eq!(r.alert(&key).first_seen, t(60));
+    assert!(r.book.take_retired().is_empty(), "handed over once");
+}
