@@ -213,6 +213,8 @@ impl Evaluator {
         let mut queued = 0;
         for alert in retired.iter().chain(self.book.alerts()) {
             let key = alert.key();
+            // No entry: this alert changed no state this step (its streaks
+            // or last observation may still have moved).
             let mine = by_alert
                 .remove(&(key.clone(), alert.first_seen))
                 .unwrap_or_default();

@@ -123,6 +123,8 @@ impl Notifier {
                     .cloned()
                     .and_then(|v| serde_json::from_value::<Severity>(v).ok())
                     .unwrap_or(Severity::Warning);
+                // No list for this severity: none, which `email` refuses
+                // with "no recipients for this severity" (logged, retried).
                 let to = to.get(&severity).map(Vec::as_slice).unwrap_or_default();
                 self.email(to, payload).await
             }
@@ -303,6 +305,8 @@ pub async fn run(
         }
         tokio::select! {
             _ = wake.notified() => {}
+            // The poll interval, for rows queued by other instances or
+            // due for a retry (a local queue wakes it at once).
             _ = tokio::time::sleep(poll) => {}
             _ = stop.changed() => return,
         }

@@ -51,11 +51,12 @@ fn arrived(got: &Got, what: &str, severity: Option<&str>) -> Option<Instant> {
 }
 
 async fn wait_for(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !f() {
-        assert!(started.elapsed() < limit, "{what} within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let done = atrium_testkit::poll(limit, || {
+        let v = f().then_some(());
+        async move { v }
+    })
+    .await;
+    assert!(done.is_some(), "{what} within {limit:?}");
 }
 
 #[tokio::test]
@@ -128,20 +129,17 @@ async fn a_stopped_camera_alerts_warning_then_critical_and_resolves_when_back() 
 
     // Streaming: the camera is online in /health.
     let health = format!("{}/health", central.base);
-    let online = || async {
-        let h: Value = reqwest::get(&health).await.unwrap().json().await.unwrap();
-        h["cameras"][0]["state"] == "online"
-    };
     let started = Instant::now();
-    while !online().await {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the camera never came online; agent log:\n{}",
-            agent.log()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-
+    let online = atrium_testkit::poll(Duration::from_secs(60), || async {
+        let h: Value = reqwest::get(&health).await.ok()?.json().await.ok()?;
+        (h["cameras"][0]["state"] == "online").then_some(())
+    })
+    .await;
+    assert!(
+        online.is_some(),
+        "the camera never came online; agent log:\n{}",
+        agent.log()
+    );
     eprintln!("online after {:.1} s", started.elapsed().as_secs_f64());
     // The camera goes away.
     cam.stop().await;

@@ -209,6 +209,7 @@ pub fn headline(change: &Change) -> String {
         super::ChangeKind::Resolved => "resolved",
         super::ChangeKind::SilenceEnded => "still firing after a silence",
     };
+    // No one named: central's own step, said without "by".
     let by = change
         .by
         .as_deref()

@@ -550,6 +550,7 @@ impl ChannelBody {
         let c = Channel {
             name: self.name,
             enabled: self.enabled.unwrap_or(true),
+            // No route given: every change (the documented default).
             route: self.route.unwrap_or_default(),
             settings,
             secret,

@@ -459,6 +459,16 @@ pub async fn channel(
     }
 }
 
+/// A channel's route and settings as stored. Plain data (strings, lists,
+/// enums) always serialises; the NULL fallback would be refused by the
+/// NOT NULL columns rather than stored.
+fn encoded(c: &Channel) -> (Value, Value) {
+    (
+        serde_json::to_value(&c.route).unwrap_or(Value::Null),
+        serde_json::to_value(&c.settings).unwrap_or(Value::Null),
+    )
+}
+
 /// Adds a channel, or replaces the one of that name (keeping its
 /// delivery state, and its webhook secret when `c` has none: the secret
 /// is never shown, so an edit cannot repeat it); true if it was new.
@@ -466,10 +476,7 @@ pub async fn put_channel(
     client: &impl GenericClient,
     c: &Channel,
 ) -> Result<bool, tokio_postgres::Error> {
-    // Plain data (strings, lists, enums) always serialises; NULL would be
-    // refused by the NOT NULL columns rather than stored.
-    let route = serde_json::to_value(&c.route).unwrap_or(Value::Null);
-    let settings = serde_json::to_value(&c.settings).unwrap_or(Value::Null);
+    let (route, settings) = encoded(c);
     let r = client
         .query_one(
             "INSERT INTO alert_channels (name, kind, enabled, route, settings, secret)
@@ -497,9 +504,7 @@ pub async fn add_channel(
     client: &impl GenericClient,
     c: &Channel,
 ) -> Result<bool, tokio_postgres::Error> {
-    // Plain data always serialises (see put_channel).
-    let route = serde_json::to_value(&c.route).unwrap_or(Value::Null);
-    let settings = serde_json::to_value(&c.settings).unwrap_or(Value::Null);
+    let (route, settings) = encoded(c);
     let n = client
         .execute(
             "INSERT INTO alert_channels (name, kind, enabled, route, settings, secret)

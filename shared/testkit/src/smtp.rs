@@ -91,7 +91,8 @@ impl SmtpServer {
                 log: log_tail(&s.dir.path().join("smtp.log")),
             });
             if let Some(mut c) = s.child.take() {
-                // Already dead or never listening: nothing to wait for.
+                // Already dead or never listening: a failed kill (it has
+                // exited) leaves nothing to clean up.
                 let _ = c.kill().await;
             }
             dir = s.dir;

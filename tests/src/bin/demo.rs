@@ -455,6 +455,8 @@ async fn camera_outage(
             .await?;
         anyhow::Ok(r["data"][0].clone())
     };
+    // A deliberate pause: the outage begins once the visitor has had a
+    // minute to look around (not a wait for anything).
     tokio::time::sleep(Duration::from_secs(60)).await;
     println!("• demo: stopping the reception camera (an outage for the alerts page)");
     camera.stop().await;
@@ -467,6 +469,7 @@ async fn camera_outage(
         if stopped.elapsed() > Duration::from_secs(300) {
             bail!("no camera_offline alert within 5 minutes of stopping the camera");
         }
+        // The poll interval; the deadline is the 5 minutes above.
         tokio::time::sleep(Duration::from_secs(2)).await;
     };
     println!(
@@ -493,6 +496,7 @@ async fn camera_outage(
         if back.elapsed() > Duration::from_secs(300) {
             bail!("the camera_offline alert did not resolve within 5 minutes");
         }
+        // The poll interval; the deadline is the 5 minutes above.
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
 }
