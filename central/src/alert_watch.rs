@@ -297,7 +297,7 @@ impl Evaluator {
             let site = t.site_id.clone();
             let id = t.id.to_string();
             let value = t.value;
-            let view = crate::api::energy::target_view(client, t, now)
+            let view = crate::energy_view::target_view(client, t, now)
                 .await
                 .map_err(|e| EvalError::Energy(e.message))?;
             let Some(p) = view.progress else {

@@ -25,6 +25,30 @@ pub struct Config {
     pub media: MediaSection,
     #[serde(default)]
     pub alerts: AlertsSection,
+    #[serde(default)]
+    pub reports: ReportsSection,
+}
+
+/// `[reports]`: the schedule runner (docs/ref/reports.md). Scheduled
+/// reports are mailed through `[alerts.smtp]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportsSection {
+    /// Run report schedules on this instance (default true; with several
+    /// instances each period is still made once).
+    pub schedules: bool,
+    /// Seconds between looks for due schedules and unsent e-mails
+    /// (default 60).
+    pub every_s: u64,
+}
+
+impl Default for ReportsSection {
+    fn default() -> Self {
+        Self {
+            schedules: true,
+            every_s: 60,
+        }
+    }
 }
 
 /// `[alerts]`: evaluation, thresholds and the SMTP server
@@ -140,7 +164,7 @@ pub struct RateLimitSection {
     pub persons_create_per_minute: u32,
     /// `/events` and everything under it, per caller.
     pub events_per_minute: u32,
-    /// `/reports/export…`, per caller, per hour.
+    /// `GET /reports/{id}/export`, per caller, per hour.
     pub reports_export_per_hour: u32,
 }
 
@@ -464,6 +488,12 @@ impl Config {
             return Err(invalid(
                 "alerts: every_ms must be 100..=600000, energy_every_s and zone_violation_clear_s 1..=86400, recognition_window_s 60..=86400, delivery_poll_ms 10..=60000, webhook_timeout_s 1..=120".into(),
             ));
+        }
+        if !(1..=3600).contains(&c.reports.every_s) {
+            return Err(invalid(format!(
+                "reports.every_s must be 1..=3600, got {}",
+                c.reports.every_s
+            )));
         }
         if let Err(errors) = a.thresholds.validate() {
             let all: Vec<String> = errors.iter().map(ToString::to_string).collect();

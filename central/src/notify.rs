@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use lettre::message::{Mailbox, header::ContentType};
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart, header::ContentType};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -236,6 +236,44 @@ impl Notifier {
             .await
             .map(|_| ())
             .map_err(|e| format!("SMTP: {e}"))
+    }
+
+    /// Sends a report to `to` with its exports attached (`files`: name,
+    /// content type, bytes); the error says why not, for the log.
+    pub async fn mail_report(
+        &self,
+        to: &[String],
+        subject: &str,
+        body: String,
+        files: Vec<(String, &'static str, Vec<u8>)>,
+    ) -> Result<(), String> {
+        let Some((transport, from)) = &self.smtp else {
+            return Err("no [alerts.smtp] server in central's configuration".into());
+        };
+        if to.is_empty() {
+            return Err("no recipients".into());
+        }
+        let mut m = Message::builder().from(from.clone()).subject(subject);
+        for a in to {
+            let mb: Mailbox = a.parse().map_err(|e| format!("recipient {a:?}: {e}"))?;
+            m = m.to(mb);
+        }
+        let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(body));
+        for (name, content_type, bytes) in files {
+            let ct = ContentType::parse(content_type).map_err(|e| e.to_string())?;
+            parts = parts.singlepart(Attachment::new(name).body(bytes, ct));
+        }
+        let msg = m.multipart(parts).map_err(|e| e.to_string())?;
+        transport
+            .send(msg)
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("SMTP: {e}"))
+    }
+
+    /// Where people open what a message is about, when configured.
+    pub fn public_url(&self) -> Option<&str> {
+        self.public_url.as_deref()
     }
 
     fn email_body(&self, p: &Value) -> String {

@@ -165,7 +165,11 @@ impl Endpoint {
             Some(Self::PersonsCreate)
         } else if under("/api/v1/events") {
             Some(Self::Events)
-        } else if under("/api/v1/reports/export") {
+        } else if path
+            .strip_prefix("/api/v1/reports/")
+            .and_then(|rest| rest.strip_suffix("/export"))
+            .is_some_and(|id| !id.is_empty() && !id.contains('/'))
+        {
             Some(Self::ReportsExport)
         } else {
             None
@@ -358,7 +362,10 @@ mod tests {
         );
         assert_eq!(of(&Method::GET, "/api/v1/eventsx"), None);
         assert_eq!(
-            of(&Method::GET, "/api/v1/reports/export/x"),
+            of(
+                &Method::GET,
+                "/api/v1/reports/7d0c1a54-2b7e-4c1a-9f31-0a1b2c3d4e5f/export"
+            ),
             Some(Endpoint::ReportsExport)
         );
     }

@@ -52,6 +52,9 @@ pub async fn run_once(
                 "alert_deliveries" => {
                     "DELETE FROM alert_deliveries WHERE status <> 'pending' AND created_at < now() - make_interval(secs => $1)"
                 }
+                "reports" => {
+                    "DELETE FROM reports WHERE generated_at < now() - make_interval(secs => $1)"
+                }
                 "alert_silences_ended" => {
                     "DELETE FROM alert_silences WHERE ends < now() - make_interval(secs => $1)"
                 }

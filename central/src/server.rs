@@ -274,13 +274,22 @@ async fn start_in_span(
     )));
     tasks.push(atrium_worker::spawn(crate::notify::run(
         pool.clone(),
-        notifier,
+        notifier.clone(),
         state.metrics.clone(),
         state.clock.clone(),
         alerts_wake.clone(),
         Duration::from_millis(cfg.alerts.delivery_poll_ms),
         stop.clone(),
     )));
+    if cfg.reports.schedules {
+        tasks.push(atrium_worker::spawn(crate::report_schedule::run(
+            pool.clone(),
+            notifier.clone(),
+            state.clock.clone(),
+            Duration::from_secs(cfg.reports.every_s.max(1)),
+            stop.clone(),
+        )));
+    }
     if cfg.alerts.enabled {
         tasks.push(atrium_worker::spawn(crate::alert_watch::run(
             pool.clone(),

@@ -208,6 +208,7 @@ async fn every_page_shows_real_data_passes_axe_and_follows_the_role() {
             "Building systems",
             "Energy",
             "Alerts",
+            "Reports",
             "Events",
             "People",
             "Recognitions",
@@ -410,6 +411,7 @@ async fn every_page_shows_real_data_passes_axe_and_follows_the_role() {
             "Building systems",
             "Energy",
             "Alerts",
+            "Reports",
             "Events",
             "Account"
         ]

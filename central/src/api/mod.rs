@@ -19,6 +19,7 @@ pub mod openapi;
 pub mod persons;
 pub mod photos;
 pub mod recognition;
+pub mod reports;
 pub mod sites;
 pub mod snapshots;
 pub mod systems;
@@ -52,6 +53,18 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/counting/occupancy", get(counting::occupancy))
         .route("/sites", get(sites::list))
         .route("/events", get(events::list))
+        .route("/reports", get(reports::list))
+        .route("/reports/daily", get(reports::daily))
+        .route("/reports/weekly", get(reports::weekly))
+        .route("/reports/monthly", get(reports::monthly))
+        .route("/reports/custom", post(reports::custom))
+        .route(
+            "/reports/schedules",
+            get(reports::list_schedules).post(reports::create_schedule),
+        )
+        .route("/reports/schedules/{id}", delete(reports::delete_schedule))
+        .route("/reports/{id}", get(reports::get))
+        .route("/reports/{id}/export", get(reports::export))
         .route("/alerts", get(alerts::list))
         .route("/alerts/summary", get(alerts::summary))
         .route(

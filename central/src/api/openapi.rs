@@ -10,7 +10,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     alerts, api_keys, audit, auth, config, counting, energy, energy_config, events, health,
-    persons, photos, recognition, sites, snapshots, systems, users, zones,
+    persons, photos, recognition, reports, sites, snapshots, systems, users, zones,
 };
 use crate::error;
 
@@ -47,6 +47,9 @@ use crate::error;
         alerts::list_silences, alerts::create_silence, alerts::delete_silence,
         alerts::list_channels, alerts::create_channel, alerts::put_channel,
         alerts::delete_channel, alerts::test_channel,
+        reports::daily, reports::weekly, reports::monthly, reports::custom, reports::list,
+        reports::get, reports::export, reports::list_schedules, reports::create_schedule,
+        reports::delete_schedule,
         health::health, health::metrics,
     ),
     components(schemas(error::ErrorBody, crate::live::LiveEvent)),
@@ -61,6 +64,7 @@ use crate::error;
         (name = "recognition", description = "Face recognitions and \"not this person\" corrections"),
         (name = "systems", description = "Building systems: devices, power per meter, lighting, lifts, fire zones, access events (personal data: audited)"),
         (name = "energy", description = "Energy management: energy now and over time, cost by tariff, Scope 2 emissions, targets, occupancy KPIs and the baseline; tariffs, holidays, factors and contracts"),
+        (name = "reports", description = "Daily, weekly, monthly and custom reports of a site, compared with the previous period; the archive; exports as PDF, Excel or CSV (5 an hour per caller); schedules that mail them"),
         (name = "alerts", description = "Alerts: list, history and delivery log, acknowledge, resolve; silences and maintenance windows; notification channels (webhooks, e-mail)"),
         (name = "users", description = "Accounts and roles (administrators)"),
         (name = "api-keys", description = "Keys for integrations"),

@@ -165,6 +165,7 @@ pub struct DemandCharge {
 
 /// The cost of a range, per bucket and in all.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = CostBreakdown)]
 pub struct Cost {
     /// None when no tariff was given.
     pub currency: Option<String>,

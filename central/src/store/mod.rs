@@ -16,6 +16,7 @@ pub mod list;
 pub mod parts;
 pub mod persons;
 pub mod recognitions;
+pub mod reports;
 pub mod sessions;
 pub mod sites;
 pub mod systems;

@@ -1,4 +1,4 @@
-//! `central admin …`: users, sites, cameras, devices, energy, alerts, persons and the broker PKI,
+//! `central admin …`: users, sites, cameras, devices, energy, alerts, reports, persons and the broker PKI,
 //! for the person who installs and runs Atrium. One module per noun; this
 //! one parses the arguments and opens the database for the nouns that
 //! need it.
@@ -9,6 +9,7 @@ mod cameras;
 mod devices;
 mod energy;
 mod pki;
+mod report;
 mod sites;
 mod users;
 
@@ -23,6 +24,7 @@ use cameras::{CameraCommand, camera};
 use devices::{DeviceCommand, device};
 use energy::{EnergyCommand, energy};
 use pki::{PkiCommand, pki};
+use report::{ReportCommand, report};
 use sites::{SiteCommand, site};
 use users::{UserCommand, user};
 
@@ -61,6 +63,9 @@ enum AdminCommand {
     /// one), silences for maintenance.
     #[command(subcommand)]
     Alerts(AlertsCommand),
+    /// Reports: make one and write it to a file, the archive, schedules.
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// Certificates for the broker, central and edge agents.
     #[command(subcommand)]
     Pki(PkiCommand),
@@ -136,6 +141,7 @@ async fn run_db(
         AdminCommand::Device(c) => device(c, &mut client).await,
         AdminCommand::Energy(c) => energy(c, &mut client).await,
         AdminCommand::Alerts(c) => alerts(c, &client, &alerts_cfg).await,
+        AdminCommand::Report(c) => report(c, &client).await,
         AdminCommand::Pki(c) => pki(c),
         AdminCommand::Broker(c) => broker(c),
         AdminCommand::Faces(c) => super::faces::run_db(c, &client, faces).await,

@@ -16,6 +16,7 @@ import { page as violations } from "./pages/violations.js";
 import { page as systems } from "./pages/systems.js";
 import { page as energy } from "./pages/energy.js";
 import { page as alerts } from "./pages/alerts.js";
+import { page as reports } from "./pages/reports.js";
 import { page as events } from "./pages/events.js";
 import { people, personPage } from "./pages/people.js";
 import { page as recognitions } from "./pages/recognitions.js";
@@ -24,7 +25,7 @@ import { page as audit } from "./pages/audit.js";
 import { afterPasswordChange, page as account } from "./pages/account.js";
 
 // Nav order is registration order.
-for (const p of [dashboard, camera, counting, violations, systems, energy, alerts, events, people, personPage, recognitions, users, audit, account]) register(p);
+for (const p of [dashboard, camera, counting, violations, systems, energy, alerts, reports, events, people, personPage, recognitions, users, audit, account]) register(p);
 
 async function enter(user) {
   session.user = user;
