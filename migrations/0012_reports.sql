@@ -29,6 +29,7 @@ CREATE TABLE reports (
     period_to        date NOT NULL CHECK (period_to >= period_from),
     sections         text[] NOT NULL,
     include_persons  boolean NOT NULL,
+    persons          uuid[] NOT NULL DEFAULT '{}',
     schedule_id      uuid REFERENCES report_schedules (id) ON DELETE SET NULL,
     requested_by     text,
     generated_at     timestamptz NOT NULL,
@@ -37,9 +38,10 @@ CREATE TABLE reports (
     generator        text NOT NULL,
     UNIQUE (schedule_id, period_from)
 );
-COMMENT ON TABLE reports IS 'Generated reports: data is what every export renders (so an export never changes after generation), data_hash its SHA-256, generator the code that made it. include_persons: the data names people, and only holders of persons:read may read it.';
+COMMENT ON TABLE reports IS 'Generated reports: data is what every export renders (so an export never changes after generation), data_hash its SHA-256, generator the code that made it. include_persons: the data names people (persons: who), only holders of persons:read may read it, and erasing one of them deletes it.';
 CREATE INDEX reports_site_idx ON reports (site_id, generated_at DESC);
 CREATE INDEX reports_generated_idx ON reports (generated_at DESC);
+CREATE INDEX reports_persons_idx ON reports USING gin (persons) WHERE include_persons;
 
 CREATE TABLE report_mailings (
     id            bigserial PRIMARY KEY,
@@ -55,6 +57,7 @@ CREATE TABLE report_mailings (
     created_at    timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE report_mailings IS 'E-mails of scheduled reports: an outbox written with the report, sent by whichever central instance claims the row.';
+CREATE INDEX report_mailings_report_idx ON report_mailings (report_id);
 CREATE INDEX report_mailings_due_idx ON report_mailings (next_at) WHERE delivered_at IS NULL AND failed_at IS NULL;
 
 INSERT INTO retention (table_name, keep) VALUES ('reports', INTERVAL '400 days');

@@ -38,6 +38,8 @@ pub fn site_not_found(id: &str) -> ApiError {
     )
 }
 
+/// A tariff in force in the months the range touches (a demand charge
+/// looks at whole months).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TariffUsed {
     pub id: i64,

@@ -83,7 +83,7 @@ async fn one_period(
     id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<bool, ScheduleError> {
-    let tx = client.transaction().await?;
+    let mut tx = client.transaction().await?;
     let Some(s) = store::lock_schedule(&tx, id).await? else {
         return Ok(false);
     };
@@ -95,10 +95,16 @@ async fn one_period(
         let p = next_period(&s)?;
         let tz = period::zone(&zone).map_err(|e| e.to_string())?;
         let due = period::pending(p, s.at_local, tz, now, 1).map_err(|e| e.to_string())?;
-        Ok::<_, String>(due.first().copied())
+        match due.first() {
+            Some(p) => Ok(Some((
+                *p,
+                p.due_at(s.at_local, tz).map_err(|e| e.to_string())?,
+            ))),
+            None => Ok::<_, String>(None),
+        }
     }
     .await;
-    let p = match outcome {
+    let (p, due_at) = match outcome {
         Ok(Some(p)) => p,
         Ok(None) => return Ok(false),
         Err(e) => {
@@ -116,20 +122,41 @@ async fn one_period(
         site: s.site_id.clone(),
         period: p,
         sections,
-        include_persons: s.include_persons,
+        // Scheduled reports never name people: an e-mail leaves the
+        // audit trail (docs/ref/reports.md).
+        include_persons: false,
     };
     let next = p
         .next()
         .map_err(|e| ScheduleError::Report(e.to_string()))?
         .from;
-    let report = match archive::generate_scheduled(&tx, &req, now, id).await {
-        Ok(r) => r,
+    // Generation runs in a savepoint: a failure rolls back what it wrote
+    // and the schedule's row stays locked while the failure is recorded.
+    let sp = tx.savepoint("generate").await?;
+    let report = match archive::generate_scheduled(&sp, &req, now, id).await {
+        Ok(r) => {
+            sp.commit().await?;
+            r
+        }
         Err(e) => {
-            drop(tx);
-            let tx = client.transaction().await?;
-            store::schedule_ran(&tx, id, s.next_from, Some(&e.message)).await?;
+            sp.rollback().await?;
+            // A period failing for a day (a tariff in two currencies, say)
+            // is skipped, so that it does not hold back every later one.
+            let give_up = now - due_at > chrono::Duration::days(1);
+            let (next_from, message) = if give_up {
+                (
+                    next,
+                    format!(
+                        "the report of {} to {} was skipped after failing for a day: {}",
+                        p.from, p.to, e.message
+                    ),
+                )
+            } else {
+                (s.next_from, e.message.clone())
+            };
+            store::schedule_ran(&tx, id, next_from, Some(&message)).await?;
             tx.commit().await?;
-            return Err(e.into());
+            return Err(ScheduleError::Report(message));
         }
     };
     if let Some(report) = report {

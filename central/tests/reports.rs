@@ -43,6 +43,10 @@ async fn exec(stack: &Stack, sql: &str) {
 /// - alerts: one fired 09:00 and acknowledged 09:12, one fired 13:00 never
 ///   acknowledged: 2 fired, mean time to acknowledge 12.0 min.
 /// - one recognition of "Grace Hopper", one unknown face.
+/// - a main meter using 1 kWh every quarter hour of 30 Nov (96 kWh), a
+///   flat tariff of 0.20 a kWh and 5.00 a day (19.20 + 5.00 = 24.20; the
+///   29th owes its standing charge only), 0.25 kg/kWh location-based and a
+///   residual mix of 0.4 (24.0 and 38.4 kg).
 /// - 25 Oct 2026 (the clocks go back at 02:00 BST): one crossing at 01:30
 ///   BST and one at 01:30 GMT, an hour apart in two different rows.
 async fn dataset(stack: &Stack) {
@@ -86,6 +90,15 @@ async fn dataset(stack: &Stack) {
         INSERT INTO face_recognitions (ts, id, site_id, camera_id, track, status, person_id, confidence, observations, best_face_event_id) VALUES
             ('2026-11-30T08:11:00Z', gen_random_uuid(), 'hq', 'cam-a', 1, 'recognized', '00000000-0000-4000-8000-000000000001', 0.8, 3, gen_random_uuid()),
             ('2026-11-30T08:12:00Z', gen_random_uuid(), 'hq', 'cam-a', 2, 'unknown', NULL, 0.6, 3, gen_random_uuid());
+        INSERT INTO devices (id, site_id, kind, name) VALUES ('main-1', 'hq', 'power_meter', 'Main meter');
+        INSERT INTO power_rollups (resolution, bucket, device_id, import_kwh, export_kwh, power_sum_kw, samples, power_min_kw, power_max_kw, resets)
+            SELECT 'quarter', b, 'main-1', 1.0, 0, 4.0, 1, 4.0, 4.0, 0
+            FROM generate_series('2026-11-30T00:00:00Z'::timestamptz, '2026-11-30T23:45:00Z', INTERVAL '15 minutes') AS b;
+        INSERT INTO tariffs (site_id, name, valid_from, definition) VALUES ('hq', 'Flat', '2026-01-01',
+            '{\"currency\": \"GBP\", \"standing_charge_per_day\": 5.0, \"seasons\": [{\"name\": \"all\", \"from\": \"01-01\", \"to\": \"12-31\",
+              \"bands\": [{\"name\": \"any\", \"days\": [\"weekday\", \"weekend\", \"holiday\"], \"from\": \"00:00\", \"to\": \"24:00\", \"price_per_kwh\": 0.2}]}]}');
+        INSERT INTO emission_factors (site_id, year, location_kg_per_kwh, residual_mix_kg_per_kwh, source)
+            VALUES ('hq', 2026, 0.25, 0.4, 'test');
         INSERT INTO line_crossings VALUES
             ('2026-10-25T00:30:00Z', gen_random_uuid(), 'cam-a', 'l1', 'in', 300),
             ('2026-10-25T01:30:00Z', gen_random_uuid(), 'cam-a', 'l1', 'in', 301);
@@ -192,7 +205,12 @@ async fn a_day_of_hand_made_data_in_every_format() {
     let mut config = stack.config("central", "");
     // The alerts above are history written by hand; nothing to evaluate.
     config.alerts.enabled = false;
-    let central = stack.start_central(config).await;
+    // The data is of fixed days: central lives on 1 December 2026 (what a
+    // report can still know depends on the date), and retention, which
+    // reads the database's own clock, stays off.
+    config.retention.interval_s = 0;
+    let clock = atrium_clock::ManualClock::new("2026-12-01T12:00:00Z".parse().unwrap());
+    let central = stack.start_central_with_clock(config, clock.shared()).await;
     let api = Api::new(&central);
     let fm_pw = stack.add_user("fran", "facility_manager").await;
     let fm = api.token("fran", &fm_pw).await;
@@ -224,6 +242,22 @@ async fn a_day_of_hand_made_data_in_every_format() {
     assert_eq!(kpi(&daily, "alerts", "critical")["value"], 1.0);
     assert_eq!(kpi(&daily, "recognition", "recognized")["value"], 1.0);
     assert_eq!(kpi(&daily, "recognition", "unknown")["value"], 1.0);
+    let close = |v: &Value, want: f64| (v.as_f64().unwrap() - want).abs() < 1e-9;
+    assert!(close(&kpi(&daily, "energy", "kwh")["value"], 96.0));
+    let cost = kpi(&daily, "energy", "cost");
+    assert!(
+        close(&cost["value"], 24.2) && close(&cost["previous"], 5.0),
+        "{cost}"
+    );
+    assert_eq!(cost["unit"], "GBP");
+    assert!(close(
+        &kpi(&daily, "energy", "co2e_location")["value"],
+        24.0
+    ));
+    assert!(close(&kpi(&daily, "energy", "co2e_market")["value"], 38.4));
+    let energy_days = table(&daily, "energy_days");
+    assert_eq!(energy_days["rows"].as_array().unwrap().len(), 1);
+    assert_eq!(energy_days["rows"][0][0]["v"], "2026-11-30");
     // Without persons:read, nobody is named.
     assert!(!daily.to_string().contains("Grace Hopper"));
     let hours = table(&daily, "counting_hours");
@@ -458,6 +492,22 @@ async fn a_day_of_hand_made_data_in_every_format() {
     let (s, list) = api.get("/api/v1/reports?site_id=hq", &viewer).await;
     assert_eq!(s, 200);
     assert_eq!(list["meta"]["total"], 4, "{list}");
+    // Erasing the person named deletes the report naming them.
+    let (s, _) = api
+        .send(
+            Method::DELETE,
+            "/api/v1/persons/00000000-0000-4000-8000-000000000001",
+            &admin,
+            json!({}),
+        )
+        .await;
+    assert!(s == 200 || s == 204, "erasure: {s}");
+    let (s, _) = api
+        .get(&format!("/api/v1/reports/{named_id}"), &admin)
+        .await;
+    assert_eq!(s, 404, "a report naming an erased person");
+    let (_, list) = api.get("/api/v1/reports?site_id=hq", &viewer).await;
+    assert_eq!(list["meta"]["total"], 3, "{list}");
     let (s, _, _) = export(&api, &viewer, id, "pdf").await;
     assert_eq!(s, 403);
 
@@ -581,6 +631,7 @@ async fn two_instances_make_and_mail_each_owed_period_once() {
     let configure = |identity: &str| {
         let mut c = stack.config(identity, "");
         c.reports.every_s = 1;
+        c.retention.interval_s = 0;
         c.alerts.smtp = Some(central::config::SmtpSection {
             host: "127.0.0.1".into(),
             port: Some(smtp.port()),
@@ -592,13 +643,21 @@ async fn two_instances_make_and_mail_each_owed_period_once() {
         });
         c
     };
+    // Both instances read one clock, stopped at 09:00 UTC on 7 December
+    // (the site is on UTC): the daily reports of the 4th, 5th and 6th are
+    // due (at 00:00 the day after each), the 7th's is not.
+    let clock = atrium_clock::ManualClock::new("2026-12-07T09:00:00Z".parse().unwrap());
     let (a, b) = (
-        stack.start_central(configure("central")).await,
-        stack.start_central(configure("central-2")).await,
+        stack
+            .start_central_with_clock(configure("central"), clock.shared())
+            .await,
+        stack
+            .start_central_with_clock(configure("central-2"), clock.shared())
+            .await,
     );
     // Both instances look every second: both see the three owed days
     // within a second of each other and race for them.
-    let today = chrono::Utc::now().date_naive();
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 7).unwrap();
     let first = today - chrono::Days::new(3);
     exec(
         &stack,
@@ -625,11 +684,10 @@ async fn two_instances_make_and_mail_each_owed_period_once() {
         }
     })
     .await;
-    // Both instances have looked again since (every second): nothing more.
-    let looked = stack
+    let delivered = stack
         .count("SELECT count(*) FROM report_mailings WHERE delivered_at IS NOT NULL")
         .await;
-    assert_eq!(looked, 3);
+    assert_eq!(delivered, 3);
     let api = Api::new(&a);
     let pw = stack.add_user("ada", "admin").await;
     let token = api.token("ada", &pw).await;

@@ -299,11 +299,11 @@ async fn a_daily_report_is_generated_downloaded_archived_and_scheduled_through_t
     wait_contains(&viewer, "#report-schedules-table tbody", "Morning summary").await;
     assert!(
         !visible(&viewer, "#schedule-form").await,
-        "a viewer may add schedules"
+        "a viewer is shown the add-schedule form"
     );
     assert!(
         none_of(&viewer, "#report-schedules-table button.schedule-remove").await,
-        "a viewer may remove schedules"
+        "a viewer is shown Remove buttons"
     );
     generate_daily(&viewer, day).await;
     assert!(

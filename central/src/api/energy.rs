@@ -310,9 +310,7 @@ pub async fn history(
 
 // ---------------------------------------------------------------- cost
 
-/// A tariff in force in the months the range touches (a demand charge
-/// looks at whole months).
-
+/// What a site or a meter cost per bucket.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Cost {
     pub site_id: String,

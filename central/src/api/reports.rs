@@ -88,35 +88,48 @@ async fn personal_data_check(
     Ok(())
 }
 
-async fn site_today(client: &impl GenericClient, site: &str) -> Result<NaiveDate, ApiError> {
-    let row = client
-        .query_opt(
-            "SELECT (now() AT TIME ZONE timezone)::date AS d FROM sites WHERE id = $1",
-            &[&site],
-        )
+/// Today on the site's clock, by the server's clock.
+async fn site_today(
+    client: &impl GenericClient,
+    site: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<NaiveDate, ApiError> {
+    let zone: String = client
+        .query_opt("SELECT timezone FROM sites WHERE id = $1", &[&site])
         .await?
-        .ok_or_else(|| crate::energy_view::site_not_found(site))?;
-    Ok(row.try_get("d")?)
+        .ok_or_else(|| crate::energy_view::site_not_found(site))?
+        .try_get("timezone")?;
+    let tz = crate::reports::period::zone(&zone)
+        .map_err(|e| ApiError::internal("the site's zone", e))?;
+    Ok(now.with_timezone(&tz).date_naive())
 }
+
+/// How far back a schedule's first period may start: catching up mails a
+/// report per period.
+const FIRST_PERIOD_MAX_DAYS_BACK: u64 = 92;
 
 async fn generate(
     state: &AppState,
     user: &AuthUser,
     req: Request,
 ) -> Result<axum::Json<Report>, ApiError> {
-    let client = state.pool.get().await?;
     if req.include_persons && !user.allows(Permission::PersonsRead) {
         return Err(persons_needed());
     }
-    let g = archive::generate(&client, &req, state.clock.now(), Some(&user.username)).await?;
+    // The report and, when it names people, its audit entry: both or
+    // neither.
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    let g = archive::generate(&tx, &req, state.clock.now(), Some(&user.username)).await?;
     personal_data_check(
-        &client,
+        &tx,
         user,
         req.include_persons,
         "reports.generate",
         &g.row.id.to_string(),
     )
     .await?;
+    tx.commit().await?;
     Ok(axum::Json(Report {
         exports: exports(g.row.id),
         meta: g.row,
@@ -153,7 +166,7 @@ async fn by_period(
     let sections = SectionKey::parse_list(q.sections.as_deref()).map_err(ApiError::bad_request)?;
     let date = match q.date {
         Some(d) => d,
-        None => site_today(&state.pool.get().await?, &site).await?,
+        None => site_today(&state.pool.get().await?, &site, state.clock.now()).await?,
     };
     let period =
         Period::containing(kind, date).map_err(|e| ApiError::bad_request(e.to_string()))?;
@@ -463,10 +476,9 @@ pub struct ScheduleInput {
     /// E-mail addresses (none: archived only).
     #[serde(default)]
     pub recipients: Vec<String>,
-    #[serde(default)]
-    pub include_persons: bool,
-    /// The first period to make (a day in it; default: the period holding
-    /// today, made when it ends). Earlier periods are caught up.
+    /// The first period to make (a day in it, at most 92 days back;
+    /// default: the period holding today, made when it ends). Periods
+    /// already over are made at once, oldest first.
     #[schema(value_type = Option<String>, format = Date)]
     pub first_period: Option<NaiveDate>,
 }
@@ -512,12 +524,13 @@ pub fn check_schedule(
     if sections.is_empty() {
         return Err(ApiError::bad_request("sections: name at least one"));
     }
-    let mut formats: Vec<String> = formats
-        .unwrap_or_else(|| vec![Format::Pdf])
-        .iter()
-        .map(|f| f.as_str().to_string())
-        .collect();
-    formats.dedup();
+    let mut chosen: Vec<String> = Vec::new();
+    for f in formats.unwrap_or_else(|| vec![Format::Pdf]) {
+        if !chosen.iter().any(|g| g == f.as_str()) {
+            chosen.push(f.as_str().to_string());
+        }
+    }
+    let formats = chosen;
     if formats.is_empty() {
         return Err(ApiError::bad_request("formats: name at least one"));
     }
@@ -550,9 +563,6 @@ pub async fn create_schedule(
     let site = who
         .site(Some(b.site_id.clone()))?
         .ok_or_else(|| ApiError::bad_request("site_id is required"))?;
-    if b.include_persons && !who.0.allows(Permission::PersonsRead) {
-        return Err(persons_needed());
-    }
     let c = check_schedule(
         &b.name,
         &b.kind,
@@ -562,9 +572,17 @@ pub async fn create_schedule(
         b.recipients,
     )?;
     let client = state.pool.get().await?;
-    let today = site_today(&client, &site).await?;
+    let today = site_today(&client, &site, state.clock.now()).await?;
     let first = Period::containing(c.kind, b.first_period.unwrap_or(today))
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if today
+        .checked_sub_days(chrono::Days::new(FIRST_PERIOD_MAX_DAYS_BACK))
+        .is_some_and(|limit| first.from < limit)
+    {
+        return Err(ApiError::bad_request(format!(
+            "first_period: at most {FIRST_PERIOD_MAX_DAYS_BACK} days back (each period owed is made and mailed)"
+        )));
+    }
     let id = store::add_schedule(
         &client,
         &store::NewSchedule {
@@ -575,7 +593,9 @@ pub async fn create_schedule(
             sections: c.sections,
             formats: c.formats,
             recipients: c.recipients,
-            include_persons: b.include_persons,
+            // Scheduled reports never name people: e-mail leaves the
+            // audit trail.
+            include_persons: false,
             next_from: first.from,
             created_by: Some(&who.0.username),
         },

@@ -40,6 +40,7 @@ fn new_report<'a>(
             .map(|s| s.as_str().to_string())
             .collect(),
         include_persons: req.include_persons,
+        persons: Vec::new(),
         schedule_id: schedule,
         requested_by,
         generated_at: now,
@@ -64,7 +65,8 @@ pub async fn generate(
     let data = gather::report(client, req, now).await?;
     let hash = data.hash();
     let json = encode(&data)?;
-    let new = new_report(req, &json, &hash, now, None, requested_by);
+    let mut new = new_report(req, &json, &hash, now, None, requested_by);
+    new.persons = data.persons.clone();
     if let Some(row) = store::same(client, &new).await? {
         return Ok(Generated {
             row,
@@ -97,7 +99,8 @@ pub async fn generate_scheduled(
     let data = gather::report(client, req, now).await?;
     let hash = data.hash();
     let json = encode(&data)?;
-    let new = new_report(req, &json, &hash, now, Some(schedule), None);
+    let mut new = new_report(req, &json, &hash, now, Some(schedule), None);
+    new.persons = data.persons.clone();
     Ok(store::insert(client, &new).await?)
 }
 

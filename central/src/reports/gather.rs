@@ -146,10 +146,15 @@ pub async fn report(
         include_persons: req.include_persons,
     };
     let mut sections = Vec::new();
+    let mut persons = Vec::new();
     for key in &req.sections {
         let s = match key {
             SectionKey::Counting => counting(&ctx).await?,
-            SectionKey::Recognition => recognition(&ctx).await?,
+            SectionKey::Recognition => {
+                let (s, named) = recognition(&ctx).await?;
+                persons = named;
+                s
+            }
             SectionKey::Uptime => uptime(&ctx).await?,
             SectionKey::Alerts => alerts(&ctx).await?,
             SectionKey::Energy => energy(&ctx).await?,
@@ -163,8 +168,28 @@ pub async fn report(
         previous: view(&previous, &prev, tz),
         site,
         sections,
+        persons,
     })
 }
+
+/// Whether `table` still holds all of `s`: retention drops occupancy
+/// samples and camera heartbeats after 90 days (by default), and a
+/// period older than that must show "no data", not zero.
+async fn kept<C: GenericClient>(ctx: &Ctx<'_, C>, table: &str, s: Span) -> Result<bool, ApiError> {
+    let row = ctx
+        .client
+        .query_opt(
+            "SELECT $2::timestamptz - keep <= $3::timestamptz AS kept FROM retention WHERE table_name = $1",
+            &[&table, &ctx.now, &s.start],
+        )
+        .await?;
+    Ok(match row {
+        Some(r) => r.try_get("kept")?,
+        None => true,
+    })
+}
+
+const DROPPED: &str = "Figures marked – for a period older than what central keeps (see the retention table) are not known any more, not zero.";
 
 // ------------------------------------------------------------ counting
 
@@ -198,6 +223,9 @@ async fn peak<C: GenericClient>(
     ctx: &Ctx<'_, C>,
     s: Span,
 ) -> Result<Option<(i64, DateTime<Utc>)>, ApiError> {
+    if !kept(ctx, "occupancy_samples", s).await? {
+        return Ok(None);
+    }
     let r = ctx
         .client
         .query_opt(
@@ -469,9 +497,15 @@ async fn counting<C: GenericClient>(ctx: &Ctx<'_, C>) -> Result<Section, ApiErro
         kpis,
         tables,
         charts,
-        notes: vec![
-            "Peak people in view: per minute, the sum over the site's cameras of the most people each saw; a person seen by two cameras counts twice.".into(),
-        ],
+        notes: {
+            let mut n = vec![
+                "Peak people in view: per minute, the sum over the site's cameras of the most people each saw; a person seen by two cameras counts twice.".to_string(),
+            ];
+            if !kept(ctx, "occupancy_samples", prev).await? {
+                n.push(DROPPED.into());
+            }
+            n
+        },
     })
 }
 
@@ -494,7 +528,10 @@ async fn recognition_counts<C: GenericClient>(
     Ok((r.try_get("rec")?, r.try_get("unk")?, r.try_get("rej")?))
 }
 
-async fn recognition<C: GenericClient>(ctx: &Ctx<'_, C>) -> Result<Section, ApiError> {
+/// The recognition section, and the people it names.
+async fn recognition<C: GenericClient>(
+    ctx: &Ctx<'_, C>,
+) -> Result<(Section, Vec<uuid::Uuid>), ApiError> {
     let (rec, unk, rej) = recognition_counts(ctx, ctx.cur).await?;
     let (prec, punk, prej) = recognition_counts(ctx, ctx.prev).await?;
     let share = |a: i64, b: i64| (a + b > 0).then(|| a as f64 / (a + b) as f64 * 100.0);
@@ -565,6 +602,7 @@ async fn recognition<C: GenericClient>(ctx: &Ctx<'_, C>) -> Result<Section, ApiE
         ]);
     }
     let mut tables = vec![per_camera];
+    let mut named = Vec::new();
     let mut notes = vec![
         "A decision is one per person track and camera: a person walking past twice is counted twice.".to_string(),
     ];
@@ -572,7 +610,7 @@ async fn recognition<C: GenericClient>(ctx: &Ctx<'_, C>) -> Result<Section, ApiE
         let rows = ctx
             .client
             .query(
-                "SELECT p.name, count(*) AS n, min(r.ts) AS first, max(r.ts) AS last
+                "SELECT p.id, p.name, count(*) AS n, min(r.ts) AS first, max(r.ts) AS last
                  FROM face_recognitions r JOIN persons p ON p.id = r.person_id
                  WHERE r.site_id = $1 AND r.ts >= $2 AND r.ts < $3 AND r.status = 'recognized'
                  GROUP BY p.id, p.name ORDER BY n DESC, p.name",
@@ -591,6 +629,7 @@ async fn recognition<C: GenericClient>(ctx: &Ctx<'_, C>) -> Result<Section, ApiE
             rows: Vec::new(),
         };
         for r in rows {
+            named.push(r.try_get("id")?);
             people.rows.push(vec![
                 Cell::Text(r.try_get("name")?),
                 Cell::Int(r.try_get("n")?),
@@ -603,14 +642,17 @@ async fn recognition<C: GenericClient>(ctx: &Ctx<'_, C>) -> Result<Section, ApiE
     } else {
         notes.push("Counts only: no one is named (reports name people only for holders of persons:read who ask for it).".into());
     }
-    Ok(Section {
-        key: SectionKey::Recognition.as_str().into(),
-        title: "Face recognition".into(),
-        kpis,
-        tables,
-        charts: Vec::new(),
-        notes,
-    })
+    Ok((
+        Section {
+            key: SectionKey::Recognition.as_str().into(),
+            title: "Face recognition".into(),
+            kpis,
+            tables,
+            charts: Vec::new(),
+            notes,
+        },
+        named,
+    ))
 }
 
 // --------------------------------------------------------------- uptime
@@ -629,9 +671,9 @@ async fn camera_states<C: GenericClient>(
                  SELECT camera_id, ts, state FROM camera_status_history
                  WHERE camera_id IN (SELECT id FROM cams) AND ts >= $2 AND ts < $3
                  UNION ALL
-                 SELECT DISTINCT ON (camera_id) camera_id, $2, state FROM camera_status_history
-                 WHERE camera_id IN (SELECT id FROM cams) AND ts < $2 AND ts >= $2 - make_interval(secs => $4)
-                 ORDER BY camera_id, ts DESC),
+                 (SELECT DISTINCT ON (camera_id) camera_id, $2, state FROM camera_status_history
+                  WHERE camera_id IN (SELECT id FROM cams) AND ts < $2 AND ts >= $2 - make_interval(secs => $4)
+                  ORDER BY camera_id, ts DESC)),
              spans AS (
                  SELECT camera_id, state, ts,
                         least(coalesce(lead(ts) OVER (PARTITION BY camera_id ORDER BY ts), $3),
@@ -665,8 +707,14 @@ async fn uptime<C: GenericClient>(ctx: &Ctx<'_, C>) -> Result<Section, ApiError>
         .await?;
     let now = camera_states(ctx, ctx.cur).await?;
     let before = camera_states(ctx, ctx.prev).await?;
+    let kept_now = kept(ctx, "camera_status_history", ctx.cur).await?;
+    let kept_before = kept(ctx, "camera_status_history", ctx.prev).await?;
     let span_s = |s: Span| (s.until - s.start).num_milliseconds() as f64 / 1000.0;
-    let (cur_s, prev_s) = (span_s(ctx.cur), span_s(ctx.prev));
+    // A period older than what is kept has no measurable time.
+    let (cur_s, prev_s) = (
+        if kept_now { span_s(ctx.cur) } else { 0.0 },
+        if kept_before { span_s(ctx.prev) } else { 0.0 },
+    );
     let pct =
         |secs: f64, total: f64| (total > 0.0).then(|| (secs / total * 100.0).clamp(0.0, 100.0));
     let mut table = Table {
@@ -723,9 +771,15 @@ async fn uptime<C: GenericClient>(ctx: &Ctx<'_, C>) -> Result<Section, ApiError>
         kpis: vec![k, kpi("cameras", "Cameras", None, Some(n), Some(n))],
         tables: vec![table],
         charts: Vec::new(),
-        notes: vec![format!(
-            "Online time is what the cameras' edge agents reported, minute by minute; \"no report\" is time with no heartbeat for more than {HEARTBEAT_VALID_S} s (the edge box or its network was down). A period in progress is measured up to the time of the report."
-        )],
+        notes: {
+            let mut n = vec![format!(
+                "Online time is what the cameras' edge agents reported, minute by minute; \"no report\" is time with no heartbeat for more than {HEARTBEAT_VALID_S} s (the edge box or its network was down). A period in progress is measured up to the time of the report."
+            )];
+            if !(kept_now && kept_before) {
+                n.push(DROPPED.into());
+            }
+            n
+        },
     })
 }
 

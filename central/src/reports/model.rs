@@ -28,6 +28,10 @@ pub struct ReportData {
     /// compared with.
     pub previous: PeriodView,
     pub sections: Vec<Section>,
+    /// The people the report names (with `include_persons`): erasing one
+    /// of them deletes the report.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub persons: Vec<uuid::Uuid>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

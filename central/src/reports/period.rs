@@ -83,15 +83,20 @@ impl Period {
         let (from, to) = match kind {
             Kind::Daily | Kind::Custom => (date, date),
             Kind::Weekly => {
-                let from = date - Days::new(u64::from(date.weekday().num_days_from_monday()));
-                (from, from + Days::new(6))
+                let from = date
+                    .checked_sub_days(Days::new(u64::from(date.weekday().num_days_from_monday())))
+                    .ok_or(PeriodError::OutOfRange)?;
+                let to = from
+                    .checked_add_days(Days::new(6))
+                    .ok_or(PeriodError::OutOfRange)?;
+                (from, to)
             }
             Kind::Monthly => {
                 let from = date.with_day(1).ok_or(PeriodError::OutOfRange)?;
                 let next = from
                     .checked_add_months(Months::new(1))
                     .ok_or(PeriodError::OutOfRange)?;
-                (from, next - Days::new(1))
+                (from, next.pred_opt().ok_or(PeriodError::OutOfRange)?)
             }
         };
         Ok(Period { kind, from, to })
@@ -279,6 +284,14 @@ mod tests {
         let (s, _) = p.bounds(santiago).unwrap();
         assert_eq!(s, utc("2026-09-06T04:00:00Z"));
         assert!(zone("Mars/Olympus").is_err());
+        assert_eq!(
+            Period::containing(Kind::Weekly, NaiveDate::MIN),
+            Err(PeriodError::OutOfRange)
+        );
+        assert_eq!(
+            Period::containing(Kind::Monthly, NaiveDate::MAX),
+            Err(PeriodError::OutOfRange)
+        );
     }
 
     /// A runner that looks every few minutes across a whole year in a zone

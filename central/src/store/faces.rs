@@ -318,6 +318,14 @@ pub async fn erase_person(
     let negatives = client
         .execute("DELETE FROM face_negatives WHERE person_id = $1", &[&id])
         .await?;
+    // Reports that name the person go too: a name in an archived report
+    // is personal data like any other.
+    client
+        .execute(
+            "DELETE FROM reports WHERE include_persons AND $1 = ANY(persons)",
+            &[&id],
+        )
+        .await?;
     client
         .execute("DELETE FROM persons WHERE id = $1", &[&id])
         .await?;

@@ -2,8 +2,9 @@
 //!
 //! A scheduled report is stored, its schedule advanced and its e-mail
 //! queued in one transaction on the schedule's locked row, so with any
-//! number of central instances a period is generated and mailed once
-//! (docs/ref/reports.md).
+//! number of central instances a period is generated once and its e-mail
+//! queued once (sent at least once: a sender dying between sending and
+//! recording it is replaced when its lease ends). docs/ref/reports.md.
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use deadpool_postgres::GenericClient;
@@ -67,6 +68,8 @@ pub struct NewReport<'a> {
     pub period_to: NaiveDate,
     pub sections: Vec<String>,
     pub include_persons: bool,
+    /// The people the report names.
+    pub persons: Vec<Uuid>,
     pub schedule_id: Option<Uuid>,
     pub requested_by: Option<&'a str>,
     pub generated_at: DateTime<Utc>,
@@ -85,8 +88,8 @@ pub async fn insert(
     let row = client
         .query_opt(
             "INSERT INTO reports (id, kind, site_id, period_from, period_to, sections, include_persons,
-                                  schedule_id, requested_by, generated_at, data, data_hash, generator)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                                  schedule_id, requested_by, generated_at, data, data_hash, generator, persons)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
              ON CONFLICT (schedule_id, period_from) DO NOTHING RETURNING id",
             &[
                 &id,
@@ -102,6 +105,7 @@ pub async fn insert(
                 &r.data,
                 &r.data_hash,
                 &r.generator,
+                &r.persons,
             ],
         )
         .await?;
@@ -324,20 +328,6 @@ pub async fn delete_schedule(
         == 1)
 }
 
-pub async fn set_schedule_enabled(
-    client: &impl GenericClient,
-    id: Uuid,
-    enabled: bool,
-) -> Result<bool, tokio_postgres::Error> {
-    Ok(client
-        .execute(
-            "UPDATE report_schedules SET enabled = $2 WHERE id = $1",
-            &[&id, &enabled],
-        )
-        .await?
-        == 1)
-}
-
 /// Enabled schedules' ids, for the runner to try one by one.
 pub async fn enabled_schedules(
     client: &impl GenericClient,
@@ -477,42 +467,4 @@ pub async fn mailing_done(
         }
     };
     Ok(())
-}
-
-/// A report's mailings, for the archive view and tests.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct MailingRow {
-    pub id: i64,
-    pub recipients: Vec<String>,
-    pub formats: Vec<String>,
-    pub attempts: i32,
-    pub delivered_at: Option<DateTime<Utc>>,
-    pub failed_at: Option<DateTime<Utc>>,
-    pub last_error: Option<String>,
-}
-
-pub async fn mailings(
-    client: &impl GenericClient,
-    report: Uuid,
-) -> Result<Vec<MailingRow>, tokio_postgres::Error> {
-    let rows = client
-        .query(
-            "SELECT id, recipients, formats, attempts, delivered_at, failed_at, last_error
-             FROM report_mailings WHERE report_id = $1 ORDER BY id",
-            &[&report],
-        )
-        .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(MailingRow {
-                id: r.try_get("id")?,
-                recipients: r.try_get("recipients")?,
-                formats: r.try_get("formats")?,
-                attempts: r.try_get("attempts")?,
-                delivered_at: r.try_get("delivered_at")?,
-                failed_at: r.try_get("failed_at")?,
-                last_error: r.try_get("last_error")?,
-            })
-        })
-        .collect()
 }

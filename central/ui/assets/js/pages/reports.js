@@ -407,7 +407,7 @@ async function loadSchedules() {
   scheduleNames = new Map(body.data.map((s) => [s.id, s.name]));
   const writer = can("reports:export");
   fillTable($("#report-schedules-table tbody"), body.data.map((s) => el("tr", { dataset: { scheduleId: s.id, kind: s.kind } },
-    cell(s.enabled === false ? `${s.name} (paused)` : s.name, "schedule-name"),
+    cell(s.name, "schedule-name"),
     cell(s.kind),
     cell(siteName(s.site_id)),
     cell(String(s.at_local || "").slice(0, 5), "schedule-at"),
