@@ -43,7 +43,8 @@ async fn exec(stack: &Stack, sql: &str) {
 /// - alerts: one fired 09:00 and acknowledged 09:12, one fired 13:00 never
 ///   acknowledged: 2 fired, mean time to acknowledge 12.0 min.
 /// - one recognition of "Grace Hopper", one unknown face.
-/// - a main meter using 1 kWh every quarter hour of 30 Nov (96 kWh), a
+/// - a main meter using 1 kWh every quarter hour of 30 Nov (96 kWh, with
+///   the local-day rollup ingest keeps beside the quarter hours), a
 ///   flat tariff of 0.20 a kWh and 5.00 a day (19.20 + 5.00 = 24.20; the
 ///   29th owes its standing charge only), 0.25 kg/kWh location-based and a
 ///   residual mix of 0.4 (24.0 and 38.4 kg).
@@ -94,6 +95,8 @@ async fn dataset(stack: &Stack) {
         INSERT INTO power_rollups (resolution, bucket, device_id, import_kwh, export_kwh, power_sum_kw, samples, power_min_kw, power_max_kw, resets)
             SELECT 'quarter', b, 'main-1', 1.0, 0, 4.0, 1, 4.0, 4.0, 0
             FROM generate_series('2026-11-30T00:00:00Z'::timestamptz, '2026-11-30T23:45:00Z', INTERVAL '15 minutes') AS b;
+        INSERT INTO power_rollups (resolution, bucket, device_id, import_kwh, export_kwh, power_sum_kw, samples, power_min_kw, power_max_kw, resets)
+            VALUES ('day', '2026-11-30T00:00:00Z', 'main-1', 96.0, 0, 384.0, 96, 4.0, 4.0, 0);
         INSERT INTO tariffs (site_id, name, valid_from, definition) VALUES ('hq', 'Flat', '2026-01-01',
             '{\"currency\": \"GBP\", \"standing_charge_per_day\": 5.0, \"seasons\": [{\"name\": \"all\", \"from\": \"01-01\", \"to\": \"12-31\",
               \"bands\": [{\"name\": \"any\", \"days\": [\"weekday\", \"weekend\", \"holiday\"], \"from\": \"00:00\", \"to\": \"24:00\", \"price_per_kwh\": 0.2}]}]}');
