@@ -307,6 +307,7 @@ mod tests {
             end: at(end),
         };
         ReportData {
+            persons: Vec::new(),
             title: "Daily report".into(),
             site: SiteRef {
                 id: "site-1".into(),

@@ -564,6 +564,7 @@ mod tests {
             rows: vec![vec![Cell::text("Crowding"), Cell::Int(2)]],
         };
         ReportData {
+            persons: Vec::new(),
             title: "Daily report".into(),
             site: SiteRef {
                 id: "site-1".into(),
