@@ -47,6 +47,7 @@ fn labels(table: &Table, x: usize) -> Vec<String> {
             Some(Cell::Time(t)) => t.format("%d %b %H:%M").to_string(),
             Some(Cell::Date(d)) => d.format("%d %b").to_string(),
             Some(Cell::Text(s)) => s.clone(),
+            // An empty cell is an empty label (Option, not an error).
             Some(c) => c.as_f64().map(|v| v.to_string()).unwrap_or_default(),
             None => String::new(),
         })
@@ -69,6 +70,7 @@ pub fn svg(chart: &Chart, table: &Table) -> Result<String, ChartError> {
                 .columns
                 .get(i)
                 .map(|c| c.name.clone())
+                // A missing column: no series name (Option, not an error).
                 .unwrap_or_default();
             let values = table
                 .rows
@@ -99,6 +101,7 @@ pub fn svg(chart: &Chart, table: &Table) -> Result<String, ChartError> {
         let label_of = |v: &f64| {
             let i = v.floor() as usize;
             if (*v - i as f64 - 0.5).abs() < 1e-9 && i.is_multiple_of(step) {
+                // Past the last category: no label (Option, not an error).
                 cats.get(i).cloned().unwrap_or_default()
             } else {
                 String::new()

@@ -68,6 +68,7 @@ pub fn table_csv(t: &Table) -> Result<Vec<u8>, CsvError> {
         w.write_record(t.columns.iter().enumerate().map(|(i, column)| {
             row.get(i)
                 .map(|cell| display(cell, column.kind))
+                // Option, not an error: a missing value is an empty field.
                 .unwrap_or_default()
         }))?;
     }
@@ -141,12 +142,14 @@ fn finish(w: csv::Writer<Vec<u8>>) -> Result<Vec<u8>, CsvError> {
 
 /// Rust's shortest text that reads back as the same `f64`; empty for none.
 fn number(v: Option<f64>) -> String {
+    // None is the empty field CSV readers expect (Option, not an error).
     v.map(|v| v.to_string()).unwrap_or_default()
 }
 
 /// The start of the report's period, as the zip's local time stamp (zip
 /// has no time zone either); the zip epoch when it does not fit.
 fn entry_time(period: &PeriodView) -> ZipDateTime {
+    // A date out of the zip format's range gets its epoch (1980): only the entry date.
     zip_time(period.start.naive_local()).unwrap_or_default()
 }
 

@@ -928,6 +928,7 @@ async fn alerts<C: GenericClient>(ctx: &Ctx<'_, C>) -> Result<Section, ApiError>
             resolved.map_or(Cell::Empty, |t| Cell::Time(ctx.local(t))),
             Cell::Text(
                 r.try_get::<_, Option<String>>("summary")?
+                    // No summary in the body: an empty cell, nothing lost.
                     .unwrap_or_default(),
             ),
         ]);

@@ -188,6 +188,7 @@ fn kpi_view(k: &Kpi) -> KpiView {
         .unit
         .as_deref()
         .map(|u| format!(" {u}"))
+        // Option, not an error: no detail is an empty cell.
         .unwrap_or_default();
     let fmt = |v: Option<f64>| {
         v.map_or("–".to_string(), |v| {
@@ -214,6 +215,7 @@ fn kpi_view(k: &Kpi) -> KpiView {
         value: fmt(k.value),
         previous: fmt(k.previous),
         change,
+        // Option, not an error: no detail is an empty cell.
         detail: k.detail.clone().unwrap_or_default(),
     }
 }

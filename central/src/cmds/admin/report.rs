@@ -269,6 +269,7 @@ pub(super) async fn report(
                     s.last_error
                         .as_deref()
                         .map(|e| format!("last error: {e}"))
+                        // Option, not an error: no last error prints nothing.
                         .unwrap_or_default(),
                 );
             }
