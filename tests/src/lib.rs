@@ -27,6 +27,28 @@ pub fn binary(name: &str) -> PathBuf {
     dir.join(name)
 }
 
+/// Whether `key` is one of the variables cargo and nextest set for a test
+/// process (cargo's "environment variables Cargo sets for crates").
+fn runner_set(key: &str) -> bool {
+    [
+        "CARGO_PKG_",
+        "CARGO_MANIFEST_",
+        "CARGO_BIN_EXE_",
+        "NEXTEST_",
+    ]
+    .iter()
+    .any(|prefix| key.starts_with(prefix))
+        || matches!(
+            key,
+            "CARGO_CRATE_NAME"
+                | "CARGO_BIN_NAME"
+                | "CARGO_PRIMARY_PACKAGE"
+                | "CARGO_TARGET_TMPDIR"
+                | "CARGO_RUSTC_CURRENT_DIR"
+                | "OUT_DIR"
+        )
+}
+
 /// Builds the workspace's binaries once per test process. `cargo test
 /// --no-run` rather than `cargo build --bins`: the test build unifies
 /// dev-dependency features, so the two would rebuild each other's
@@ -38,6 +60,18 @@ fn ensure_built(profile_dir: &Path) {
         let mut cmd = Command::new(cargo);
         cmd.args(["test", "--workspace", "--no-run", "--locked", "--quiet"])
             .current_dir(atrium_testkit::workspace_root());
+        // The variables the test runner sets for a test process describe
+        // this test crate, not the build: build scripts that declare them
+        // with `rerun-if-env-changed` (ring's: CARGO_PKG_NAME,
+        // CARGO_MANIFEST_DIR) would see them change, and cargo would
+        // rebuild ring and all above it (central, the agent, every test)
+        // under the running suite.
+        for (key, _) in std::env::vars_os() {
+            let Some(key) = key.to_str() else { continue };
+            if runner_set(key) {
+                cmd.env_remove(key);
+            }
+        }
         let profile = profile_dir
             .file_name()
             .map(|p| p.to_string_lossy().into_owned())
