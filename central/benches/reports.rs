@@ -38,7 +38,7 @@ fn main() {
 
 /// Peak resident memory since the last reset, in MiB.
 fn peak_mib() -> f64 {
-    // Without /proc the figure reads NaN below: the table says so.
+    // Without /proc there is no figure: the table prints NaN for it.
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()

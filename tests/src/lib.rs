@@ -27,17 +27,13 @@ pub fn binary(name: &str) -> PathBuf {
     dir.join(name)
 }
 
-/// Whether `key` is one of the variables cargo and nextest set for a test
-/// process (cargo's "environment variables Cargo sets for crates").
+/// Whether `key` is one of the variables the test runner sets for a test
+/// process (cargo's "environment variables Cargo sets for crates", which
+/// nextest sets too).
 fn runner_set(key: &str) -> bool {
-    [
-        "CARGO_PKG_",
-        "CARGO_MANIFEST_",
-        "CARGO_BIN_EXE_",
-        "NEXTEST_",
-    ]
-    .iter()
-    .any(|prefix| key.starts_with(prefix))
+    ["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_BIN_EXE_"]
+        .iter()
+        .any(|prefix| key.starts_with(prefix))
         || matches!(
             key,
             "CARGO_CRATE_NAME"

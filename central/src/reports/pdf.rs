@@ -188,7 +188,7 @@ fn kpi_view(k: &Kpi) -> KpiView {
         .unit
         .as_deref()
         .map(|u| format!(" {u}"))
-        // Option, not an error: no detail is an empty cell.
+        // Option, not an error: a KPI without a unit shows the bare number.
         .unwrap_or_default();
     let fmt = |v: Option<f64>| {
         v.map_or("–".to_string(), |v| {
